@@ -1,0 +1,38 @@
+VENV := .venv/bin
+
+.PHONY: install test lint typecheck validate security run ci bench
+
+install:
+	./scripts/bootstrap
+
+test: install
+	$(VENV)/python -m pytest
+
+lint: install
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typecheck: install
+	$(VENV)/mypy
+
+validate: install
+	AWS_DEFAULT_REGION=us-east-1 $(VENV)/sam validate --lint --template template.yaml
+	$(VENV)/cfn-lint member-accounts/*.yaml
+
+# checkov lives in its own venv: its pinned dependencies must not move the project's boto3/moto.
+.venv-checkov/bin/checkov:
+	"$$(./scripts/bootstrap --print-python)" -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet checkov
+
+security: .venv-checkov/bin/checkov
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -d member-accounts
+
+run: install
+	./ferry local run
+
+# Not a test: event-driven waits versus 30 s polling in the twin, and handler cold imports (README "Benchmark").
+bench: install
+	$(VENV)/python -m bench.waits
+
+ci: lint typecheck validate security test

@@ -1,0 +1,352 @@
+"""Benchmark: event-driven waits versus 30-second polling, side by side in one twin run.
+
+    make bench            # or: .venv/bin/python -m bench.waits [--speed N] [--copy-hours H] [--repeat N]
+
+One twin, two migrations of events/migrate-two-targets.json started together: one with the default
+``waitStrategy: events``, one with ``polling`` every 30 s. Every snapshot copy takes ``--copy-hours`` (2 by
+default, a world duration) and the twin clock runs ``--speed`` times real time. For each run: state
+transitions, Lambda invocations and history events, in total and per wait kind, and the detection delay
+between a resource becoming available (TwinRegistry ready time, twin clock) and the state after its wait
+being entered (history timestamps, twin clock). Then the cold import time of every handler module, each in a
+fresh interpreter, against importing boto3 alone. Prints a table and writes it to bench/results/.
+
+Honest about its limits: RDS sends no event for a finished cluster snapshot copy, so copies are polled with
+back-off under "events" too; the sweeper's invocations are a fixed cost per account (every 5 minutes), not
+per run; detection delays include the twin's own processing time (real milliseconds x --speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aurora_ferry.naming import run_id_from_execution_name
+from ferry_cli.twin.rules import Transition
+from ferry_cli.twin.runtime import Twin
+from ferry_cli.twin.world import load_world
+
+REPO = Path(__file__).resolve().parents[1]
+
+RESULTS = REPO / "bench" / "results"
+STRATEGIES = ("events", "polling")
+# Wait kinds, the prefix of their states in the ASL, the Mark state entered once the resource is available,
+# and whether an RDS event announces the end of the wait.
+WAITS = {
+    "snapshot create": ("SourceSnapshot", "MarkSourceSnapshotReady", True),
+    "share copy": ("ShareCopy", "MarkShareCopyReady", False),
+    "target copy": ("TargetCopy", "MarkTargetCopyReady", False),
+    "cluster restore": ("Cluster", "MarkClusterReady", True),
+    "instances create": ("Instances", "MarkInstancesReady", True),
+}
+
+
+# --- the side-by-side run ------------------------------------------------------------------------------------
+
+
+def _inputs() -> dict[str, dict[str, Any]]:
+    base = json.loads((REPO / "events" / "migrate-two-targets.json").read_text(encoding="utf-8"))
+    runs = {}
+    for strategy in STRATEGIES:
+        event = copy.deepcopy(base)
+        event["options"].update(waitStrategy=strategy, pollIntervalSeconds=30)
+        for target in event["targets"]:
+            target["clusterIdentifier"] = f"{target['clusterIdentifier']}-{strategy[:4]}"
+        runs[strategy] = event
+    return runs
+
+
+_STATE_TO_WAIT = {
+    state: kind
+    for kind, (p, _, _) in WAITS.items()
+    for state in (
+        f"Choose{p}Wait",
+        f"Await{p}",
+        f"Start{p}Wait",
+        f"Start{p}AdaptiveWait",
+        f"Check{p}",
+        f"Is{p}Ready",
+        f"WaitFor{p}",
+    )
+}
+
+
+def _wait_of(state: str) -> str | None:
+    return _STATE_TO_WAIT.get(state)
+
+
+def _ready_times(
+    finished: list[Transition], run_id: str, event: dict[str, Any]
+) -> dict[str, dict[str, datetime]]:
+    """Per wait kind and account: when the waited-for resource(s) became available."""
+    by_id: dict[tuple[str, str], datetime] = {(t.account_id, t.identifier): t.ready_at for t in finished}
+    source = event["source"]["accountId"]
+    ready: dict[str, dict[str, datetime]] = {kind: {} for kind in WAITS}
+    ready["snapshot create"][source] = by_id[(source, f"ferry-{run_id}-snap")]
+    ready["share copy"][source] = by_id[(source, f"ferry-{run_id}-share")]
+    for target in event["targets"]:
+        account, cluster = target["accountId"], target["clusterIdentifier"]
+        ready["target copy"][account] = by_id[(account, f"ferry-{run_id}-copy")]
+        ready["cluster restore"][account] = by_id[(account, cluster)]
+        instances = [by_id[(account, f"{cluster}-{i + 1}")] for i in range(target.get("instanceCount", 1))]
+        ready["instances create"][account] = max(instances)
+    return ready
+
+
+def _measure(
+    history: list[dict[str, Any]], ready: dict[str, dict[str, datetime]], event: dict[str, Any]
+) -> dict[str, Any]:
+    source = event["source"]["accountId"]
+    per_wait = {kind: {"transitions": 0, "invocations": 0, "delays": [], "completedBy": []} for kind in WAITS}
+    entered = [e for e in history if e["type"].endswith("StateEntered")]
+    last_state = ""
+    for e in history:
+        details = e.get("stateEnteredEventDetails")
+        if details:
+            last_state = details["name"]
+            kind = _wait_of(last_state)
+            if kind:
+                per_wait[kind]["transitions"] += 1
+            for kind, (_, mark, _) in WAITS.items():
+                if last_state == mark:
+                    account = json.loads(details.get("input") or "{}").get("accountId", source)
+                    delay = (e["timestamp"] - ready[kind][account]).total_seconds()
+                    per_wait[kind]["delays"].append(delay)
+        elif e["type"] in ("LambdaFunctionScheduled", "TaskScheduled"):
+            kind = _wait_of(last_state)
+            if kind:
+                per_wait[kind]["invocations"] += 1
+        elif (
+            e["type"] == "TaskSucceeded" and "waitForTaskToken" in e["taskSucceededEventDetails"]["resource"]
+        ):
+            kind = _wait_of(last_state)
+            completed = json.loads(e["taskSucceededEventDetails"]["output"]).get("completedBy")
+            if kind and completed:
+                per_wait[kind]["completedBy"].append(completed)
+    invocations = sum(1 for e in history if e["type"] in ("LambdaFunctionScheduled", "TaskScheduled"))
+    return {
+        "transitions": len(entered),
+        "historyEvents": len(history),
+        "stateMachineInvocations": invocations,
+        "waits": per_wait,
+    }
+
+
+def side_by_side(speed: float, copy_hours: float, timeout: float) -> dict[str, Any]:
+    world = load_world(REPO / "worlds" / "two-accounts.json")
+    world = dataclasses.replace(
+        world, durations=dataclasses.replace(world.durations, snapshot_copy=copy_hours * 3600), speed=speed
+    )
+    inputs = _inputs()
+    results: dict[str, Any] = {}
+    with Twin.started(world, REPO / "template.yaml", speed=speed) as twin:
+        arns = {s: twin.start(inputs[s], name=f"bench-{s}") for s in STRATEGIES}
+        descriptions: dict[str, dict[str, Any]] = {}
+
+        def follow(strategy: str) -> None:
+            descriptions[strategy] = twin.wait(arns[strategy], timeout_real_seconds=timeout)
+
+        threads = [threading.Thread(target=follow, args=(s,)) for s in STRATEGIES]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        finished = list(twin.rules.finished)
+        deliveries = list(twin.events.deliveries)
+        sweeps = twin.invocations.by_function.get("WaitSweeperFunction", 0)
+        for strategy in STRATEGIES:
+            description = descriptions[strategy]
+            if description["status"] != "SUCCEEDED":
+                raise SystemExit(
+                    f"bench: the {strategy} run ended {description['status']}: {description.get('cause')}"
+                )
+            run_id = run_id_from_execution_name(f"bench-{strategy}")
+            history = twin.history(arns[strategy])
+            event = inputs[strategy]
+            measured = _measure(history, _ready_times(finished, run_id, event), event)
+            # The router runs for every routed RDS event; count the ones about this run's resources.
+            mine = {run_id, *(t["clusterIdentifier"] for t in event["targets"])}
+            measured["routerInvocations"] = sum(
+                1
+                for d in deliveries
+                if d.function == "RdsEventRouterFunction"
+                and any(str(d.event["detail"].get("SourceIdentifier", "")).startswith(m) for m in mine)
+            )
+            measured["lambdaInvocations"] = (
+                measured["stateMachineInvocations"] + measured["routerInvocations"]
+            )
+            measured["twinSeconds"] = (
+                description["stopDate"] - description["startDate"]
+            ).total_seconds() * speed
+            results[strategy] = measured
+        results["sweeperInvocations"] = sweeps
+        results["twinSeconds"] = twin.clock.elapsed()
+    return results
+
+
+# --- cold imports ------------------------------------------------------------------------------------------------
+
+_IMPORT_PROBE = """
+import importlib.util, time
+start = time.perf_counter()
+{body}
+print(time.perf_counter() - start)
+"""
+_LOAD_HANDLER = """
+spec = importlib.util.spec_from_file_location("app", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+"""
+
+
+def _cold(body: str, code: str, env: dict[str, str]) -> float:
+    # Lambda finds a layer and the function code through PYTHONPATH (/opt/python, /var/task); the same here,
+    # so the layer is imported from the source tree, not from the editable install.
+    lambda_like = {**env, "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "shared"), code])}
+    probe = _IMPORT_PROBE.format(body=body)
+    out = subprocess.run(  # noqa: S603 - our own interpreter and probe
+        [sys.executable, "-s", "-c", probe], capture_output=True, text=True, check=True, env=lambda_like
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def cold_imports(repetitions: int) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "POWERTOOLS_SERVICE_NAME": "aurora-ferry",
+        "POWERTOOLS_METRICS_NAMESPACE": "AuroraFerry",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    baseline = statistics.median(_cold("import boto3", str(REPO), env) for _ in range(repetitions))
+    handlers = {}
+    for app in sorted((REPO / "functions").glob("*/app.py")):
+        body = _LOAD_HANDLER.format(path=str(app))
+        handlers[app.parent.name] = statistics.median(
+            _cold(body, str(app.parent), env) for _ in range(repetitions)
+        )
+    return {"boto3": baseline, "handlers": handlers}
+
+
+# --- report ------------------------------------------------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b else "n/a"
+
+
+def report(run: dict[str, Any], imports: dict[str, Any], speed: float, copy_hours: float) -> tuple[str, bool]:
+    ev, po = run["events"], run["polling"]
+    lines = [
+        f"aurora-ferry wait benchmark: two targets, {copy_hours:g} h snapshot copies, twin clock x{speed:g}, "
+        f"one twin, both runs side by side ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        "| per migration | events | polling 30 s | polling / events |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key in (
+        ("state transitions", "transitions"),
+        ("Lambda invocations (state machine + RDS event router)", "lambdaInvocations"),
+        ("history events", "historyEvents"),
+    ):
+        lines.append(f"| {label} | {ev[key]} | {po[key]} | {_ratio(po[key], ev[key])} |")
+    lines.append(f"| twin seconds, start to end | {ev['twinSeconds']:.0f} | {po['twinSeconds']:.0f} | |")
+    lines += [
+        "",
+        f"Wait sweeper (shared by all runs, every 5 min): {run['sweeperInvocations']} invocations in "
+        f"{run['twinSeconds']:.0f} twin seconds.",
+        "",
+        "| wait (count in run) | how it ends under events | transitions events / polling | ratio "
+        "| detection delay, twin s: events / polling (max) | completed by |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    checks: list[tuple[str, bool]] = []
+    event_transitions_per_wait: set[float] = set()
+    for kind, (_, _, has_event) in WAITS.items():
+        e, p = ev["waits"][kind], po["waits"][kind]
+        count = len(e["delays"]) or 1
+        how = (
+            "RDS event (waitForTaskToken)"
+            if has_event
+            else f"no event ({copy_hours:g} h copy): back-off polling"
+        )
+        lines.append(
+            f"| {kind} ({count}) | {how} | {e['transitions']} / {p['transitions']} | "
+            f"{_ratio(p['transitions'], e['transitions'])} | {max(e['delays']):.1f} / {max(p['delays']):.1f} | "
+            f"{', '.join(sorted(set(e['completedBy']))) or '-'} |"
+        )
+        if has_event:
+            event_transitions_per_wait.add(e["transitions"] / count)
+            checks.append(
+                (
+                    f"{kind}: >= 10x fewer transitions than 30 s polling",
+                    p["transitions"] >= 10 * e["transitions"],
+                )
+            )
+            checks.append((f"{kind}: detection delay <= 2 s twin time", max(e["delays"]) <= 2.0))
+        else:
+            checks.append(
+                (
+                    f"{kind}: adaptive polling >= 5x fewer transitions",
+                    p["transitions"] >= 5 * e["transitions"],
+                )
+            )
+    checks.insert(
+        0,
+        (
+            "event waits: transitions per wait independent of duration (600 s, 1200 s, 600 s waits alike)",
+            len(event_transitions_per_wait) == 1,
+        ),
+    )
+    base = imports["boto3"]
+    lines += [
+        "",
+        f"Cold import, fresh interpreter, median: boto3 alone {base * 1000:.0f} ms.",
+        "",
+        "| handler module | cold import ms | / boto3 |",
+        "|---|---:|---:|",
+    ]
+    for name, seconds in imports["handlers"].items():
+        lines.append(f"| functions/{name}/app.py | {seconds * 1000:.0f} | {seconds / base:.2f} |")
+    slowest = max(imports["handlers"].values())
+    checks.append((f"every handler's cold import < 400 ms (slowest {slowest * 1000:.0f} ms)", slowest < 0.4))
+    lines += ["", "| target | met |", "|---|---|"]
+    lines += [f"| {text} | {'yes' if ok else 'NO'} |" for text, ok in checks]
+    return "\n".join(lines) + "\n", all(ok for _, ok in checks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.waits", description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=60.0, help="twin seconds per real second (default 60)")
+    parser.add_argument("--copy-hours", type=float, default=2.0, help="duration of every snapshot copy")
+    parser.add_argument("--repeat", type=int, default=5, help="cold import repetitions per module")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="real seconds before a run is stopped")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    run = side_by_side(args.speed, args.copy_hours, args.timeout)
+    imports = cold_imports(args.repeat)
+    table, met = report(run, imports, args.speed, args.copy_hours)
+    print(table)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"waits-{stamp}.md").write_text(table, encoding="utf-8")
+    raw = {"args": vars(args), "run": run, "imports": imports, "realSeconds": time.monotonic() - started}
+    (RESULTS / f"waits-{stamp}.json").write_text(json.dumps(raw, indent=2, default=str), encoding="utf-8")
+    print(
+        f"written to {(RESULTS / f'waits-{stamp}.md').relative_to(REPO)} ({time.monotonic() - started:.0f} s)"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Operator CLI and the local two-account twin (moto). Not shipped to Lambda."""

@@ -1,0 +1,320 @@
+"""`ferry`: rehearse migrations in the local twin, and check input files.
+
+ferry local run [--world WORLD] [--input INPUT] [--json]
+ferry validate --input INPUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from aurora_ferry.contract import parse_migration_request
+from aurora_ferry.errors import InvalidInputError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WORLD = REPO_ROOT / "worlds" / "two-accounts.json"
+DEFAULT_INPUT = REPO_ROOT / "events" / "migrate-cmk.json"
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+
+# State types worth a line of their own while a run is followed; Pass marks and Choices are noise.
+_SHOWN_ENTERED = {"TaskStateEntered", "MapStateEntered", "FailStateEntered"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "command"):
+        parser.print_help()
+        return 2
+    result: int = args.command(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ferry", description="Move Aurora clusters across AWS accounts.")
+    commands = parser.add_subparsers()
+
+    local = commands.add_parser("local", help="the local two-account twin (no AWS account needed)")
+    local_commands = local.add_subparsers()
+    run = local_commands.add_parser("run", help="run a migration in the twin and follow it")
+    run.add_argument(
+        "--world",
+        type=Path,
+        default=None,
+        help=f"world file (default {_rel(DEFAULT_WORLD)}; worlds/clones.json for a clone input)",
+    )
+    run.add_argument(
+        "--input", type=Path, default=DEFAULT_INPUT, help=f"execution input (default {_rel(DEFAULT_INPUT)})"
+    )
+    run.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template to deploy")
+    run.add_argument(
+        "--json", action="store_true", help="print one machine-readable summary instead of progress"
+    )
+    run.add_argument(
+        "--speed", type=float, help="twin seconds per real second (default: the world's clock.speed)"
+    )
+    run.add_argument("--timeout", type=float, default=600.0, help="real seconds before the run is stopped")
+    run.set_defaults(command=_local_run)
+    local_plan = local_commands.add_parser(
+        "plan", help="preflight checks and the plan, in the twin; changes nothing"
+    )
+    local_plan.add_argument("--world", type=Path, default=DEFAULT_WORLD)
+    local_plan.add_argument("--input", type=Path, default=DEFAULT_INPUT)
+    local_plan.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    local_plan.add_argument("--json", action="store_true", help="print the report as JSON")
+    local_plan.set_defaults(command=_local_plan)
+
+    plan = commands.add_parser(
+        "plan", help="preflight checks and the plan against real AWS (read-only; uses your credentials)"
+    )
+    plan.add_argument("--input", type=Path, required=True)
+    plan.add_argument("--json", action="store_true", help="print the report as JSON")
+    plan.set_defaults(command=_plan)
+
+    validate = commands.add_parser("validate", help="check an execution input against the contract, offline")
+    validate.add_argument("--input", type=Path, required=True)
+    validate.set_defaults(command=_validate)
+    return parser
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SystemExit(f"ferry: {what} file {path} not found") from None
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"ferry: {what} file {path} is not valid JSON: {error}") from None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from aurora_ferry.clone_contract import is_clone_input, parse_clone_request
+
+    raw = _read_json(args.input, "input")
+    try:
+        request = parse_clone_request(raw) if is_clone_input(raw) else parse_migration_request(raw)
+    except InvalidInputError as error:
+        for problem in error.problems:
+            sys.stderr.write(f"invalid: {problem}\n")
+        return 1
+    sys.stdout.write(json.dumps(request.to_json(), indent=2) + "\n")
+    return 0
+
+
+def _parse_or_report(raw: Any) -> Any:
+    try:
+        return parse_migration_request(raw)
+    except InvalidInputError as error:
+        for problem in error.problems:
+            sys.stderr.write(f"invalid: {problem}\n")
+        return None
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from aurora_ferry.preflight import run_preflight
+
+    request = _parse_or_report(_read_json(args.input, "input"))
+    if request is None:
+        return 1
+    report = run_preflight(request).to_json()
+    return _print_plan(sys.stdout, report, as_json=args.json)
+
+
+def _local_plan(args: argparse.Namespace) -> int:
+    from aurora_ferry.preflight import run_preflight
+    from ferry_cli.twin.runtime import Twin
+    from ferry_cli.twin.world import WorldError, load_world
+
+    request = _parse_or_report(_read_json(args.input, "input"))
+    if request is None:
+        return 1
+    try:
+        world = load_world(args.world)
+    except WorldError as error:
+        sys.stderr.write(f"ferry: world {args.world}: {error}\n")
+        return 2
+    with Twin.started(world, args.template):
+        report = run_preflight(request).to_json()
+    return _print_plan(sys.stdout, report, as_json=args.json)
+
+
+def _print_plan(out: TextIO, report: dict[str, Any], *, as_json: bool) -> int:
+    if as_json:
+        out.write(json.dumps(report, indent=2, default=str) + "\n")
+        return 0 if report["ok"] else 1
+    out.write("plan:\n")
+    for number, step in enumerate(report["plan"], start=1):
+        details = ", ".join(f"{k}: {v}" for k, v in step.items() if k not in ("step", "accountId") and v)
+        out.write(f"  {number:>2}. [{step.get('accountId', '-')}] {step['step']}: {details}\n")
+    findings = report["findings"]
+    out.write("findings:\n" if findings else "findings: none\n")
+    for finding in findings:
+        where = f"[{finding.get('accountId') or '-'}] {finding.get('resource') or ''}".rstrip()
+        out.write(
+            f"  {finding['severity'].upper():<7} {finding['check']} {where}\n          {finding['message']}\n"
+        )
+    out.write("preflight: OK\n" if report["ok"] else "preflight: FAILED (nothing was changed)\n")
+    return 0 if report["ok"] else 1
+
+
+def _local_run(args: argparse.Namespace) -> int:
+    # Imported here: the twin pulls in moto, which `ferry validate` and real-AWS commands never need.
+    from ferry_cli.clone_run import machine_for, world_for
+    from ferry_cli.twin.runtime import Twin
+    from ferry_cli.twin.world import WorldError, load_world
+
+    execution_input = _read_json(args.input, "input")
+    # A clone input ("target", not "targets") runs the CloneStateMachine, by default in worlds/clones.json.
+    args.world = world_for(execution_input, args.world, DEFAULT_WORLD)
+    try:
+        world = load_world(args.world)
+    except WorldError as error:
+        sys.stderr.write(f"ferry: world {args.world}: {error}\n")
+        return 2
+    out = sys.stdout
+    with Twin.started(world, args.template, speed=args.speed) as twin:
+        before = twin.inventory()
+        if not args.json:
+            out.write(
+                f"twin: {world.description or args.world.name} ({world.region}, clock x{twin.clock.speed:g})\n"
+            )
+            out.write(f"input: {_rel(args.input)}\n")
+        execution_arn = twin.start(execution_input, machine=machine_for(execution_input))
+        printer = _ProgressPrinter(out, twin.clock.elapsed) if not args.json else None
+        description = twin.wait(execution_arn, printer.on_event if printer else None, args.timeout)
+        history = twin.history(execution_arn)
+        after = twin.inventory()
+        report = _report(
+            description, history, twin.invocations.by_function, before, after, twin.clock.elapsed()
+        )
+    if args.json:
+        out.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        _print_outcome(out, report)
+    return 0 if report["status"] == "SUCCEEDED" else 1
+
+
+class _ProgressPrinter:
+    """Prints each step as the execution history reports it, in twin time."""
+
+    def __init__(self, out: TextIO, elapsed: Any) -> None:
+        self.out = out
+        self.elapsed = elapsed
+        self.last_status: dict[str, str] = {}
+        self.started = elapsed()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        if kind in _SHOWN_ENTERED and details and not details["name"].startswith("Check"):
+            self._line(details["name"])
+        elif kind == "TaskStateExited" and details and details["name"].startswith("Check"):
+            output = json.loads(details.get("output") or "{}").get("poll", {})
+            status = str(output.get("status"))
+            key = f"{details['name']}"
+            if self.last_status.get(key) != status or output.get("ready"):
+                self._line(f"{details['name']}: {status} (check {output.get('attempt')})")
+                self.last_status[key] = status
+        elif kind.endswith("Failed") and kind != "ExecutionFailed":
+            failed = event.get(_details_key(event)) or {}
+            self._line(f"! {kind}: {failed.get('error', '')}")
+
+    def _line(self, text: str) -> None:
+        seconds = int(self.elapsed() - self.started)
+        self.out.write(f"[{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}] {text}\n")
+        self.out.flush()
+
+
+def _details_key(event: dict[str, Any]) -> str:
+    for key in event:
+        if key.endswith("EventDetails"):
+            return key
+    return ""
+
+
+def _report(
+    description: dict[str, Any],
+    history: list[dict[str, Any]],
+    invocations: dict[str, int],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    twin_seconds: float,
+) -> dict[str, Any]:
+    status = description["status"]
+    report: dict[str, Any] = {
+        "status": status,
+        "executionArn": description["executionArn"],
+        "twinSeconds": round(twin_seconds, 1),
+        "stateTransitions": sum(1 for e in history if e["type"].endswith("StateEntered")),
+        "historyEvents": len(history),
+        "lambdaInvocations": {
+            "total": sum(invocations.values()),
+            "byFunction": dict(sorted(invocations.items())),
+        },
+        "resources": {"before": before, "after": after},
+    }
+    if status == "SUCCEEDED":
+        report["output"] = json.loads(description.get("output") or "null")
+    else:
+        report["error"] = description.get("error")
+        report["cause"] = description.get("cause")
+        report["failedState"] = _failed_state(history)
+    return report
+
+
+def _failed_state(history: list[dict[str, Any]]) -> str | None:
+    """The state whose failure ended the run: the one entered last before the first failure event."""
+    last_entered: str | None = None
+    for event in history:
+        details = event.get("stateEnteredEventDetails")
+        if details:
+            last_entered = details["name"]
+        if event["type"] in ("TaskFailed", "LambdaFunctionFailed", "MapStateFailed", "FailStateEntered"):
+            return last_entered
+    return last_entered
+
+
+def _print_outcome(out: TextIO, report: dict[str, Any]) -> None:
+    counts = (
+        f"{report['stateTransitions']} state transitions, {report['lambdaInvocations']['total']} Lambda invocations, "
+        f"{report['historyEvents']} history events"
+    )
+    if report["status"] != "SUCCEEDED":
+        out.write(f"\nFAILED in state {report.get('failedState')}\n  error: {report.get('error')}\n")
+        out.write(f"  cause: {report.get('cause')}\n  {counts}\n")
+        return
+    output = report["output"]
+    if isinstance(output, dict) and output.get("kind") == "clone":
+        from ferry_cli.clone_run import print_clone_outcome
+
+        print_clone_outcome(out, report, counts)
+        return
+    out.write(f"\nSUCCEEDED: run {output['runId']} in {report['twinSeconds']:.0f} twin seconds ({counts})\n")
+    out.write(f"  source {output['source']['accountId']}: {output['source']['snapshotArn']} ")
+    out.write(f"(encryption: {output['source']['encryption']})\n")
+    for target in output["targets"]:
+        out.write(
+            f"  target {target['accountId']}: {target['clusterArn']}\n    endpoint {target['endpoint']}\n"
+        )
+        for timing in target["timings"]:
+            out.write(f"    {timing['step']:<18} {timing['seconds']:>8.0f} s\n")
+    for timing in output["timings"]["source"] + output["timings"]["cleanup"]:
+        out.write(f"  {timing['step']:<26} {timing['seconds']:>8.0f} s\n")
+    for action in output["cleanup"].get("actions", []):
+        out.write(f"  cleanup: {action['action']} {action['arn']}\n")
+    if output["cleanup"].get("error"):
+        out.write(f"  cleanup FAILED: {output['cleanup']['error']}\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

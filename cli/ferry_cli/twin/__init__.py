@@ -1,0 +1,1 @@
+"""Local two-account AWS twin built on moto."""

@@ -1,0 +1,473 @@
+"""The local two-account AWS: moto, this repo's template deployed into it, handlers run in-process.
+
+Moto's Step Functions interpreter runs the real ASL; its Lambda backend is pointed at the real handler
+modules under functions/ (loaded from their CodeUri like the Lambda runtime does); its Wait states and
+retry back-offs run on the twin's scaled clock, so a two-hour copy takes seconds but every wait loop
+still loops. The AWS rules moto lacks come from ferry_cli.twin.rules.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+
+from ferry_cli.template import FunctionSpec, SamTemplate
+from ferry_cli.twin.clock import TwinClock
+from ferry_cli.twin.events import wired_events
+from ferry_cli.twin.rules import aws_rules, default_rds_key_arn
+from ferry_cli.twin.world import World, key_policy_for
+
+_TWIN_ENV = {
+    "AWS_ACCESS_KEY_ID": "twin",
+    "AWS_SECRET_ACCESS_KEY": "twin",
+    "AWS_SESSION_TOKEN": "twin",
+    # Lambda handlers would otherwise write EMF metrics and X-Ray segments to a daemon that is not here.
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    # The CLI prints progress on stdout; function logs below WARNING would drown it.
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@dataclass
+class _LambdaContext:
+    """What Powertools and handlers read from the Lambda context object."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    deadline_ms: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self.deadline_ms - time.time() * 1000))
+
+
+@dataclass
+class InvocationStats:
+    by_function: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, logical_id: str) -> None:
+        with self._lock:
+            self.by_function[logical_id] = self.by_function.get(logical_id, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_function.values())
+
+
+class Twin:
+    """A running twin: use `Twin.started(world, template_path)` as a context manager."""
+
+    def __init__(
+        self,
+        world: World,
+        template: SamTemplate,
+        clock: TwinClock,
+        handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
+    ) -> None:
+        self.world = world
+        # State-machine tests swap chosen functions for scripted fakes to drive the ASL's error paths.
+        self.handler_overrides = dict(handler_overrides or {})
+        self.template = template
+        self.clock = clock
+        self.invocations = InvocationStats()
+        self.function_arns: dict[str, str] = {}
+        self.state_machine_arns: dict[str, str] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._by_name: dict[str, FunctionSpec] = {}
+        self._import_lock = threading.Lock()
+        self.rules: Any = None
+        self.events: Any = None  # ferry_cli.twin.events.TwinEvents, once started
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    @classmethod
+    @contextmanager
+    def started(
+        cls,
+        world: World,
+        template_path: Path,
+        speed: float | None = None,
+        handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
+    ) -> Iterator[Twin]:
+        clock = TwinClock(speed=speed or world.speed)
+        twin = cls(world, SamTemplate.load(template_path), clock, handler_overrides)
+        env = {**_TWIN_ENV, "AWS_DEFAULT_REGION": world.region}
+        for spec in twin.template.functions.values():
+            env.update({k: v for k, v in spec.environment.items() if k not in env})
+        with ExitStack() as stack:
+            # Moto logs every failed state with its whole parsed definition; the run's history says it better.
+            stack.enter_context(_quiet_logger("moto"))
+            stack.enter_context(warnings.catch_warnings())
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            stack.enter_context(mock.patch.dict(os.environ, env))
+            stack.enter_context(
+                mock_aws(
+                    config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+                )
+            )
+            twin.rules = stack.enter_context(aws_rules(clock, world.durations))
+            # Aurora clones and AWS RAM invitations (statemachine/clone.asl.json); after aws_rules, whose
+            # create_db_cluster the clones go through.
+            from ferry_cli.twin.clones import clone_rules
+
+            stack.enter_context(clone_rules(clock, world))
+            stack.enter_context(twin._patched_runtime())
+            _forget_cached_sessions()
+            twin._build_world()
+            twin._deploy()
+            # RDS events, EventBridge rules and schedules, the wait table, task-token callbacks on twin time.
+            stack.enter_context(wired_events(twin))
+            yield twin
+            _forget_cached_sessions()
+
+    @contextmanager
+    def _patched_runtime(self) -> Iterator[None]:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state import state as state_module
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+            WaitFunction,
+        )
+
+        twin = self
+
+        def invoke(
+            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ) -> bytes:
+            return twin._invoke(function_name, body, response_headers)
+
+        def wait_interval(wait_function: Any, env: Any, wait_seconds: int) -> None:
+            if wait_seconds > 0:
+                env.program_state_event.wait(twin.clock.real_seconds(wait_seconds))
+
+        clock_datetime = SimpleNamespace(
+            datetime=SimpleNamespace(now=lambda tz=None: twin.clock.now()),
+            timezone=__import__("datetime").timezone,
+        )
+        scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(twin.clock.real_seconds(seconds)))
+        with ExitStack() as stack:
+            stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+            stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
+            # State entered times (and so the run's per-step timings) and retry back-offs follow twin time.
+            stack.enter_context(mock.patch.object(state_module, "datetime", clock_datetime))
+            stack.enter_context(mock.patch.object(retrier_decl, "time", scaled_time))
+            yield
+
+    # --- world and deployment -----------------------------------------------------------------------------
+
+    def client(self, service: str, account_id: str | None = None) -> Any:
+        """A boto3 client acting in `account_id` (default: the orchestrator account)."""
+        if account_id is None or account_id == self.world.orchestrator_account_id:
+            return boto3.client(service, region_name=self.world.region)  # type: ignore[call-overload]
+        credentials = boto3.client("sts", region_name=self.world.region).assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/twin-operator", RoleSessionName="twin"
+        )["Credentials"]
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.world.region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    def _build_world(self) -> None:
+        from moto.kms.models import kms_backends
+        from moto.rds.models import rds_backends
+
+        region = self.world.region
+        for account in self.world.accounts:
+            iam = self.client("iam", account.account_id)
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{self.world.orchestrator_account_id}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            for role in account.roles:
+                iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+            kms = self.client("kms", account.account_id)
+            backend = kms_backends[account.account_id][region]
+            for key in account.keys:
+                created = kms.create_key(Description=f"twin key {key.alias or key.key_id}")["KeyMetadata"][
+                    "KeyId"
+                ]
+                # Fixed key ids let a world's input files name real-looking key ARNs.
+                moto_key = backend.keys.pop(created)
+                moto_key.id = key.key_id
+                moto_key.arn = f"arn:aws:kms:{region}:{account.account_id}:key/{key.key_id}"
+                backend.keys[key.key_id] = moto_key
+                kms.put_key_policy(
+                    KeyId=key.key_id,
+                    PolicyName="default",
+                    Policy=json.dumps(
+                        key_policy_for(account.account_id, key, self.world.orchestrator_account_id)
+                    ),
+                )
+                if key.alias:
+                    kms.create_alias(AliasName=f"alias/{key.alias}", TargetKeyId=key.key_id)
+                if not key.enabled:
+                    kms.disable_key(KeyId=key.key_id)
+            rds = self.client("rds", account.account_id)
+            for cluster in account.clusters:
+                params: dict[str, Any] = {
+                    "DBClusterIdentifier": cluster.identifier,
+                    "Engine": cluster.engine,
+                    "EngineVersion": cluster.engine_version,
+                    "MasterUsername": "ferryadmin",
+                    # Moto cannot restore a snapshot of a cluster with an RDS-managed password (its
+                    # get_cfg expects a stored one), so world clusters get a throwaway password.
+                    "MasterUserPassword": secrets.token_urlsafe(24),
+                    "StorageEncrypted": cluster.encryption != "none",
+                    "Tags": [{"Key": "twin:world", "Value": account.name}],
+                }
+                if cluster.encryption == "default":
+                    params["KmsKeyId"] = default_rds_key_arn(account.account_id, region)
+                elif cluster.encryption.startswith("key:"):
+                    params["KmsKeyId"] = (
+                        f"arn:aws:kms:{region}:{account.account_id}:key/{cluster.encryption[4:]}"
+                    )
+                rds.create_db_cluster(**params)
+                for index in range(cluster.instances):
+                    rds.create_db_instance(
+                        DBInstanceIdentifier=f"{cluster.identifier}-{index + 1}",
+                        DBClusterIdentifier=cluster.identifier,
+                        DBInstanceClass=cluster.instance_class,
+                        Engine=cluster.engine,
+                    )
+                rds_backend = rds_backends[account.account_id][region]
+                for snapshot_id in cluster.automated_snapshots:
+                    rds_backend.create_auto_cluster_snapshot(cluster.identifier, snapshot_id)
+                for snapshot_id in cluster.manual_snapshots:
+                    rds.create_db_cluster_snapshot(
+                        DBClusterIdentifier=cluster.identifier, DBClusterSnapshotIdentifier=snapshot_id
+                    )
+        # The world is what exists before the run: all of it is already available.
+        self.rules.settle_all()
+
+    def _deploy(self) -> None:
+        iam = self.client("iam")
+        role_arn = iam.create_role(
+            RoleName="twin-lambda-execution",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        lam = self.client("lambda")
+        stack = "aurora-ferry-twin"
+        for logical_id, spec in self.template.functions.items():
+            if not spec.module_file.is_file():
+                raise FileNotFoundError(f"{logical_id}: handler module {spec.module_file} does not exist")
+            name = f"{stack}-{logical_id}"[:64]
+            arn = lam.create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler=spec.handler,
+                Code={"ZipFile": b"twin: handlers run in-process from CodeUri"},
+                Timeout=spec.timeout,
+            )["FunctionArn"]
+            self.function_arns[logical_id] = arn
+            self._by_name[name] = spec
+            self._by_name[arn] = spec
+        sfn = self.client("stepfunctions")
+        for logical_id in self.template.state_machines:
+            definition = self.template.definition(logical_id, self.function_arns)
+            self.state_machine_arns[logical_id] = sfn.create_state_machine(
+                name=f"{stack}-{logical_id}", definition=definition, roleArn=role_arn
+            )["stateMachineArn"]
+
+    # --- Lambda, in-process ---------------------------------------------------------------------------------
+
+    def _handler_module(self, spec: FunctionSpec) -> ModuleType:
+        with self._import_lock:
+            module = self._modules.get(spec.logical_id)
+            if module is None:
+                module_name = f"ferry_twin_fn_{spec.logical_id}"
+                loader_spec = importlib.util.spec_from_file_location(module_name, spec.module_file)
+                if loader_spec is None or loader_spec.loader is None:
+                    raise ImportError(f"cannot load {spec.module_file}")
+                module = importlib.util.module_from_spec(loader_spec)
+                loader_spec.loader.exec_module(module)
+                self._modules[spec.logical_id] = module
+            return module
+
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        spec = self._by_name.get(function_name) or self._by_name.get(function_name.rsplit(":", 1)[-1])
+        if spec is None:
+            raise KeyError(f"twin: no deployed function {function_name}")
+        self.invocations.count(spec.logical_id)
+        event = json.loads(body) if body else {}
+        handler = self.handler_overrides.get(spec.logical_id) or getattr(
+            self._handler_module(spec), spec.handler_name
+        )
+        context = _LambdaContext(
+            function_name=spec.logical_id,
+            invoked_function_arn=self.function_arns[spec.logical_id],
+            deadline_ms=time.time() * 1000 + spec.timeout * 1000,
+        )
+        try:
+            result = handler(event, context)
+        except Exception as error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_tb(error.__traceback__)[-3:],
+            }
+            return json.dumps(payload).encode()
+        return json.dumps(result, default=str).encode()
+
+    # --- executions -------------------------------------------------------------------------------------------
+
+    def start(
+        self, execution_input: Any, machine: str = "MigrationStateMachine", name: str | None = None
+    ) -> str:
+        sfn = self.client("stepfunctions")
+        return str(
+            sfn.start_execution(
+                stateMachineArn=self.state_machine_arns[machine],
+                name=name or f"twin-{uuid.uuid4().hex[:12]}",
+                input=json.dumps(execution_input),
+            )["executionArn"]
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = sfn.get_execution_history(
+                executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+            )
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def wait(
+        self,
+        execution_arn: str,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        timeout_real_seconds: float = 300.0,
+    ) -> dict[str, Any]:
+        """Follow the execution to its end, calling on_event for each new history event."""
+        sfn = self.client("stepfunctions")
+        seen = 0
+        deadline = time.monotonic() + timeout_real_seconds
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            events = self.history(execution_arn)
+            if on_event:
+                for event in events[seen:]:
+                    on_event(event)
+            seen = len(events)
+            if description["status"] in TERMINAL:
+                return dict(description)
+            if time.monotonic() > deadline:
+                sfn.stop_execution(
+                    executionArn=execution_arn, error="TwinTimeout", cause="twin run took too long"
+                )
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout_real_seconds} s")
+            time.sleep(0.05)
+
+    # --- inspection -------------------------------------------------------------------------------------------
+
+    def inventory(self) -> dict[str, Any]:
+        """Every cluster, instance and cluster snapshot per account, for summaries and no-harm checks."""
+        result: dict[str, Any] = {}
+        for account in self.world.accounts:
+            rds = self.client("rds", account.account_id)
+            clusters = rds.describe_db_clusters()["DBClusters"]
+            instances = rds.describe_db_instances()["DBInstances"]
+            snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+            snapshot_entries = []
+            for snap in snapshots:
+                attributes = rds.describe_db_cluster_snapshot_attributes(
+                    DBClusterSnapshotIdentifier=snap["DBClusterSnapshotIdentifier"]
+                )["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+                shared = sorted(
+                    v for a in attributes if a["AttributeName"] == "restore" for v in a["AttributeValues"]
+                )
+                snapshot_entries.append(
+                    {
+                        "identifier": snap["DBClusterSnapshotIdentifier"],
+                        "arn": snap["DBClusterSnapshotArn"],
+                        "type": snap.get("SnapshotType"),
+                        "status": snap.get("Status"),
+                        "encrypted": snap.get("StorageEncrypted"),
+                        "kmsKeyId": snap.get("KmsKeyId"),
+                        "sharedWith": shared,
+                        "tags": {t["Key"]: t["Value"] for t in snap.get("TagList", [])},
+                    }
+                )
+            result[account.account_id] = {
+                "name": account.name,
+                "clusters": [
+                    {
+                        "identifier": c["DBClusterIdentifier"],
+                        "arn": c["DBClusterArn"],
+                        "status": c.get("Status"),
+                        "encrypted": c.get("StorageEncrypted"),
+                        "kmsKeyId": c.get("KmsKeyId"),
+                        "deletionProtection": c.get("DeletionProtection"),
+                        "tags": {t["Key"]: t["Value"] for t in c.get("TagList", [])},
+                    }
+                    for c in clusters
+                ],
+                "instances": [
+                    {
+                        "identifier": i["DBInstanceIdentifier"],
+                        "cluster": i.get("DBClusterIdentifier"),
+                        "status": i.get("DBInstanceStatus"),
+                        "class": i.get("DBInstanceClass"),
+                    }
+                    for i in instances
+                ],
+                "snapshots": sorted(snapshot_entries, key=lambda s: s["identifier"]),
+            }
+        return result
+
+
+@contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    target = logging.getLogger(name)
+    previous = target.level
+    target.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        target.setLevel(previous)
+
+
+def _forget_cached_sessions() -> None:
+    from aurora_ferry.aws import forget_sessions
+
+    forget_sessions()

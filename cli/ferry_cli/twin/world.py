@@ -1,0 +1,240 @@
+"""WORLD files: the accounts, keys and source clusters the twin starts from.
+
+A world describes what already exists before a migration: member-account roles, KMS keys (with fixed
+key ids so an input file can name real-looking key ARNs), and source clusters with their encryption
+(none, the default aws/rds key, or a customer-managed key) and automated snapshots. See worlds/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ferry_cli.twin.rules import Durations
+
+DEFAULT_KEY_ACTIONS = [
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+]
+
+
+ORCHESTRATOR_ACCOUNT_ID = "123456789012"
+
+
+class WorldError(ValueError):
+    """A world file that cannot describe a valid starting point; names the field."""
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    key_id: str
+    alias: str | None
+    policy: dict[str, Any] | None
+    share_with: tuple[str, ...]
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    identifier: str
+    engine: str
+    engine_version: str
+    encryption: str  # "none", "default" or "key:<key id>"
+    instances: int
+    instance_class: str
+    automated_snapshots: tuple[str, ...]
+    manual_snapshots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    account_id: str
+    name: str
+    roles: tuple[str, ...]
+    keys: tuple[KeySpec, ...]
+    clusters: tuple[ClusterSpec, ...]
+    # AWS Organizations organization id (o-...): RAM shares within one need no invitation (twin/clones.py).
+    organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class World:
+    description: str
+    region: str
+    orchestrator_account_id: str
+    speed: float
+    durations: Durations
+    accounts: tuple[AccountSpec, ...] = field(default_factory=tuple)
+
+    def account(self, account_id: str) -> AccountSpec:
+        for account in self.accounts:
+            if account.account_id == account_id:
+                return account
+        raise KeyError(account_id)
+
+
+def load_world(path: Path) -> World:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise WorldError(f"{path}: not valid JSON: {error}") from error
+    return parse_world(raw)
+
+
+def parse_world(raw: Any) -> World:
+    if not isinstance(raw, dict):
+        raise WorldError("world: must be a JSON object")
+    region = _require(raw, "region", "world")
+    orchestrator = _account_id(
+        raw.get("orchestratorAccountId", ORCHESTRATOR_ACCOUNT_ID), "orchestratorAccountId"
+    )
+    if orchestrator != ORCHESTRATOR_ACCOUNT_ID:
+        # Moto's Step Functions interpreter invokes Lambda with placeholder credentials, which moto maps
+        # to its default account; the orchestrator (state machine and functions) has to live there.
+        raise WorldError(
+            f"orchestratorAccountId: the twin's orchestrator is always {ORCHESTRATOR_ACCOUNT_ID}"
+        )
+    clock = raw.get("clock", {})
+    speed = float(clock.get("speed", 600))
+    if speed <= 0:
+        raise WorldError("clock.speed: must be a positive number (twin seconds per real second)")
+    durations_raw = raw.get("durations", {})
+    names = {
+        "snapshotCreate": "snapshot_create",
+        "snapshotCopy": "snapshot_copy",
+        "clusterRestore": "cluster_restore",
+        "instanceCreate": "instance_create",
+    }
+    unknown = set(durations_raw) - set(names)
+    if unknown:
+        raise WorldError(f"durations.{sorted(unknown)[0]}: unknown; allowed: {', '.join(names)}")
+    durations = Durations(**{names[k]: float(v) for k, v in durations_raw.items()})
+    accounts_raw = raw.get("accounts")
+    if not isinstance(accounts_raw, list) or not accounts_raw:
+        raise WorldError("accounts: required list of accounts")
+    accounts = tuple(_parse_account(item, f"accounts[{i}]") for i, item in enumerate(accounts_raw))
+    return World(
+        description=str(raw.get("description", "")),
+        region=region,
+        orchestrator_account_id=orchestrator,
+        speed=speed,
+        durations=durations,
+        accounts=accounts,
+    )
+
+
+def _parse_account(raw: Any, path: str) -> AccountSpec:
+    if not isinstance(raw, dict):
+        raise WorldError(f"{path}: must be an object")
+    account_id = _account_id(raw.get("accountId"), f"{path}.accountId")
+    keys = tuple(_parse_key(k, f"{path}.kmsKeys[{i}]") for i, k in enumerate(raw.get("kmsKeys", [])))
+    key_ids = {key.key_id for key in keys}
+    clusters = tuple(
+        _parse_cluster(c, f"{path}.clusters[{i}]", key_ids) for i, c in enumerate(raw.get("clusters", []))
+    )
+    return AccountSpec(
+        account_id=account_id,
+        name=str(raw.get("name", account_id)),
+        roles=tuple(str(role) for role in raw.get("roles", [])),
+        keys=keys,
+        clusters=clusters,
+        organization_id=_organization_id(raw.get("organizationId"), f"{path}.organizationId"),
+    )
+
+
+def _organization_id(value: Any, path: str) -> str | None:
+    # Organization ids are "o-" and 10 to 32 lowercase letters or digits.
+    if value is None:
+        return None
+    body = value[2:] if isinstance(value, str) and value.startswith("o-") else ""
+    if not (10 <= len(body) <= 32 and all(c in "abcdefghijklmnopqrstuvwxyz0123456789" for c in body)):
+        raise WorldError(f"{path}: must be an organization id like o-a1b2c3d4e5, got {value!r}")
+    return str(value)
+
+
+def _parse_key(raw: Any, path: str) -> KeySpec:
+    if not isinstance(raw, dict):
+        raise WorldError(f"{path}: must be an object")
+    key_id = _require(raw, "keyId", path)
+    try:
+        uuid.UUID(key_id)
+    except ValueError as error:
+        raise WorldError(f"{path}.keyId: must be a UUID like 1234abcd-12ab-34cd-56ef-1234567890ab") from error
+    policy = raw.get("policy")
+    if policy is not None and not isinstance(policy, dict):
+        raise WorldError(f"{path}.policy: must be a key policy document (object)")
+    return KeySpec(
+        key_id=key_id,
+        alias=raw.get("alias"),
+        policy=policy,
+        share_with=tuple(_account_id(a, f"{path}.shareWith[]") for a in raw.get("shareWith", [])),
+        enabled=bool(raw.get("enabled", True)),
+    )
+
+
+def _parse_cluster(raw: Any, path: str, key_ids: set[str]) -> ClusterSpec:
+    if not isinstance(raw, dict):
+        raise WorldError(f"{path}: must be an object")
+    encryption = str(raw.get("encryption", "default"))
+    if encryption not in ("none", "default") and not (
+        encryption.startswith("key:") and encryption.removeprefix("key:") in key_ids
+    ):
+        raise WorldError(
+            f"{path}.encryption: must be 'none', 'default' (the aws/rds key) or 'key:<keyId of this account>', "
+            f"got {encryption!r}"
+        )
+    return ClusterSpec(
+        identifier=_require(raw, "identifier", path),
+        engine=str(raw.get("engine", "aurora-postgresql")),
+        engine_version=str(raw.get("engineVersion", "16.4")),
+        encryption=encryption,
+        instances=int(raw.get("instances", 1)),
+        instance_class=str(raw.get("instanceClass", "db.r6g.large")),
+        automated_snapshots=tuple(raw.get("automatedSnapshots", [])),
+        manual_snapshots=tuple(raw.get("manualSnapshots", [])),
+    )
+
+
+def _require(raw: dict[str, Any], name: str, path: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        raise WorldError(f"{path}.{name}: required string")
+    return value
+
+
+def _account_id(value: Any, path: str) -> str:
+    if not isinstance(value, str) or len(value) != 12 or not value.isdigit():
+        raise WorldError(f"{path}: must be a 12-digit account id string, got {value!r}")
+    return value
+
+
+def key_policy_for(account_id: str, key: KeySpec, orchestrator_account_id: str) -> dict[str, Any]:
+    """The key policy a world key gets: its own, or the documented cross-account pattern for shareWith."""
+    if key.policy is not None:
+        return key.policy
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if key.share_with:
+        statements.append(
+            {
+                "Sid": "TargetAccountsCopySharedSnapshots",
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{other}:root" for other in key.share_with]},
+                "Action": DEFAULT_KEY_ACTIONS,
+                "Resource": "*",
+            }
+        )
+    return {"Version": "2012-10-17", "Id": "aurora-ferry-twin", "Statement": statements}

@@ -1,0 +1,15 @@
+"""Step 5: unshare and delete this run's intermediate snapshots, per options.cleanup."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aurora_ferry.events import RunEvent
+from aurora_ferry.handler import lambda_entry
+from aurora_ferry.migration import cleanup
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = RunEvent.parse(event)
+    return cleanup(run.request, run.run_id)

@@ -1,0 +1,15 @@
+"""Clone step 4: create the requested instances once the clone is available."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aurora_ferry.clone_events import CloneSourceEvent
+from aurora_ferry.clones import create_clone_instances
+from aurora_ferry.handler import lambda_entry
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = CloneSourceEvent.parse(event)
+    return create_clone_instances(parsed.run.request, parsed.run.run_id, parsed.source.engine)

@@ -1,0 +1,15 @@
+"""Clone step 2a (cross-account): the owner shares the source cluster with the target through AWS RAM."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aurora_ferry.clone_events import CloneSourceEvent
+from aurora_ferry.clones import share_source_cluster
+from aurora_ferry.handler import lambda_entry
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = CloneSourceEvent.parse(event)
+    return share_source_cluster(parsed.run.request, parsed.run.run_id, parsed.source.arn)

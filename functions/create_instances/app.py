@@ -1,0 +1,15 @@
+"""Step 4c: create the requested instances once the restored cluster is available."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aurora_ferry.events import TargetEvent
+from aurora_ferry.handler import lambda_entry
+from aurora_ferry.migration import create_instances
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = TargetEvent.parse(event)
+    return create_instances(parsed.run.request, parsed.target, parsed.run.run_id, str(event["engine"]))

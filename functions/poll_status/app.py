@@ -1,0 +1,27 @@
+"""One look at a snapshot, cluster or set of instances, for the state machine's bounded wait loops."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aurora_ferry.events import PollEvent
+from aurora_ferry.handler import lambda_entry
+from aurora_ferry.migration import poll_cluster, poll_instances, poll_snapshot
+from aurora_ferry.waits import next_poll_delay
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    poll = PollEvent.parse(event)
+    if poll.kind == "snapshot":
+        result = poll_snapshot(poll.access, poll.identifiers[0], poll.attempt)
+    elif poll.kind == "cluster":
+        result = poll_cluster(poll.access, poll.identifiers[0], poll.attempt)
+    else:
+        result = poll_instances(poll.access, poll.identifiers, poll.attempt)
+    # The loop's Wait state sleeps $.poll.nextDelaySeconds; "adaptive" rides along for the next check.
+    return {
+        **result.to_json(),
+        "adaptive": poll.adaptive,
+        "nextDelaySeconds": next_poll_delay(result.attempt, poll.interval_seconds, poll.adaptive),
+    }

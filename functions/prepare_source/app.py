@@ -1,0 +1,15 @@
+"""Step 1: a manual snapshot of the source (snapshot the cluster, or copy an automated snapshot)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aurora_ferry.events import RunEvent
+from aurora_ferry.handler import lambda_entry
+from aurora_ferry.migration import prepare_source_snapshot
+
+
+@lambda_entry
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    run = RunEvent.parse(event)
+    return prepare_source_snapshot(run.request, run.run_id).to_json()

@@ -1,0 +1,1 @@
+"""aurora-ferry domain package, shipped to Lambda as the shared layer. Never imports moto."""

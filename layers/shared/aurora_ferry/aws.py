@@ -1,0 +1,150 @@
+"""Clients per member account, and translation of AWS faults into named domain errors.
+
+The orchestrator's functions act in other accounts only through roles they assume; sessions are cached
+per (account, region, role) for the life of the Lambda container and refreshed before the assumed
+credentials expire.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from aurora_ferry.errors import (
+    AssumeRoleError,
+    AwsThrottledError,
+    FerryError,
+    KmsKeyNotUsableError,
+    SnapshotQuotaError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_sts import STSClient
+
+# Standard retry mode absorbs short throttling bursts inside one invocation; what is left becomes
+# AwsThrottledError and the state machine backs off between invocations.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="aurora-ferry")
+_REFRESH_BEFORE = timedelta(minutes=10)
+_SESSION_NAME = "aurora-ferry"
+
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+)
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """How to reach one member account: the role to assume there and the region to work in."""
+
+    account_id: str
+    region: str
+    role_arn: str
+    external_id: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        data = {"accountId": self.account_id, "region": self.region, "roleArn": self.role_arn}
+        if self.external_id:
+            data["externalId"] = self.external_id
+        return data
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AccountAccess:
+        return cls(
+            account_id=str(raw["accountId"]),
+            region=str(raw["region"]),
+            role_arn=str(raw["roleArn"]),
+            external_id=raw.get("externalId"),
+        )
+
+
+_sts: STSClient | None = None
+_sessions: dict[AccountAccess, tuple[boto3.Session, datetime]] = {}
+_lock = threading.Lock()
+
+
+def _sts_client() -> STSClient:
+    global _sts  # noqa: PLW0603 - one STS client per container, created lazily so imports stay cheap
+    if _sts is None:
+        _sts = boto3.client("sts", config=_CLIENT_CONFIG)
+    return _sts
+
+
+def session_for(access: AccountAccess) -> boto3.Session:
+    with _lock:
+        cached = _sessions.get(access)
+        if cached and cached[1] - datetime.now(UTC) > _REFRESH_BEFORE:
+            return cached[0]
+    params: dict[str, Any] = {"RoleArn": access.role_arn, "RoleSessionName": _SESSION_NAME}
+    if access.external_id:
+        params["ExternalId"] = access.external_id
+    try:
+        credentials = _sts_client().assume_role(**params)["Credentials"]
+    except ClientError as error:
+        raise AssumeRoleError(
+            f"cannot assume {access.role_arn}: {error.response['Error'].get('Message', error)}",
+            account_id=access.account_id,
+            region=access.region,
+        ) from error
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=access.region,
+    )
+    with _lock:
+        _sessions[access] = (session, credentials["Expiration"])
+    return session
+
+
+def forget_sessions() -> None:
+    """Drop cached sessions (the twin resets accounts between runs)."""
+    global _sts  # noqa: PLW0603
+    with _lock:
+        _sessions.clear()
+        _sts = None
+
+
+def rds(access: AccountAccess) -> RDSClient:
+    return session_for(access).client("rds", config=_CLIENT_CONFIG)
+
+
+def kms(access: AccountAccess) -> KMSClient:
+    return session_for(access).client("kms", config=_CLIENT_CONFIG)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", "")) or str(error)
+
+
+@contextmanager
+def translated(access: AccountAccess, action: str) -> Iterator[None]:
+    """Turn the AWS faults every step can meet into named errors that say where they happened."""
+    try:
+        yield
+    except FerryError:
+        raise
+    except ClientError as error:
+        code = error_code(error)
+        where = {"account_id": access.account_id, "region": access.region}
+        message = f"{action}: {code}: {error_message(error)}"
+        if code in THROTTLING_CODES:
+            raise AwsThrottledError(message, **where) from error
+        if code in ("KMSKeyNotAccessibleFault", "KMSKeyNotAccessible"):
+            raise KmsKeyNotUsableError(message, **where) from error
+        if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
+            raise SnapshotQuotaError(message, **where) from error
+        raise

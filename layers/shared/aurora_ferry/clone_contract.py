@@ -1,0 +1,371 @@
+"""The execution input contract for an Aurora clone (statemachine/clone.asl.json), and its validation.
+
+A clone input has a singular ``target`` where a migration input has ``targets``; that is how the CLI tells
+them apart (``is_clone_input``). Like the migration's contract, the input is checked in full before any AWS
+call, every problem is reported at once naming its field, and unknown fields are refused.
+
+What this module cannot know offline (the source's encryption, its instances, its clone group, the target's
+other clusters) is checked read-only by ``aurora_ferry.clones.inspect_clone`` before anything is changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aurora_ferry.contract import (
+    KMS_KEY_ARN,
+    MAX_INSTANCES,
+    MAX_POLL_ATTEMPTS_RANGE,
+    MAX_WAIT_SECONDS,
+    PARTITION,
+    POLL_INTERVAL_RANGE,
+    REGION,
+    _account_id,
+    _camel,
+    _cluster_id,
+    _int,
+    _kms_key_arn,
+    _optional_external_id,
+    _optional_name,
+    _Problems,
+    _reject_unknown,
+    _role_arn,
+    _security_groups,
+    _string,
+    _tags,
+)
+from aurora_ferry.errors import InvalidInputError
+
+# RDS allows 50 tags per resource; a clone carries aurora-ferry:managed, :run-id, :purpose and, for a
+# refresh, :refresh-of.
+MAX_CLONE_USER_TAGS = 46
+# A refresh names its clone "<refresh.replaces>-<8 hex characters>"; cluster ids are at most 63 characters.
+REFRESH_SUFFIX_LENGTH = 9
+MAX_REPLACES_LENGTH = 63 - REFRESH_SUFFIX_LENGTH
+
+CLUSTER_ARN = re.compile(
+    rf"^arn:{PARTITION}:rds:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):cluster:(?P<id>[A-Za-z0-9-]{{1,63}})$",
+    re.ASCII,
+)
+
+
+@dataclass(frozen=True)
+class CloneSource:
+    account_id: str
+    region: str
+    role_arn: str
+    cluster_identifier: str  # an identifier, or a cluster ARN
+    external_id: str | None = None
+
+    @property
+    def cluster_owner(self) -> str:
+        """The account that owns the source cluster: the ARN's account, else source.accountId."""
+        match = CLUSTER_ARN.fullmatch(self.cluster_identifier)
+        return match["account"] if match else self.account_id
+
+
+@dataclass(frozen=True)
+class CloneTarget:
+    account_id: str
+    role_arn: str
+    instance_class: str
+    clone_identifier: str | None = None  # None with refresh: the clone id is derived from the run id
+    kms_key_arn: str | None = None
+    instance_count: int = 1
+    external_id: str | None = None
+    db_subnet_group_name: str | None = None
+    vpc_security_group_ids: tuple[str, ...] = ()
+    db_cluster_parameter_group_name: str | None = None
+    deletion_protection: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How the owner shares the cluster with the target account through AWS RAM (cross-account only)."""
+
+    allow_external_principals: bool = False
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Replace the dev cluster named ``replaces`` (and earlier refreshes of it) with this run's clone."""
+
+    replaces: str
+
+
+@dataclass(frozen=True)
+class CloneOptions:
+    poll_interval_seconds: int = 30
+    max_poll_attempts: int = 720
+
+
+@dataclass(frozen=True)
+class CloneRequest:
+    source: CloneSource
+    target: CloneTarget
+    sharing: Sharing = Sharing()
+    refresh: Refresh | None = None
+    options: CloneOptions = CloneOptions()
+
+    @property
+    def cross_account(self) -> bool:
+        return self.target.account_id != self.source.account_id
+
+    def to_json(self) -> dict[str, Any]:
+        """The normalised contract, camelCase, defaults filled in (absent optional values left out)."""
+        normalised: dict[str, Any] = _camel(asdict(self))
+        return normalised
+
+
+def is_clone_input(raw: Any) -> bool:
+    """A clone input names one ``target``; a migration input names ``targets``."""
+    return isinstance(raw, Mapping) and "target" in raw and "targets" not in raw
+
+
+_TOP_FIELDS = {"source", "target", "sharing", "refresh", "options"}
+_SOURCE_FIELDS = {"accountId", "region", "roleArn", "externalId", "clusterIdentifier"}
+_TARGET_FIELDS = {
+    "accountId",
+    "region",
+    "roleArn",
+    "externalId",
+    "cloneIdentifier",
+    "kmsKeyArn",
+    "instanceClass",
+    "instanceCount",
+    "dbSubnetGroupName",
+    "vpcSecurityGroupIds",
+    "dbClusterParameterGroupName",
+    "deletionProtection",
+    "tags",
+}
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$", re.ASCII)
+
+
+def parse_clone_request(raw: Any) -> CloneRequest:
+    """Validate a raw clone input; raise InvalidInputError naming every bad field."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
+    problems = _Problems()
+    _reject_unknown(raw, _TOP_FIELDS, "", problems)
+    refresh = _parse_refresh(raw.get("refresh"), problems)
+    source = _parse_source(raw.get("source"), problems)
+    target = _parse_target(raw.get("target"), refresh, problems)
+    sharing = _parse_sharing(raw.get("sharing", {}), problems)
+    options = _parse_options(raw.get("options", {}), problems)
+    if source is not None and target is not None:
+        _check_target_against_source(source, target, raw.get("target", {}), problems)
+    if source is not None and target is not None and refresh is not None:
+        _check_refresh_against_source(source, target, refresh, problems)
+    if problems.items or source is None or target is None:
+        raise InvalidInputError(problems.items or ["input: incomplete"])
+    return CloneRequest(source=source, target=target, sharing=sharing, refresh=refresh, options=options)
+
+
+def _check_refresh_against_source(
+    source: CloneSource, target: CloneTarget, refresh: Refresh, problems: _Problems
+) -> None:
+    if target.account_id != source.account_id:
+        return
+    names = {source.cluster_identifier.lower(), source.cluster_identifier.rsplit(":", 1)[-1].lower()}
+    if refresh.replaces.lower() in names:
+        problems.add("refresh.replaces", "must not be the source cluster: a refresh deletes what it replaces")
+
+
+def _parse_source(raw: Any, problems: _Problems) -> CloneSource | None:
+    if not isinstance(raw, Mapping):
+        problems.add("source", "required object with accountId, region, roleArn and clusterIdentifier")
+        return None
+    _reject_unknown(raw, _SOURCE_FIELDS, "source.", problems)
+    account = _account_id(raw.get("accountId"), "source.accountId", problems)
+    region = _string(raw.get("region"), "source.region", problems)
+    if region is not None and not REGION.fullmatch(region):
+        problems.add("source.region", f"must be an AWS region name such as eu-west-1, got {region!r}")
+        region = None
+    role = _role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
+    external_id = _optional_external_id(raw.get("externalId"), "source.externalId", problems)
+    cluster = _cluster_ref(raw.get("clusterIdentifier"), region, problems)
+    if account is None or region is None or role is None or cluster is None:
+        return None
+    return CloneSource(
+        account_id=account, region=region, role_arn=role, cluster_identifier=cluster, external_id=external_id
+    )
+
+
+def _cluster_ref(value: Any, region: str | None, problems: _Problems) -> str | None:
+    path = "source.clusterIdentifier"
+    if isinstance(value, str) and value.startswith("arn:"):
+        match = CLUSTER_ARN.fullmatch(value)
+        if not match:
+            problems.add(
+                path, f"must be a cluster identifier or a DB cluster ARN (…:cluster:<id>), got {value!r}"
+            )
+            return None
+        if region and match["region"] != region:
+            problems.add(
+                path,
+                f"must be in source.region {region}: Aurora can't clone a cluster into another Region, "
+                f"got a cluster in {match['region']}",
+            )
+            return None
+        return value
+    return _cluster_id(value, path, problems)
+
+
+def _parse_target(raw: Any, refresh: Refresh | None, problems: _Problems) -> CloneTarget | None:
+    if not isinstance(raw, Mapping):
+        problems.add("target", "required object with accountId, roleArn, cloneIdentifier and instanceClass")
+        return None
+    _reject_unknown(raw, _TARGET_FIELDS, "target.", problems)
+    account = _account_id(raw.get("accountId"), "target.accountId", problems)
+    role = _role_arn(raw.get("roleArn"), "target.roleArn", account, problems)
+    external_id = _optional_external_id(raw.get("externalId"), "target.externalId", problems)
+    clone_id: str | None = None
+    if refresh is not None:
+        if raw.get("cloneIdentifier") is not None:
+            problems.add(
+                "target.cloneIdentifier",
+                "leave it out with refresh: each refresh names its clone <refresh.replaces>-<8 hex characters "
+                "derived from the run id>",
+            )
+    else:
+        clone_id = _cluster_id(raw.get("cloneIdentifier"), "target.cloneIdentifier", problems)
+    key = None
+    if raw.get("kmsKeyArn") is not None:
+        key = _kms_key_arn(raw.get("kmsKeyArn"), "target.kmsKeyArn", problems)
+        if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
+            problems.add(
+                "target.kmsKeyArn",
+                f"must be the target's own key in account {account}, got a key of account {match['account']}",
+            )
+            key = None
+    instance_class = _string(raw.get("instanceClass"), "target.instanceClass", problems)
+    if instance_class is not None and not _INSTANCE_CLASS.fullmatch(instance_class):
+        problems.add("target.instanceClass", f"must look like db.r6g.large, got {instance_class!r}")
+        instance_class = None
+    count = _int(raw.get("instanceCount", 1), "target.instanceCount", 1, MAX_INSTANCES, problems)
+    subnet_group = _optional_name(raw.get("dbSubnetGroupName"), "target.dbSubnetGroupName", problems)
+    param_group = _optional_name(
+        raw.get("dbClusterParameterGroupName"), "target.dbClusterParameterGroupName", problems
+    )
+    groups = _security_groups(raw.get("vpcSecurityGroupIds", []), "target.vpcSecurityGroupIds", problems)
+    # A refreshed dev clone is deleted by the next refresh, so it can't have deletion protection.
+    deletion_protection = raw.get("deletionProtection", refresh is None)
+    if not isinstance(deletion_protection, bool):
+        problems.add("target.deletionProtection", "must be true or false")
+        deletion_protection = refresh is None
+    elif deletion_protection and refresh is not None:
+        problems.add(
+            "target.deletionProtection",
+            "must be false with refresh: the next refresh deletes this clone (default false with refresh)",
+        )
+    tags_raw = raw.get("tags", {})
+    if isinstance(tags_raw, Mapping) and len(tags_raw) > MAX_CLONE_USER_TAGS:
+        problems.add(
+            "target.tags", f"at most {MAX_CLONE_USER_TAGS} tags (RDS allows 50; aurora-ferry adds 4)"
+        )
+        tags_raw = {}
+    tags = _tags(tags_raw, "target.tags", problems)
+    if account is None or role is None or instance_class is None or count is None:
+        return None
+    if refresh is None and clone_id is None:
+        return None
+    return CloneTarget(
+        account_id=account,
+        role_arn=role,
+        instance_class=instance_class,
+        clone_identifier=clone_id,
+        kms_key_arn=key,
+        instance_count=count,
+        external_id=external_id,
+        db_subnet_group_name=subnet_group,
+        vpc_security_group_ids=tuple(groups),
+        db_cluster_parameter_group_name=param_group,
+        deletion_protection=bool(deletion_protection),
+        tags=tags,
+    )
+
+
+def _check_target_against_source(
+    source: CloneSource, target: CloneTarget, raw_target: Any, problems: _Problems
+) -> None:
+    # "You can't create a clone in a different AWS Region from the source Aurora DB cluster."
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html#Aurora.Managing.Clone.Limitations
+    region = raw_target.get("region") if isinstance(raw_target, Mapping) else None
+    if region is not None and region != source.region:
+        problems.add(
+            "target.region",
+            f"must be source.region {source.region}: Aurora can't clone a cluster into another Region "
+            f"(copy a snapshot across Regions instead), got {region!r}",
+        )
+    if target.kms_key_arn:
+        match = KMS_KEY_ARN.fullmatch(target.kms_key_arn)
+        if match and match["region"] != source.region:
+            problems.add(
+                "target.kmsKeyArn",
+                f"must be in source.region {source.region} (the clone stays in the source's Region and KMS "
+                f"keys are regional), got {match['region']}",
+            )
+
+
+def _parse_sharing(raw: Any, problems: _Problems) -> Sharing:
+    if not isinstance(raw, Mapping):
+        problems.add("sharing", "must be an object")
+        return Sharing()
+    _reject_unknown(raw, {"allowExternalPrincipals"}, "sharing.", problems)
+    allow = raw.get("allowExternalPrincipals", False)
+    if not isinstance(allow, bool):
+        problems.add("sharing.allowExternalPrincipals", "must be true or false")
+        allow = False
+    return Sharing(allow_external_principals=allow)
+
+
+def _parse_refresh(raw: Any, problems: _Problems) -> Refresh | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        problems.add("refresh", "must be an object with replaces")
+        return None
+    _reject_unknown(raw, {"replaces"}, "refresh.", problems)
+    replaces = _cluster_id(raw.get("replaces"), "refresh.replaces", problems)
+    if replaces is not None and len(replaces) > MAX_REPLACES_LENGTH:
+        problems.add(
+            "refresh.replaces",
+            f"at most {MAX_REPLACES_LENGTH} characters: the clone is named <replaces>-<8 characters>, "
+            f"and cluster ids are at most 63; got {len(replaces)}",
+        )
+        return None
+    return None if replaces is None else Refresh(replaces=replaces)
+
+
+def _parse_options(raw: Any, problems: _Problems) -> CloneOptions:
+    if not isinstance(raw, Mapping):
+        problems.add("options", "must be an object")
+        return CloneOptions()
+    _reject_unknown(raw, {"pollIntervalSeconds", "maxPollAttempts"}, "options.", problems)
+    interval = _int(
+        raw.get("pollIntervalSeconds", CloneOptions.poll_interval_seconds),
+        "options.pollIntervalSeconds",
+        *POLL_INTERVAL_RANGE,
+        problems,
+    )
+    attempts = _int(
+        raw.get("maxPollAttempts", CloneOptions.max_poll_attempts),
+        "options.maxPollAttempts",
+        *MAX_POLL_ATTEMPTS_RANGE,
+        problems,
+    )
+    if interval and attempts and interval * attempts > MAX_WAIT_SECONDS:
+        problems.add(
+            "options",
+            f"pollIntervalSeconds x maxPollAttempts allows a wait of {interval * attempts} s; "
+            f"at most {MAX_WAIT_SECONDS} s (7 days)",
+        )
+    return CloneOptions(
+        poll_interval_seconds=interval or CloneOptions.poll_interval_seconds,
+        max_poll_attempts=attempts or CloneOptions.max_poll_attempts,
+    )

@@ -1,0 +1,90 @@
+"""Typed views of the payloads statemachine/clone.asl.json sends each clone function.
+
+As for the migration (aurora_ferry.events), the state machine builds these payloads itself: a malformed one
+is a template bug, and still fails with InvalidInputError naming the missing field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aurora_ferry.aws import AccountAccess
+from aurora_ferry.clone_contract import CloneRequest, parse_clone_request
+from aurora_ferry.clones import SourceFacts
+from aurora_ferry.errors import InvalidInputError
+from aurora_ferry.events import _field
+
+
+@dataclass(frozen=True)
+class CloneRunEvent:
+    request: CloneRequest
+    run_id: str
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> CloneRunEvent:
+        return cls(parse_clone_request(_field(event, "input")), str(_field(event, "runId")))
+
+
+@dataclass(frozen=True)
+class CloneSourceEvent:
+    run: CloneRunEvent
+    source: SourceFacts
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> CloneSourceEvent:
+        raw = _field(event, "source")
+        if not isinstance(raw, dict):
+            raise InvalidInputError(["event.source: must be the object InspectCloneSource returned"])
+        return cls(CloneRunEvent.parse(event), SourceFacts.from_json(raw))
+
+
+@dataclass(frozen=True)
+class RetireEvent:
+    run: CloneRunEvent
+    action: str
+    clusters: list[dict[str, str]]
+
+    ACTIONS = ("delete-instances", "delete-clusters")
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> RetireEvent:
+        action = str(_field(event, "action"))
+        if action not in cls.ACTIONS:
+            raise InvalidInputError(
+                [f"event.action: must be one of {', '.join(cls.ACTIONS)}, got {action!r}"]
+            )
+        clusters = _field(event, "clusters")
+        if not isinstance(clusters, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("identifier"), str) for c in clusters
+        ):
+            raise InvalidInputError(["event.clusters: must be a list of {identifier, arn} objects"])
+        return cls(CloneRunEvent.parse(event), action, clusters)
+
+
+@dataclass(frozen=True)
+class ClonePollEvent:
+    kind: str
+    access: AccountAccess
+    identifiers: list[str]
+    attempt: int
+
+    KINDS = ("cluster", "instances", "instances-gone", "clusters-gone")
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> ClonePollEvent:
+        kind = str(_field(event, "kind"))
+        if kind not in cls.KINDS:
+            raise InvalidInputError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
+        if "identifiers" in event:
+            identifiers = event["identifiers"]
+            if not isinstance(identifiers, list):
+                raise InvalidInputError(["event.identifiers: must be a list of identifiers"])
+        else:
+            identifiers = [_field(event, "identifier")]
+        return cls(
+            kind,
+            AccountAccess.from_json(_field(event, "access")),
+            [str(i) for i in identifiers],
+            int(event.get("attempt", 0)),
+        )

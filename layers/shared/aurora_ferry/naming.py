@@ -1,0 +1,66 @@
+"""Deterministic names and tags for everything a run creates.
+
+Names are derived from the run id alone, so cleanup after a failure can find what a run made without
+the state that was lost with the failure; the run-id tag is then checked before anything is deleted,
+so a snapshot that merely has a similar name is never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MANAGED_TAG = "aurora-ferry:managed"
+RUN_ID_TAG = "aurora-ferry:run-id"
+PURPOSE_TAG = "aurora-ferry:purpose"
+
+MAX_RUN_ID = 40
+
+
+def run_id_from_execution_name(name: str) -> str:
+    """An RDS-identifier-safe run id: lowercase letters, digits, single hyphens, starting with a letter.
+
+    Names that are already safe and short (console UUIDs, most pipeline names) are kept as they are.
+    Any name that had to be changed or shortened gets a hash of the original appended, so two distinct
+    executions never share a run id, and so never share each other's snapshots or cleanup.
+    """
+    text = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]+", "-", name.lower(), flags=re.ASCII)).strip("-")
+    if not text or not text[0].isalpha():
+        text = f"r-{text}" if text else "r"
+    if text == name and len(text) <= MAX_RUN_ID:
+        return text
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{text[: MAX_RUN_ID - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def source_copy_id(run_id: str) -> str:
+    """Manual copy of an automated or caller-owned snapshot, so the run only shares its own snapshot."""
+    return f"ferry-{run_id}-source"
+
+
+def source_snapshot_id(run_id: str) -> str:
+    return f"ferry-{run_id}-snap"
+
+
+def share_copy_id(run_id: str) -> str:
+    return f"ferry-{run_id}-share"
+
+
+def target_copy_id(run_id: str) -> str:
+    return f"ferry-{run_id}-copy"
+
+
+def instance_id(cluster_identifier: str, index: int) -> str:
+    suffix = f"-{index + 1}"
+    return cluster_identifier[: 63 - len(suffix)].rstrip("-") + suffix
+
+
+def tags_for(run_id: str, purpose: str, extra: dict[str, str] | None = None) -> list[dict[str, str]]:
+    tags = dict(extra or {})
+    tags.update({MANAGED_TAG: "true", RUN_ID_TAG: run_id, PURPOSE_TAG: purpose})
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def is_tagged_by_run(tag_list: list[dict[str, str]] | list[object], run_id: str) -> bool:
+    tags = {t["Key"]: t["Value"] for t in tag_list if isinstance(t, dict)}
+    return tags.get(MANAGED_TAG) == "true" and tags.get(RUN_ID_TAG) == run_id

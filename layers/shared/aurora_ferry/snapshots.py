@@ -1,0 +1,145 @@
+"""Reading cluster snapshots and describing their encryption in the terms the workflow decides on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from aurora_ferry.aws import AccountAccess, error_code, kms, translated
+from aurora_ferry.errors import SourceNotFoundError
+from aurora_ferry.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_rds.type_defs import DBClusterSnapshotTypeDef
+
+Encryption = Literal["none", "default-key", "customer-key"]
+# How the snapshot came to be, which decides how the run waits for it: RDS announces a manual snapshot it
+# created (RDS-EVENT-0075) but not a finished copy, so a copy is polled; an existing one is already available.
+Origin = Literal["existing", "created", "copied"]
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """A cluster snapshot as the state machine carries it between steps."""
+
+    arn: str
+    identifier: str
+    account_id: str
+    region: str
+    status: str
+    snapshot_type: str
+    encrypted: bool
+    kms_key_id: str | None
+    engine: str
+    engine_version: str
+    created_by_run: bool
+    encryption: Encryption = "none"
+    origin: Origin = "existing"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "identifier": self.identifier,
+            "accountId": self.account_id,
+            "region": self.region,
+            "status": self.status,
+            "snapshotType": self.snapshot_type,
+            "encrypted": self.encrypted,
+            "kmsKeyId": self.kms_key_id,
+            "engine": self.engine,
+            "engineVersion": self.engine_version,
+            "createdByRun": self.created_by_run,
+            "encryption": self.encryption,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> SnapshotRef:
+        return cls(
+            arn=raw["arn"],
+            identifier=raw["identifier"],
+            account_id=raw["accountId"],
+            region=raw["region"],
+            status=raw["status"],
+            snapshot_type=raw["snapshotType"],
+            encrypted=bool(raw["encrypted"]),
+            kms_key_id=raw.get("kmsKeyId"),
+            engine=raw["engine"],
+            engine_version=raw["engineVersion"],
+            created_by_run=bool(raw["createdByRun"]),
+            encryption=raw.get("encryption", "none"),
+            origin=raw.get("origin", "existing"),
+        )
+
+
+def describe_snapshot(
+    client: RDSClient, access: AccountAccess, identifier: str
+) -> DBClusterSnapshotTypeDef | None:
+    """The snapshot, or None if it does not exist (or is not visible to this account)."""
+    with translated(access, f"describe cluster snapshot {identifier}"):
+        try:
+            found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)
+        except ClientError as error:
+            if error_code(error) == "DBClusterSnapshotNotFoundFault":
+                return None
+            raise
+    snapshots = found.get("DBClusterSnapshots", [])
+    return snapshots[0] if snapshots else None
+
+
+def snapshot_ref(
+    raw: DBClusterSnapshotTypeDef,
+    access: AccountAccess,
+    *,
+    created_by_run: bool,
+    encryption: Encryption,
+    origin: Origin = "existing",
+) -> SnapshotRef:
+    return SnapshotRef(
+        arn=raw["DBClusterSnapshotArn"],
+        identifier=raw["DBClusterSnapshotIdentifier"],
+        account_id=access.account_id,
+        region=access.region,
+        status=raw.get("Status", "unknown"),
+        snapshot_type=raw.get("SnapshotType", "manual"),
+        encrypted=bool(raw.get("StorageEncrypted")),
+        kms_key_id=raw.get("KmsKeyId"),
+        engine=raw.get("Engine", "aurora-postgresql"),
+        engine_version=raw.get("EngineVersion", ""),
+        created_by_run=created_by_run,
+        encryption=encryption,
+        origin=origin,
+    )
+
+
+def classify_encryption(access: AccountAccess, encrypted: bool, kms_key_id: str | None) -> Encryption:
+    """none, the account's AWS-managed aws/rds key, or a customer-managed key.
+
+    A key the source role may not describe is reported as customer-managed: the workflow re-encrypts
+    every snapshot whose key is not the share key anyway, so the label only informs the summary.
+    """
+    if not encrypted or not kms_key_id:
+        return "none"
+    try:
+        metadata = kms(access).describe_key(KeyId=kms_key_id)["KeyMetadata"]
+    except ClientError as error:
+        logger.warning(
+            "cannot describe the snapshot's KMS key; labelling it customer-managed",
+            extra={"kms_key_id": kms_key_id, "error_code": error_code(error)},
+        )
+        return "customer-key"
+    return "default-key" if metadata.get("KeyManager") == "AWS" else "customer-key"
+
+
+def require_snapshot(client: RDSClient, access: AccountAccess, identifier: str) -> DBClusterSnapshotTypeDef:
+    raw = describe_snapshot(client, access, identifier)
+    if raw is None:
+        raise SourceNotFoundError(
+            f"cluster snapshot {identifier} not found (or not visible to {access.role_arn})",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    return raw

@@ -1,0 +1,41 @@
+"""Shared test fixtures: paths into the repo and a twin factory for state-machine and e2e tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+def load_event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((REPO / "events" / name).read_text())
+    return loaded
+
+
+@contextmanager
+def running_twin(
+    world: str = "two-accounts.json",
+    speed: float = 3000,
+    handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
+) -> Iterator[Any]:
+    from ferry_cli.twin.runtime import Twin
+    from ferry_cli.twin.world import load_world
+
+    with Twin.started(
+        load_world(REPO / "worlds" / world),
+        REPO / "template.yaml",
+        speed=speed,
+        handler_overrides=handler_overrides,
+    ) as twin:
+        yield twin

@@ -1,0 +1,233 @@
+"""Full migrations in the local two-account twin: real ASL, real handlers, the twin's AWS rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_event, running_twin
+
+pytestmark = pytest.mark.e2e
+
+SOURCE = "111111111111"
+DEV = "222222222222"
+QA = "333333333333"
+AUDITORS = "444444444444"
+DEV_KEY = "arn:aws:kms:eu-west-1:222222222222:key/c3a81e57-02d9-4b6f-8e4a-5f7b9d10e2c6"
+
+
+def _run(twin: Any, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    before = twin.inventory()
+    description = twin.wait(twin.start(event), timeout_real_seconds=240)
+    return description, before, twin.inventory()
+
+
+def _assert_source_untouched(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """Nothing of the source that the run did not create may change: clusters, snapshots, their sharing."""
+    assert after[SOURCE]["clusters"] == before[SOURCE]["clusters"]
+    assert after[SOURCE]["instances"] == before[SOURCE]["instances"]
+    preexisting = {s["identifier"] for s in before[SOURCE]["snapshots"]}
+    assert [s for s in after[SOURCE]["snapshots"] if s["identifier"] in preexisting] == before[SOURCE][
+        "snapshots"
+    ]
+
+
+def _ferry_snapshots(inventory: dict[str, Any], account: str) -> list[dict[str, Any]]:
+    """Manual snapshots the tool made. (A new cluster's own automated backup inherits its tags; not ours.)"""
+    return [
+        s
+        for s in inventory[account]["snapshots"]
+        if s["type"] == "manual" and s["tags"].get("aurora-ferry:managed") == "true"
+    ]
+
+
+def _cluster(inventory: dict[str, Any], account: str, identifier: str) -> dict[str, Any]:
+    matches = [c for c in inventory[account]["clusters"] if c["identifier"] == identifier]
+    assert matches, f"no cluster {identifier} in {account}"
+    return matches[0]
+
+
+def test_cmk_encrypted_source_is_copied_reencrypted_and_cleaned_up() -> None:
+    # Given a source cluster encrypted with a customer-managed key, and one target
+    with running_twin() as twin:
+        # When the migration runs
+        description, before, after = _run(twin, load_event("migrate-cmk.json"))
+        history = twin.history(description["executionArn"])
+    # Then it succeeds with a target cluster encrypted with the target's own key, and its instances
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    assert output["source"]["encryption"] == "customer-key"
+    assert output["source"]["sharedSnapshotArn"].endswith("-share"), (
+        "a CMK not equal to the share key is re-encrypted"
+    )
+    cluster = _cluster(after, DEV, "orders-dev")
+    assert cluster["status"] == "available"
+    assert cluster["encrypted"] is True
+    assert cluster["kmsKeyId"] == DEV_KEY
+    assert cluster["tags"]["team"] == "payments"
+    assert cluster["tags"]["aurora-ferry:run-id"] == output["runId"]
+    instances = [i for i in after[DEV]["instances"] if i["cluster"] == "orders-dev"]
+    assert sorted(i["identifier"] for i in instances) == ["orders-dev-1", "orders-dev-2"]
+    assert {i["status"] for i in instances} == {"available"}
+    assert output["targets"][0]["endpoint"]
+    # And every intermediate snapshot is gone, in both accounts, while the source is untouched
+    assert _ferry_snapshots(after, SOURCE) == []
+    assert _ferry_snapshots(after, DEV) == []
+    _assert_source_untouched(before, after)
+    # And the waits really waited: resources were seen in progress before they were seen available
+    polled = [
+        e
+        for e in history
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckTargetCopy"
+    ]
+    assert len(polled) > 2
+    steps = {t["step"] for t in output["targets"][0]["timings"]}
+    assert steps == {"target copy", "restore cluster", "create instances"}
+    # And under the default "events" strategy the snapshot, cluster and instances were awaited, not polled
+    awaited = {e["stateEnteredEventDetails"]["name"] for e in history if e["type"] == "TaskStateEntered"} & {
+        "AwaitSourceSnapshot",
+        "AwaitCluster",
+        "AwaitInstances",
+    }
+    assert awaited == {"AwaitSourceSnapshot", "AwaitCluster", "AwaitInstances"}
+
+
+def test_default_key_source_is_reencrypted_before_sharing() -> None:
+    # Given a cluster encrypted with the account's default aws/rds key (whose snapshots cannot be shared)
+    with running_twin() as twin:
+        # When it is migrated
+        description, before, after = _run(twin, load_event("migrate-default-key.json"))
+    # Then the run shares its re-encrypted copy, not the default-key snapshot, and succeeds
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    assert output["source"]["encryption"] == "default-key"
+    assert output["source"]["sharedSnapshotArn"].endswith("-share")
+    assert _cluster(after, DEV, "billing-dev")["kmsKeyId"] == DEV_KEY
+    _assert_source_untouched(before, after)
+
+
+def test_unencrypted_source_ends_encrypted_in_the_target() -> None:
+    # Given an unencrypted cluster (Aurora cannot encrypt a cluster snapshot by copying it)
+    with running_twin() as twin:
+        # When it is migrated
+        description, before, after = _run(twin, load_event("migrate-unencrypted.json"))
+    # Then the run shares its own unencrypted snapshot, and the target encrypts at restore with its key
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    assert output["source"]["encryption"] == "none"
+    assert output["source"]["sharedSnapshotArn"].endswith("-snap")
+    cluster = _cluster(after, DEV, "legacy-reports-dev")
+    assert cluster["encrypted"] is True
+    assert cluster["kmsKeyId"] == DEV_KEY
+    _assert_source_untouched(before, after)
+
+
+def test_automated_snapshot_source_is_copied_to_a_manual_one_first() -> None:
+    # Given an automated snapshot as the source (automated snapshots cannot be shared)
+    with running_twin() as twin:
+        # When it is migrated with the keep-target-copies cleanup policy
+        description, before, after = _run(twin, load_event("migrate-automated-snapshot.json"))
+    # Then the run made and shared a manual copy, left the automated snapshot alone, and kept the target copy
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    assert output["source"]["snapshotArn"].endswith("-source")
+    automated = [s for s in after[SOURCE]["snapshots"] if s["identifier"] == "rds:orders-2026-11-22-03-10"]
+    assert automated and automated[0]["sharedWith"] == []
+    assert _ferry_snapshots(after, SOURCE) == []
+    kept = _ferry_snapshots(after, DEV)
+    assert [s["tags"]["aurora-ferry:purpose"] for s in kept] == ["target-copy"]
+    assert kept[0]["sharedWith"] == []
+    assert _cluster(after, DEV, "orders-from-backup")["status"] == "available"
+    _assert_source_untouched(before, after)
+
+
+def test_two_targets_are_migrated_in_parallel_and_unshared_afterwards() -> None:
+    # Given two target accounts
+    with running_twin() as twin:
+        # When the migration runs
+        description, before, after = _run(twin, load_event("migrate-two-targets.json"))
+    # Then both get their cluster, each under its own key, and nothing stays shared
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    assert {t["accountId"] for t in output["targets"]} == {DEV, QA}
+    assert _cluster(after, DEV, "orders-dev")["kmsKeyId"] == DEV_KEY
+    assert _cluster(after, QA, "orders-qa")["kmsKeyId"].startswith(f"arn:aws:kms:eu-west-1:{QA}:key/")
+    qa_instances = [i for i in after[QA]["instances"] if i["cluster"] == "orders-qa"]
+    assert [i["class"] for i in qa_instances] == ["db.r6g.xlarge"]
+    assert all(s["sharedWith"] == [] for s in after[SOURCE]["snapshots"])
+    _assert_source_untouched(before, after)
+
+
+def test_two_targets_with_the_polling_wait_strategy_are_migrated_as_before_events() -> None:
+    # Given two target accounts, and a run that asks to poll rather than wait for RDS events
+    event = load_event("migrate-two-targets.json")
+    event["options"]["waitStrategy"] = "polling"
+    with running_twin() as twin:
+        # When the migration runs
+        description, before, after = _run(twin, event)
+        history = twin.history(description["executionArn"])
+        invocations = dict(twin.invocations.by_function)
+    # Then both targets get their cluster, no wait was registered, and every wait polled
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    assert _cluster(after, DEV, "orders-dev")["status"] == "available"
+    assert _cluster(after, QA, "orders-qa")["status"] == "available"
+    assert "RegisterWaitFunction" not in invocations
+    entered = {e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")}
+    assert {"CheckSourceSnapshot", "CheckCluster", "CheckInstances"} <= entered
+    assert not {name for name in entered if name.startswith("Await")}
+    _assert_source_untouched(before, after)
+
+
+def test_target_the_share_key_does_not_trust_is_stopped_by_preflight_before_any_change() -> None:
+    # Given a target account that the share key's policy does not name (the most common mistake)
+    with running_twin() as twin:
+        # When the migration runs
+        description, before, after = _run(twin, load_event("migrate-failing-key-policy.json"))
+        invocations = dict(twin.invocations.by_function)
+    # Then preflight fails it, naming the account and the missing KMS actions, and nothing was created
+    assert description["status"] == "FAILED"
+    assert description["error"] == "PreflightFailedError"
+    assert AUDITORS in description["cause"]
+    assert "kms:CreateGrant" in description["cause"]
+    assert "PrepareSourceFunction" not in invocations
+    assert after == before
+
+
+def test_without_preflight_the_twin_still_refuses_the_copy_the_key_policy_forbids() -> None:
+    # Given the same untrusted target, with preflight bypassed (as if the key policy changed mid-run)
+    def no_preflight(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"findings": [], "plan": [], "ok": True}
+
+    with running_twin(handler_overrides={"PreflightFunction": no_preflight}) as twin:
+        # When the migration runs
+        description, before, after = _run(twin, load_event("migrate-failing-key-policy.json"))
+        history = twin.history(description["executionArn"])
+    # Then the copy in the target fails with a named error whose cause names the account and the key
+    assert description["status"] == "FAILED"
+    assert description["error"] == "KmsKeyNotUsableError"
+    assert AUDITORS in description["cause"]
+    assert "0b5e1c3a-6f1d-4f7e-9a51-2c8e7d1f0a11" in description["cause"]
+    fail_states = [e for e in history if e["type"] == "FailStateEntered"]
+    assert fail_states[-1]["stateEnteredEventDetails"]["name"] == "MigrationFailed"
+    # And the run's own intermediates were cleaned up, no target cluster exists, the source is untouched
+    assert _ferry_snapshots(after, SOURCE) == []
+    assert after[AUDITORS]["clusters"] == []
+    _assert_source_untouched(before, after)
+
+
+def test_share_the_target_never_received_fails_with_a_named_error() -> None:
+    # Given a share step that reports success but never shares (as if the share was revoked meanwhile)
+    def share_nothing(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"snapshotArn": event["snapshot"]["arn"], "sharedWith": []}
+
+    with running_twin(handler_overrides={"ShareSnapshotFunction": share_nothing}) as twin:
+        # When the migration runs
+        description, before, after = _run(twin, load_event("migrate-cmk.json"))
+    # Then the target copy fails with SharedSnapshotNotVisibleError naming the target account
+    assert description["status"] == "FAILED"
+    assert description["error"] == "SharedSnapshotNotVisibleError"
+    assert DEV in description["cause"]
+    assert _ferry_snapshots(after, SOURCE) == []
+    _assert_source_untouched(before, after)

@@ -1,0 +1,177 @@
+"""The migration ASL's control flow in moto's interpreter: retries, bounded waits, catches, the Fail state.
+
+Chosen functions are swapped for scripted fakes; the rest are the real handlers in the twin.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from aurora_ferry.errors import ResourceFailedError
+from tests.conftest import load_event, running_twin
+
+pytestmark = pytest.mark.statemachine
+
+
+def _entered(history: list[dict[str, Any]], name: str) -> int:
+    return sum(
+        1
+        for e in history
+        if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == name
+    )
+
+
+def _failing_then_real(
+    error_name: str, failures: int, real_function: str, twin_box: list[Any]
+) -> Callable[..., Any]:
+    """Raise an exception whose class is named `error_name` `failures` times, then run the real handler."""
+    error_class = type(error_name, (Exception,), {})
+    calls = {"n": 0}
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise error_class("injected by the test")
+        twin = twin_box[0]
+        spec = twin.template.functions[real_function]
+        return getattr(twin._handler_module(spec), spec.handler_name)(event, context)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "error_name", ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "AwsThrottledError"]
+)
+def test_transient_errors_are_retried_and_the_run_recovers(error_name: str) -> None:
+    # Given a source step that fails twice with a transient error, then works
+    box: list[Any] = []
+    flaky = _failing_then_real(error_name, 2, "PrepareSourceFunction", box)
+    with running_twin(handler_overrides={"PrepareSourceFunction": flaky}) as twin:
+        box.append(twin)
+        # When the migration runs
+        description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=240)
+        invocations = twin.invocations.by_function
+    # Then the state machine retried it and the run succeeded
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    assert invocations["PrepareSourceFunction"] == 3
+
+
+def test_a_wait_that_never_ends_stops_at_max_poll_attempts_with_a_clear_failure() -> None:
+    # Given a snapshot that never becomes available, polled (not awaited), and at most 4 checks
+    event = copy.deepcopy(load_event("migrate-cmk.json"))
+    event["options"]["maxPollAttempts"] = 4
+    event["options"]["waitStrategy"] = "polling"
+
+    def never_ready(poll: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {
+            "status": "creating",
+            "ready": False,
+            "attempt": poll["attempt"] + 1,
+            "adaptive": False,
+            "nextDelaySeconds": poll["intervalSeconds"],
+        }
+
+    with running_twin(handler_overrides={"PollStatusFunction": never_ready}) as twin:
+        # When the migration runs
+        description = twin.wait(twin.start(event), timeout_real_seconds=120)
+        history = twin.history(description["executionArn"])
+        source_snapshots = twin.inventory()["111111111111"]["snapshots"]
+    # Then it fails after exactly 4 checks, names the limit, and still runs the cleanup
+    assert description["status"] == "FAILED"
+    assert description["error"] == "WaitLimitExceeded"
+    assert "source snapshot still creating after 4 checks" in description["cause"]
+    assert _entered(history, "CheckSourceSnapshot") == 4
+    assert _entered(history, "WaitForSourceSnapshot") == 3
+    assert _entered(history, "CleanupAfterFailure") == 1
+    # And the snapshot it made, still creating at cleanup (AWS deletes only available cluster snapshots), is
+    # reported as left in place and carries the run's tags so a later cleanup can find it
+    made = [s for s in source_snapshots if s["tags"].get("aurora-ferry:managed") == "true"]
+    assert len(made) == 1
+    assert f"left-in-place {made[0]['arn']}" in description["cause"]
+    assert made[0]["tags"]["aurora-ferry:run-id"] in description["cause"]
+
+
+def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:
+    # Given a target copy that AWS reports as failed (source-side polls stay real)
+    box: list[Any] = []
+    real_poll = _failing_then_real("Unused", 0, "PollStatusFunction", box)
+
+    def failed_copy(poll: dict[str, Any], context: Any) -> Any:
+        if poll["access"]["accountId"] == "222222222222":
+            raise ResourceFailedError("cluster snapshot ferry-x-copy is failed", account_id="222222222222")
+        return real_poll(poll, context)
+
+    with running_twin(handler_overrides={"PollStatusFunction": failed_copy}) as twin:
+        box.append(twin)
+        # When the migration runs
+        description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=120)
+        history = twin.history(description["executionArn"])
+    # Then the Map's failure is caught, cleanup runs, and the Fail state carries the error and account
+    assert description["status"] == "FAILED"
+    assert description["error"] == "ResourceFailedError"
+    assert "[account 222222222222]" in description["cause"]
+    assert _entered(history, "CleanupAfterFailure") == 1
+    assert _entered(history, "Summarize") == 0
+
+
+def test_invalid_input_fails_before_any_aws_work() -> None:
+    # Given an input with 21 targets
+    event = copy.deepcopy(load_event("migrate-cmk.json"))
+    event["targets"] = [
+        dict(event["targets"][0], accountId=f"{n:012d}") for n in range(300000000000, 300000000021)
+    ]
+    with running_twin() as twin:
+        before = twin.inventory()
+        # When it is started
+        description = twin.wait(twin.start(event), timeout_real_seconds=60)
+        after = twin.inventory()
+        invocations = dict(twin.invocations.by_function)
+    # Then it fails with InvalidInputError naming the field, and only validation and the summary ran
+    # (besides the wait sweeper on its own schedule)
+    assert description["status"] == "FAILED"
+    assert description["error"] == "InvalidInputError"
+    assert "targets: at most 20 targets" in description["cause"]
+    assert set(invocations) - {"WaitSweeperFunction"} == {"ValidateInputFunction", "SummarizeFunction"}
+    assert after == before
+
+
+def test_missing_source_cluster_is_stopped_by_preflight_and_changes_nothing() -> None:
+    # Given a source cluster that does not exist
+    event = copy.deepcopy(load_event("migrate-cmk.json"))
+    event["source"]["clusterIdentifier"] = "no-such-cluster"
+    with running_twin() as twin:
+        before = twin.inventory()
+        # When the migration runs
+        description = twin.wait(twin.start(event), timeout_real_seconds=60)
+        after = twin.inventory()
+    # Then preflight fails the run, naming the account, the cluster and the field to fix
+    assert description["status"] == "FAILED"
+    assert description["error"] == "PreflightFailedError"
+    assert "source cluster no-such-cluster does not exist in account 111111111111" in description["cause"]
+    assert "source.clusterIdentifier" in description["cause"]
+    assert after == before
+
+
+def test_a_successful_run_reports_every_created_arn_and_its_timings() -> None:
+    with running_twin() as twin:
+        description = twin.wait(twin.start(load_event("migrate-two-targets.json")), timeout_real_seconds=240)
+    output = json.loads(description["output"])
+    kinds = sorted(entry["kind"] for entry in output["created"])
+    assert kinds == sorted(
+        ["source snapshot", "share copy"]
+        + ["target snapshot copy"] * 2
+        + ["target cluster"] * 2
+        + ["target instance"] * 2
+    )
+    assert [t["step"] for t in output["timings"]["source"]] == [
+        "source snapshot",
+        "share copy (re-encrypt)",
+        "share",
+    ]
+    # Twin time follows the world's durations: a 600 s snapshot cannot be reported as done in less.
+    assert output["timings"]["source"][0]["seconds"] >= 600

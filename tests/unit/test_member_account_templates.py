@@ -1,0 +1,357 @@
+"""Static checks of the member-account CloudFormation templates (member-accounts/*.yaml).
+
+cfn-lint proves the templates are valid CloudFormation; these tests pin the security properties
+the orchestrator relies on: no wildcard IAM actions, the share key admits target accounts for a
+snapshot copy and nothing more, keys rotate, and destructive snapshot actions are tag-gated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "member-accounts"
+SOURCE = TEMPLATES / "source-account.yaml"
+TARGET = TEMPLATES / "target-account.yaml"
+
+MANAGED_TAG = "aurora-ferry:managed"
+TARGET_COPY_ACTIONS = {
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+}
+
+
+class CfnLoader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # yaml ships no stubs here
+    """SafeLoader that turns CloudFormation short-form tags (!Ref, !Sub, ...) into long form."""
+
+
+def _short_form(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _short_form)
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        # CfnLoader is a SafeLoader: plain yaml.load with it builds no arbitrary objects.
+        return cast(dict[str, Any], yaml.load(handle, Loader=CfnLoader))
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def branches(node: Any) -> Iterator[Any]:
+    """Every concrete value an Fn::If tree can take, without the AWS::NoValue branches."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        _, when_true, when_false = node["Fn::If"]
+        yield from branches(when_true)
+        yield from branches(when_false)
+    elif node != {"Ref": "AWS::NoValue"}:
+        yield node
+
+
+def role_policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(resource name, statement) for every identity policy attached to a role in the template."""
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+        elif resource["Type"] in {"AWS::IAM::RolePolicy", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            documents = [props["PolicyDocument"]]
+        for document in documents:
+            for entry in document["Statement"]:
+                for statement in branches(entry):
+                    yield name, statement
+
+
+def key_policy_statements(template: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    key = template["Resources"][logical_id]
+    assert key["Type"] == "AWS::KMS::Key"
+    return [s for entry in key["Properties"]["KeyPolicy"]["Statement"] for s in branches(entry)]
+
+
+def mentions(node: Any, ref: str) -> bool:
+    if isinstance(node, dict):
+        return node.get("Ref") == ref or any(mentions(v, ref) for v in node.values())
+    if isinstance(node, list):
+        return any(mentions(v, ref) for v in node)
+    return False
+
+
+# A small evaluator for the intrinsics these templates use, to check what a policy resolves to.
+NO_VALUE = object()
+
+
+def resolve(node: Any, template: dict[str, Any], params: dict[str, Any]) -> Any:
+    def condition(name: str) -> bool:
+        return bool(resolve(template["Conditions"][name], template, params))
+
+    if isinstance(node, list):
+        return [v for v in (resolve(item, template, params) for item in node) if v is not NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1:
+        return {
+            k: v for k, v in ((k, resolve(v, template, params)) for k, v in node.items()) if v is not NO_VALUE
+        }
+    ((fn, arg),) = node.items()
+    match fn:
+        case "Ref":
+            return NO_VALUE if arg == "AWS::NoValue" else params[arg]
+        case "Condition":
+            return condition(arg)
+        case "Fn::If":
+            return resolve(arg[1] if condition(arg[0]) else arg[2], template, params)
+        case "Fn::Equals":
+            left, right = (resolve(v, template, params) for v in arg)
+            return left == right
+        case "Fn::Not":
+            return not resolve(arg[0], template, params)
+        case "Fn::Join":
+            return arg[0].join(resolve(arg[1], template, params))
+        case "Fn::Split":
+            return resolve(arg[1], template, params).split(arg[0])
+        case "Fn::Select":
+            return resolve(arg[1], template, params)[int(arg[0])]
+        case "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else arg
+            names = {**params, **{k: resolve(v, template, params) for k, v in extra.items()}}
+            return re.sub(r"\$\{([\w:]+)\}", lambda m: str(names[m.group(1)]), text)
+        case _:
+            return {fn: resolve(arg, template, params)}
+
+
+def source_params(partition: str = "aws", **overrides: Any) -> dict[str, Any]:
+    return {
+        "AWS::Partition": partition,
+        "AWS::Region": "eu-west-1",
+        "AWS::AccountId": "111111111111",
+        "OrchestratorAccountId": "999999999999",
+        "OrchestratorPrincipalArn": "",
+        "ExternalId": "",
+        "TargetAccountIds": ["222222222222", "333333333333"],
+        "SourceClusterKmsKeyArns": [""],
+        "ShareKeyAlias": "",
+        "RoleName": "",
+        "ManagedSnapshotPrefix": "",
+        "ForwardRdsEvents": "false",
+        **overrides,
+    }
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path", [SOURCE, TARGET], ids=["source", "target"])
+def test_role_policies_use_no_wildcard_actions(path: Path) -> None:
+    # Given a member-account template
+    template = load(path)
+
+    # When every statement of every role policy is collected (both sides of each Fn::If)
+    statements = list(role_policy_statements(template))
+
+    # Then there are some, and none grants "*" or a whole service ("svc:*")
+    assert statements
+    for name, statement in statements:
+        for action in as_list(statement["Action"]):
+            assert action != "*" and not action.endswith(":*"), f"{name} {statement.get('Sid')}: {action}"
+
+
+@pytest.mark.unit
+def test_share_key_grants_targets_exactly_the_snapshot_copy_actions() -> None:
+    # Given the share key of the source template
+    statements = key_policy_statements(load(SOURCE), "ShareKey")
+
+    # When the statements naming the target accounts are picked out
+    for_targets = [s for s in statements if mentions(s["Principal"], "TargetAccountIds")]
+    granted = {action for s in for_targets for action in as_list(s["Action"])}
+
+    # Then together they grant exactly what a cross-account snapshot copy needs
+    assert granted == TARGET_COPY_ACTIONS
+    # And every statement allowing CreateGrant limits it to grants for AWS services
+    for statement in for_targets:
+        if "kms:CreateGrant" in as_list(statement["Action"]):
+            assert statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"] == "true"
+    # And no statement other than the account's own root admin one uses kms:*
+    star = [s for s in statements if "kms:*" in as_list(s["Action"])]
+    assert [s["Principal"] for s in star] == [
+        {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    ]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_share_key_target_principals_resolve_to_each_account_root(partition: str) -> None:
+    # Given the source template and two target accounts in a partition
+    template = load(SOURCE)
+    params = source_params(partition)
+    statements = key_policy_statements(template, "ShareKey")
+
+    # When the target principals are evaluated as CloudFormation would
+    principals = [
+        resolve(s["Principal"]["AWS"], template, params)
+        for s in statements
+        if mentions(s["Principal"], "TargetAccountIds")
+    ]
+
+    # Then each is the list of the targets' account root ARNs in that partition
+    expected = [f"arn:{partition}:iam::222222222222:root", f"arn:{partition}:iam::333333333333:root"]
+    assert principals and all(p == expected for p in principals)
+
+
+@pytest.mark.unit
+def test_single_target_resolves_to_a_one_element_principal_list() -> None:
+    # Given a source stack shared with one target only
+    template = load(SOURCE)
+    params = source_params(TargetAccountIds=["222222222222"])
+
+    # When the target statement's principal is evaluated
+    statement = next(
+        s for s in key_policy_statements(template, "ShareKey") if s["Sid"] == "TargetAccountsGrantToRds"
+    )
+
+    # Then it is exactly that account's root
+    assert resolve(statement["Principal"]["AWS"], template, params) == ["arn:aws:iam::222222222222:root"]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("path", "key"), [(SOURCE, "ShareKey"), (TARGET, "TargetKey")], ids=["share", "target"]
+)
+def test_customer_managed_keys_rotate_and_survive_stack_deletion(path: Path, key: str) -> None:
+    # Given the template's customer managed key
+    resource = load(path)["Resources"][key]
+
+    # When its properties are read
+    props = resource["Properties"]
+
+    # Then automatic rotation is on and deleting the stack leaves the key (and the data) in place
+    assert props["EnableKeyRotation"] is True
+    assert resource["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path", [SOURCE, TARGET], ids=["source", "target"])
+def test_destructive_snapshot_actions_require_the_managed_tag(path: Path) -> None:
+    # Given the role policies of a member-account template
+    statements = [s for _, s in role_policy_statements(load(path))]
+
+    # When the statements allowing a snapshot delete or (un)share are picked out
+    destructive = [
+        s
+        for s in statements
+        if {"rds:DeleteDBClusterSnapshot", "rds:ModifyDBClusterSnapshotAttribute"} & set(as_list(s["Action"]))
+    ]
+
+    # Then there is a delete statement, and each one requires aurora-ferry:managed=true on the snapshot
+    assert any("rds:DeleteDBClusterSnapshot" in as_list(s["Action"]) for s in destructive)
+    for statement in destructive:
+        assert statement["Condition"]["StringEquals"][f"aws:ResourceTag/{MANAGED_TAG}"] == "true"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path", [SOURCE, TARGET], ids=["source", "target"])
+def test_snapshot_creation_and_tagging_require_the_managed_request_tag(path: Path) -> None:
+    # Given the role policies of a member-account template
+    statements = [s for _, s in role_policy_statements(load(path))]
+
+    # When the statements that create, copy or tag snapshots are picked out
+    creating = [
+        s
+        for s in statements
+        if {"rds:CreateDBClusterSnapshot", "rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"}
+        & set(as_list(s["Action"]))
+    ]
+
+    # Then each one only allows requests that tag the new resource as managed
+    assert creating
+    for statement in creating:
+        assert statement["Condition"]["StringEquals"][f"aws:RequestTag/{MANAGED_TAG}"] == "true"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, NO_VALUE),
+        ({"ExternalId": "ferry-ext-1"}, {"StringEquals": {"sts:ExternalId": "ferry-ext-1"}}),
+        (
+            {"OrchestratorPrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"},
+            {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"}},
+        ),
+        (
+            {
+                "OrchestratorPrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn",
+                "ExternalId": "ferry-ext-1",
+            },
+            {
+                "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"},
+                "StringEquals": {"sts:ExternalId": "ferry-ext-1"},
+            },
+        ),
+    ],
+    ids=["account-only", "external-id", "principal", "principal-and-external-id"],
+)
+@pytest.mark.parametrize("path", [SOURCE, TARGET], ids=["source", "target"])
+def test_trust_policy_narrows_to_the_given_principal_and_external_id(
+    path: Path, overrides: dict[str, str], expected: Any
+) -> None:
+    # Given a member-account template and the trust parameters of a deployment
+    template = load(path)
+    params = {**source_params(**overrides), "SourceShareKeyArn": "arn:aws:kms:eu-west-1:111111111111:key/x"}
+
+    # When the role's trust statement is evaluated
+    (statement,) = template["Resources"]["OrchestratorAccessRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ]
+    principal = resolve(statement["Principal"]["AWS"], template, params)
+    condition = resolve(statement["Condition"], template, params)
+
+    # Then only the orchestrator account is trusted, narrowed by exactly the conditions asked for
+    assert principal == "arn:aws:iam::999999999999:root"
+    assert condition == expected
+
+
+@pytest.mark.unit
+def test_target_role_uses_only_the_given_source_share_key() -> None:
+    # Given the target template
+    template = load(TARGET)
+    params = {**source_params(), "SourceShareKeyArn": "arn:aws:kms:eu-west-1:444444444444:key/abc"}
+
+    # When the KMS statements of the role are evaluated
+    kms = [
+        s
+        for _, s in role_policy_statements(template)
+        if any(a.startswith("kms:") for a in as_list(s["Action"]))
+    ]
+
+    # Then every one of them is scoped to the source share key, and CreateGrant is for AWS services only
+    assert {a for s in kms for a in as_list(s["Action"])} == TARGET_COPY_ACTIONS
+    for statement in kms:
+        assert (
+            resolve(statement["Resource"], template, params) == "arn:aws:kms:eu-west-1:444444444444:key/abc"
+        )
+        if "kms:CreateGrant" in as_list(statement["Action"]):
+            assert statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"] == "true"

@@ -1,0 +1,685 @@
+"""The read-only preflight (aurora_ferry.preflight) in the local twin, and the key policy evaluator
+(aurora_ferry.kms_policy) it shares with the twin.
+
+Each twin test starts the default world (worlds/two-accounts.json): source 111111111111 with the share key
+0b5e1c3a-... trusted by 222222222222 and 333333333333 but not 444444444444. The preflight runs in the
+test thread; the twin's moto mock is process-wide, so the member roles are assumed as in a real run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from aurora_ferry import aws
+from aurora_ferry.contract import parse_migration_request
+from aurora_ferry.errors import DOMAIN_ERRORS, AssumeRoleError, PreflightFailedError
+from aurora_ferry.kms_policy import (
+    CROSS_ACCOUNT_COPY_ACTIONS,
+    KeyPolicyVerdict,
+    evaluate_key_policy,
+    key_policy_allows,
+)
+from aurora_ferry.preflight import Finding, PreflightReport, run_preflight
+from tests.conftest import load_event, running_twin
+
+pytestmark = pytest.mark.unit
+
+REGION = "eu-west-1"
+SOURCE = "111111111111"
+DEV = "222222222222"
+QA = "333333333333"
+AUDITORS = "444444444444"
+SHARE_KEY_ID = "0b5e1c3a-6f1d-4f7e-9a51-2c8e7d1f0a11"
+SHARE_KEY_ARN = f"arn:aws:kms:{REGION}:{SOURCE}:key/{SHARE_KEY_ID}"
+DEV_KEY_ARN = f"arn:aws:kms:{REGION}:{DEV}:key/c3a81e57-02d9-4b6f-8e4a-5f7b9d10e2c6"
+DEV_ROLE = f"arn:aws:iam::{DEV}:role/aurora-ferry-target"
+READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Simulate", "AssumeRole")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def preflight(event: dict[str, Any], run_id: str | None = None) -> PreflightReport:
+    return run_preflight(parse_migration_request(event), run_id)
+
+
+def event(name: str = "migrate-cmk.json") -> dict[str, Any]:
+    return copy.deepcopy(load_event(name))
+
+
+def findings(report: PreflightReport, check: str, severity: str | None = None) -> list[Finding]:
+    return [f for f in report.findings if f.check == check and (severity is None or f.severity == severity)]
+
+
+@contextmanager
+def botocore_calls(
+    fakes: dict[str, Callable[[dict[str, Any]], Any]] | None = None,
+) -> Iterator[list[str]]:
+    """Record every AWS operation name; answer the ones in ``fakes`` without calling moto.
+
+    Lets a test play the parts of real AWS moto lacks (quotas, the IAM simulator) or refuse a call.
+    """
+    original = BaseClient._make_api_call
+    seen: list[str] = []
+
+    def spy(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        seen.append(operation)
+        if fakes and operation in fakes:
+            return fakes[operation](params)
+        return original(client, operation, params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", spy):
+        yield seen
+
+
+def access_denied(operation: str) -> Callable[[dict[str, Any]], Any]:
+    def refuse(params: dict[str, Any]) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, operation
+        )
+
+    return refuse
+
+
+def share_key_policy(target_statement: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{SOURCE}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                target_statement,
+            ],
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------- twin
+
+
+def test_happy_input_has_no_errors_and_a_plan_naming_accounts_and_keys() -> None:
+    with running_twin():
+        # Given the sample input against the default world / When preflight runs with a run id
+        report = preflight(event(), run_id="run-42")
+
+    # Then nothing is wrong
+    assert report.ok, [str(f) for f in report.errors]
+    assert not findings(report, "share-key-policy", "warning")
+    # And the plan lists every step in order, each in its account, with its key
+    assert [(s.step, s.account_id) for s in report.plan] == [
+        ("ValidateInput", "orchestrator"),
+        ("PrepareSourceSnapshot", SOURCE),
+        ("PrepareShareCopy", SOURCE),
+        ("ShareSnapshot", SOURCE),
+        ("CopyToTarget", DEV),
+        ("RestoreCluster", DEV),
+        ("CreateInstances", DEV),
+        ("Cleanup", SOURCE),
+        ("Cleanup", DEV),
+        ("Summarize", "orchestrator"),
+    ]
+    steps = {(s.step, s.account_id): s for s in report.plan}
+    assert steps[("PrepareSourceSnapshot", SOURCE)].kms_key == (
+        f"arn:aws:kms:{REGION}:{SOURCE}:key/7d2f9b64-3c1e-4a8b-b6d0-91e4c2a7f355"
+    )
+    assert steps[("PrepareShareCopy", SOURCE)].kms_key == SHARE_KEY_ARN
+    assert steps[("PrepareShareCopy", SOURCE)].creates == "manual cluster snapshot ferry-run-42-share"
+    assert "deleted" in (steps[("PrepareShareCopy", SOURCE)].cleanup or "")
+    assert steps[("CopyToTarget", DEV)].kms_key == DEV_KEY_ARN
+    assert "ferry-run-42-copy" in (steps[("CopyToTarget", DEV)].creates or "")
+    assert steps[("CreateInstances", DEV)].creates == "orders-dev-1, orders-dev-2"
+    assert "never deleted" in (steps[("RestoreCluster", DEV)].cleanup or "")
+    # And the report is plain JSON
+    as_json = json.loads(json.dumps(report.to_json()))
+    assert as_json["ok"] is True and as_json["runId"] == "run-42"
+    assert as_json["plan"][1]["creates"] == "manual cluster snapshot ferry-run-42-snap"
+    report.raise_for_errors()
+
+
+def test_plan_uses_a_placeholder_run_id_and_reports_the_source_encryption() -> None:
+    with running_twin():
+        # Given a source under the default aws/rds key / When preflight runs without a run id
+        report = preflight(event("migrate-default-key.json"))
+
+    # Then the snapshot names carry the placeholder
+    assert report.run_id == "<run-id>"
+    assert report.plan[1].creates == "manual cluster snapshot ferry-<run-id>-snap"
+    # And the encryption is reported as information
+    (info,) = findings(report, "source-encryption")
+    assert info.severity == "info"
+    assert "default aws/rds key" in info.message and "cannot be shared" in info.message
+
+
+def test_a_target_the_share_key_does_not_trust_is_an_error_listing_the_missing_actions() -> None:
+    with running_twin():
+        # Given a target (444444444444) the share key's policy does not name
+        report = preflight(event("migrate-failing-key-policy.json"))
+
+    # Then one error for that account lists every KMS action the copy needs, and the fix
+    (error,) = report.errors
+    assert (error.check, error.account_id, error.resource) == ("share-key-policy", AUDITORS, SHARE_KEY_ARN)
+    for action in CROSS_ACCOUNT_COPY_ACTIONS:
+        assert action in error.message
+    assert f"arn:aws:iam::{AUDITORS}:root" in error.message
+    assert "rds.eu-west-1.amazonaws.com" in error.message
+    # And raising for it lists the finding by account
+    with pytest.raises(PreflightFailedError, match=AUDITORS) as raised:
+        report.raise_for_errors()
+    assert raised.value.problems == [str(error)]
+
+
+def test_the_default_aws_rds_key_as_share_key_is_an_error() -> None:
+    from ferry_cli.twin.rules import default_rds_key_arn
+
+    with running_twin():
+        # Given the source account's AWS managed aws/rds key as the share key
+        raw = event()
+        raw["shareKmsKeyArn"] = default_rds_key_arn(SOURCE, REGION)
+
+        # When preflight runs
+        report = preflight(raw)
+
+    # Then it is an error that explains why and what to use instead
+    (error,) = findings(report, "share-key", "error")
+    assert error.account_id == SOURCE
+    assert "AWS managed key" in error.message and "cannot be shared" in error.message
+    assert "customer-managed" in error.message
+
+
+def test_a_share_key_limited_to_another_regions_rds_is_an_error_naming_the_region() -> None:
+    with running_twin() as twin:
+        # Given a share key policy that trusts 222222222222 only through RDS in us-east-1
+        twin.client("kms", SOURCE).put_key_policy(
+            KeyId=SHARE_KEY_ID,
+            PolicyName="default",
+            Policy=share_key_policy(
+                {
+                    "Sid": "TargetThroughRds",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{DEV}:root"},
+                    "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": "rds.us-east-1.amazonaws.com"}},
+                }
+            ),
+        )
+
+        # When preflight runs
+        report = preflight(event())
+
+    # Then the error names the wrong region's endpoint and the right one
+    (error,) = report.errors
+    assert (error.check, error.account_id) == ("share-key-policy", DEV)
+    assert "rds.us-east-1.amazonaws.com" in error.message
+    assert "set the condition to rds.eu-west-1.amazonaws.com" in error.message
+
+
+def test_an_unreadable_share_key_policy_is_a_warning_asking_for_get_key_policy() -> None:
+    with running_twin(), botocore_calls({"GetKeyPolicy": access_denied("GetKeyPolicy")}):
+        # Given roles that may not read key policies / When preflight runs
+        report = preflight(event())
+
+    # Then the share key's policy is a warning naming the permission, not an error
+    (warning,) = [f for f in findings(report, "share-key-policy") if f.account_id == SOURCE]
+    assert warning.severity == "warning"
+    assert "cannot read the key policy" in warning.message
+    assert "grant kms:GetKeyPolicy to the source role" in warning.message
+
+
+def test_a_taken_target_cluster_id_is_an_error() -> None:
+    with running_twin() as twin:
+        # Given a cluster named orders-dev already in the target account
+        twin.client("rds", DEV).create_db_cluster(
+            DBClusterIdentifier="orders-dev",
+            Engine="aurora-postgresql",
+            MasterUsername="someone",
+            MasterUserPassword="not-the-ferry-123",
+        )
+
+        # When preflight runs
+        report = preflight(event())
+
+    # Then that is the only error, naming the field to change
+    (error,) = report.errors
+    assert (error.check, error.account_id, error.resource) == ("target-cluster-id", DEV, "orders-dev")
+    assert "targets[0].clusterIdentifier" in error.message
+
+
+def test_missing_subnet_group_security_group_and_parameter_group_are_errors() -> None:
+    with running_twin():
+        # Given networking and a parameter group that do not exist in the target
+        raw = event()
+        raw["targets"][0].update(
+            dbSubnetGroupName="ferry-private",
+            vpcSecurityGroupIds=["sg-0123456789abcdef0"],
+            dbClusterParameterGroupName="orders-pg16",
+        )
+
+        # When preflight runs
+        report = preflight(raw)
+
+    # Then each is an error naming the resource and the field
+    errors = {f.check: f for f in report.errors}
+    assert set(errors) == {"subnet-group", "security-groups", "parameter-group"}
+    assert "targets[0].dbSubnetGroupName" in errors["subnet-group"].message
+    assert errors["security-groups"].resource == "sg-0123456789abcdef0"
+    assert "targets[0].dbClusterParameterGroupName" in errors["parameter-group"].message
+
+
+def test_security_groups_outside_the_subnet_groups_vpc_are_an_error() -> None:
+    with running_twin() as twin:
+        # Given a subnet group in one VPC, a security group in another, and a parameter group
+        ec2 = twin.client("ec2", DEV)
+        vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+                "Subnet"
+            ]["SubnetId"]
+            for n, zone in enumerate("ab")
+        ]
+        rds = twin.client("rds", DEV)
+        rds.create_db_subnet_group(
+            DBSubnetGroupName="ferry-private", DBSubnetGroupDescription="db", SubnetIds=subnets
+        )
+        other_vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+        group = ec2.create_security_group(GroupName="db", Description="db", VpcId=other_vpc)["GroupId"]
+        rds.create_db_cluster_parameter_group(
+            DBClusterParameterGroupName="orders-pg16",
+            DBParameterGroupFamily="aurora-postgresql16",
+            Description="orders",
+        )
+        raw = event()
+        raw["targets"][0].update(
+            dbSubnetGroupName="ferry-private",
+            vpcSecurityGroupIds=[group],
+            dbClusterParameterGroupName="orders-pg16",
+        )
+
+        # When preflight runs
+        report = preflight(raw)
+
+    # Then only the VPC mismatch is an error
+    (error,) = report.errors
+    assert (error.check, error.resource) == ("security-groups", group)
+    assert vpc in error.message
+
+
+def test_a_role_that_cannot_be_assumed_is_an_error_and_its_account_is_skipped() -> None:
+    # moto's STS does not check trust policies, so the refusal is played by patching session_for.
+    real_session_for = aws.session_for
+
+    def session_for(access: aws.AccountAccess) -> Any:
+        if access.account_id == QA:
+            raise AssumeRoleError(
+                f"cannot assume {access.role_arn}: AccessDenied: not trusted",
+                account_id=access.account_id,
+                region=access.region,
+            )
+        return real_session_for(access)
+
+    with running_twin(), mock.patch.object(aws, "session_for", session_for):
+        # Given two targets, the second (333333333333) refusing the orchestrator
+        report = preflight(event("migrate-two-targets.json"))
+
+    # Then one error names the role, and nothing else was checked in that account
+    (error,) = report.errors
+    assert (error.check, error.account_id) == ("assume-role", QA)
+    assert f"arn:aws:iam::{QA}:role/aurora-ferry-target" in error.message
+    assert "not trusted" in error.message
+    checked_in_qa = {f.check for f in report.findings if f.account_id == QA}
+    # (the share key's policy is read in the source account, so it is still checked for QA)
+    assert checked_in_qa == {"assume-role", "share-key-policy"}
+    # And the other target was checked in full
+    assert {"target-key-use", "snapshot-quota"} <= {f.check for f in report.findings if f.account_id == DEV}
+
+
+def test_a_disabled_target_key_is_an_error() -> None:
+    with running_twin() as twin:
+        # Given the target key disabled
+        twin.client("kms", DEV).disable_key(KeyId=DEV_KEY_ARN.rsplit("/", 1)[1])
+
+        # When preflight runs
+        report = preflight(event())
+
+    # Then the error says how to fix it
+    (error,) = report.errors
+    assert (error.check, error.resource) == ("target-key", DEV_KEY_ARN)
+    assert "Disabled" in error.message and "enable-key" in error.message
+
+
+def test_a_low_default_snapshot_quota_is_an_error_in_the_source() -> None:
+    with running_twin(), mock.patch("aurora_ferry.preflight.DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA", 1):
+        # Given no quota answer (as in moto) and a default that leaves room for one snapshot
+        # When preflight runs for a run that snapshots the cluster and re-encrypts a copy
+        report = preflight(event())
+
+    # Then the source, which needs two, is short; the target, which needs one, is not
+    (error,) = report.errors
+    assert (error.check, error.account_id) == ("snapshot-quota", SOURCE)
+    assert "this run creates 2" in error.message and "Service Quotas" in error.message
+
+
+def test_quota_from_describe_account_attributes_counts_existing_manual_snapshots() -> None:
+    answer = {
+        "AccountQuotas": [
+            {"AccountQuotaName": "ManualClusterSnapshots", "Used": 0, "Max": 2},
+            {"AccountQuotaName": "DBInstances", "Used": 39, "Max": 40},
+        ]
+    }
+    with running_twin() as twin:
+        # Given a quota of 2 manual cluster snapshots, both already used in the target
+        rds = twin.client("rds", DEV)
+        rds.create_db_cluster(
+            DBClusterIdentifier="scratch",
+            Engine="aurora-postgresql",
+            MasterUsername="someone",
+            MasterUserPassword="not-the-ferry-123",
+        )
+        for name in ("keep-1", "keep-2"):
+            rds.create_db_cluster_snapshot(DBClusterIdentifier="scratch", DBClusterSnapshotIdentifier=name)
+
+        # When preflight runs with AWS's quota answer (moto has none)
+        with botocore_calls({"DescribeAccountAttributes": lambda params: answer}):
+            report = preflight(event())
+
+    # Then the target has no room for its copy, nor for two more instances; the source has room for two
+    errors = {(f.check, f.account_id): f for f in report.errors}
+    assert set(errors) == {("snapshot-quota", DEV), ("account-quota", DEV)}
+    assert "has 2 manual cluster snapshots" in errors[("snapshot-quota", DEV)].message
+    assert "quota ManualClusterSnapshots" in errors[("snapshot-quota", DEV)].message
+    assert "39 of 40 DBInstances" in errors[("account-quota", DEV)].message
+
+
+def test_the_iam_simulator_decides_the_target_key_use_where_it_is_available() -> None:
+    seen_params: list[dict[str, Any]] = []
+
+    def simulate(params: dict[str, Any]) -> dict[str, Any]:
+        seen_params.append(params)
+        decision = {"kms:CreateGrant": "implicitDeny"}
+        return {
+            "EvaluationResults": [
+                {
+                    "EvalActionName": name,
+                    "EvalResourceName": params["ResourceArns"][0],
+                    "EvalDecision": decision.get(name, "allowed"),
+                }
+                for name in params["ActionNames"]
+            ],
+            "IsTruncated": False,
+        }
+
+    with running_twin(), botocore_calls({"SimulatePrincipalPolicy": simulate}):
+        # Given an IAM simulator that refuses CreateGrant on the target key / When preflight runs
+        report = preflight(event())
+
+    # Then the target key use is an error from the simulation, not from the static check
+    (error,) = report.errors
+    assert (error.check, error.account_id) == ("target-key-use", DEV)
+    assert (
+        "kms:CreateGrant (implicitDeny)" in error.message and "iam:SimulatePrincipalPolicy" in error.message
+    )
+    # And the simulation ran as the target role, on the key, with its policy and the RDS context
+    assert {p["PolicySourceArn"] for p in seen_params} == {DEV_ROLE}
+    assert all(p["ResourceArns"] == [DEV_KEY_ARN] and "ResourcePolicy" in p for p in seen_params)
+    grant_call = next(p for p in seen_params if p["ActionNames"] == ["kms:CreateGrant"])
+    assert {c["ContextKeyName"] for c in grant_call["ContextEntries"]} == {
+        "kms:ViaService",
+        "kms:CallerAccount",
+        "kms:GrantIsForAWSResource",
+    }
+
+
+def test_the_static_check_stands_in_for_the_simulator_and_says_so() -> None:
+    with running_twin():
+        # Given moto, which has no IAM policy simulator / When preflight runs
+        report = preflight(event())
+
+    # Then the target key use was checked statically, and the finding says so
+    (finding,) = findings(report, "target-key-use")
+    assert finding.severity == "info"
+    assert "static check of the key policy" in finding.message
+
+
+def test_preflight_makes_only_read_calls() -> None:
+    with running_twin() as twin:
+        # The twin's scheduled wait sweeper would show up in the spy below; it is no part of preflight.
+        twin.events.pause_schedules()
+        raw = event("migrate-two-targets.json")
+        raw["targets"][0].update(
+            dbSubnetGroupName="ferry-private",
+            vpcSecurityGroupIds=["sg-0123456789abcdef0"],
+            dbClusterParameterGroupName="orders-pg16",
+        )
+        # Given every check exercised (two targets, networking, parameter group)
+        # When preflight runs under a spy on every botocore call
+        with botocore_calls() as operations:
+            preflight(raw)
+
+    # Then every call was a read (or the role assumption)
+    assert operations
+    assert [op for op in operations if not op.startswith(READ_ONLY_PREFIXES)] == []
+    assert {"AssumeRole", "DescribeKey", "GetKeyPolicy", "SimulatePrincipalPolicy"} <= set(operations)
+
+
+def test_preflight_failed_error_is_a_domain_error_listing_every_problem() -> None:
+    # Given two problems / When the error is raised / Then its message lists both, and the ASL must name it
+    error = PreflightFailedError(["[account 1] a: one", "[account 2] b: two"])
+    assert "2 problem(s)" in str(error) and "one" in str(error) and "two" in str(error)
+    assert PreflightFailedError in DOMAIN_ERRORS
+
+
+# ---------------------------------------------------------------------------------------------- evaluator
+
+TARGET = DEV
+ROLE = DEV_ROLE
+OTHER_ROLE = f"arn:aws:iam::{DEV}:role/someone-else"
+ALL = list(CROSS_ACCOUNT_COPY_ACTIONS)
+
+
+def allow(
+    principal: Any, actions: Any, condition: dict[str, Any] | None = None, sid: str = "S"
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Principal": principal, "Action": actions}
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+ROOT = {"AWS": f"arn:aws:iam::{TARGET}:root"}
+VIA_HERE = {"StringEquals": {"kms:ViaService": "rds.eu-west-1.amazonaws.com"}}
+USE = ["kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+@pytest.mark.parametrize(
+    ("key_policy", "principal_arn", "missing", "unsure"),
+    [
+        pytest.param(
+            policy(allow({"AWS": f"arn:aws:iam::{SOURCE}:root"}, "kms:*")), None, ALL, [], id="owner-only"
+        ),
+        pytest.param(policy(allow(ROOT, [*USE, "kms:CreateGrant"], VIA_HERE)), ROLE, [], [], id="documented"),
+        pytest.param(
+            policy(allow(ROOT, "kms:*", {"StringEquals": {"kms:CallerAccount": [TARGET, QA]}})),
+            None,
+            [],
+            [],
+            id="caller-account-includes",
+        ),
+        pytest.param(
+            policy(allow({"AWS": "*"}, "kms:*", {"StringEquals": {"kms:CallerAccount": SOURCE}})),
+            None,
+            ALL,
+            [],
+            id="caller-account-excludes",
+        ),
+        pytest.param(
+            policy(allow({"AWS": "*"}, "kms:*", {"StringEquals": {"aws:PrincipalAccount": TARGET}})),
+            None,
+            [],
+            [],
+            id="principal-account",
+        ),
+        pytest.param(
+            policy(
+                allow(ROOT, USE, VIA_HERE),
+                allow(ROOT, "kms:CreateGrant", {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            ),
+            ROLE,
+            [],
+            [],
+            id="grant-for-aws-resource-on-create-grant",
+        ),
+        pytest.param(
+            policy(allow(ROOT, "kms:*", {"Bool": {"kms:GrantIsForAWSResource": "true"}})),
+            ROLE,
+            [a for a in ALL if a != "kms:CreateGrant"],
+            [],
+            id="grant-for-aws-resource-is-absent-from-other-requests",
+        ),
+        pytest.param(policy(allow({"AWS": ROLE}, "kms:*")), ROLE, [], [], id="this-role"),
+        pytest.param(policy(allow({"AWS": OTHER_ROLE}, "kms:*")), ROLE, ALL, [], id="another-role"),
+        pytest.param(
+            policy(allow({"AWS": OTHER_ROLE}, "kms:*")), None, [], [], id="another-role-any-principal"
+        ),
+        pytest.param(
+            policy(
+                allow(
+                    {"AWS": "*"},
+                    "kms:*",
+                    {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{TARGET}:role/aurora-*"}},
+                )
+            ),
+            ROLE,
+            [],
+            [],
+            id="principal-arn-like",
+        ),
+        pytest.param(
+            policy(allow({"AWS": "*"}, "kms:*", {"ArnEquals": {"aws:PrincipalArn": OTHER_ROLE}})),
+            ROLE,
+            ALL,
+            [],
+            id="principal-arn-other",
+        ),
+        pytest.param(
+            policy(allow({"AWS": "*"}, "kms:*", {"ArnEquals": {"aws:PrincipalArn": OTHER_ROLE}})),
+            None,
+            [],
+            ALL,
+            id="principal-arn-unknown-principal",
+        ),
+        pytest.param(
+            policy(allow(ROOT, "kms:*", {"StringEquals": {"aws:SourceVpce": "vpce-1"}})),
+            ROLE,
+            [],
+            ALL,
+            id="unknown-condition-on-allow",
+        ),
+        pytest.param(
+            policy(
+                allow(ROOT, "kms:*"),
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:*",
+                    "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-123"}},
+                },
+            ),
+            ROLE,
+            ALL,
+            ALL,
+            id="unknown-condition-on-deny",
+        ),
+        pytest.param(
+            policy(
+                allow(ROOT, "kms:*"),
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "kms:*",
+                    "Condition": {"StringNotEquals": {"kms:ViaService": "rds.eu-west-1.amazonaws.com"}},
+                },
+            ),
+            ROLE,
+            [],
+            [],
+            id="deny-unless-via-rds-here",
+        ),
+    ],
+)
+def test_evaluate_key_policy(
+    key_policy: dict[str, Any], principal_arn: str | None, missing: list[str], unsure: list[str]
+) -> None:
+    # Given a key policy / When evaluated for the target account (and role) in eu-west-1
+    verdict = evaluate_key_policy(key_policy, TARGET, REGION, ALL, principal_arn)
+
+    # Then these are missing, and these rest on conditions that cannot be evaluated before the run
+    assert list(verdict.missing) == missing
+    assert list(verdict.unsure) == unsure
+    assert sorted([*verdict.allowed, *verdict.missing]) == sorted(ALL)
+    # And the twin's wrapper agrees (unevaluable conditions are assumed to hold, as the twin always did)
+    assert key_policy_allows(key_policy, TARGET, REGION, ALL) == list(
+        evaluate_key_policy(key_policy, TARGET, REGION, ALL).missing
+    )
+
+
+def test_a_via_service_condition_for_another_region_is_named() -> None:
+    # Given the documented statement, but for RDS in us-east-1
+    wrong = policy(allow(ROOT, "kms:*", {"StringEquals": {"kms:ViaService": "rds.us-east-1.amazonaws.com"}}))
+
+    # When evaluated for eu-west-1
+    verdict = evaluate_key_policy(wrong, TARGET, REGION, ALL, ROLE)
+
+    # Then everything is missing and the other region's endpoint is named
+    assert verdict.missing == tuple(ALL) and not verdict.ok
+    assert verdict.via_service_mismatches == ("rds.us-east-1.amazonaws.com",)
+    assert verdict.certainly_missing == tuple(ALL)
+
+
+def test_explicit_deny_wins_and_is_reported() -> None:
+    # Given an allow of everything and a deny of CreateGrant
+    denying = policy(
+        allow(ROOT, "kms:*"),
+        {"Sid": "NoGrants", "Effect": "Deny", "Principal": "*", "Action": "kms:CreateGrant"},
+    )
+
+    # When evaluated
+    verdict = evaluate_key_policy(denying, TARGET, REGION, ALL, ROLE)
+
+    # Then CreateGrant is missing because it is denied, and the statement is named
+    assert verdict.missing == ("kms:CreateGrant",) and verdict.denied == ("kms:CreateGrant",)
+    assert any("'NoGrants' denies kms:CreateGrant" in note for note in verdict.notes)
+
+
+def test_notes_name_the_conditions_and_not_principal_statements_that_were_not_evaluated() -> None:
+    # Given an unknown condition key and a NotPrincipal statement
+    noted = policy(
+        allow(ROOT, USE, {"StringEquals": {"aws:SourceVpce": "vpce-1"}}, sid="FromVpce"),
+        {"Sid": "AllBut", "Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "kms:Decrypt"},
+    )
+
+    # When evaluated
+    verdict: KeyPolicyVerdict = evaluate_key_policy(noted, TARGET, REGION, ["kms:Decrypt"], ROLE)
+
+    # Then both are noted, and the JSON form carries them
+    assert verdict.allowed == ("kms:Decrypt",) and verdict.unsure == ("kms:Decrypt",)
+    assert any("'FromVpce'" in n and "aws:SourceVpce" in n for n in verdict.notes)
+    assert any("'AllBut' uses NotPrincipal" in n for n in verdict.notes)
+    assert verdict.to_json()["notes"] == list(verdict.notes)

@@ -1,0 +1,254 @@
+"""The template and the state machines cannot drift apart: substitutions, functions, retries, loops."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aurora_ferry.errors import DOMAIN_ERRORS, QUEUED_ERRORS
+from ferry_cli.template import SamTemplate, load_cfn_yaml
+
+pytestmark = pytest.mark.unit
+
+TRANSIENT_LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+@pytest.fixture(scope="module")
+def template(repo: Path) -> SamTemplate:
+    return SamTemplate.load(repo / "template.yaml")
+
+
+def _all_states(states: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in states.items():
+        found[name] = state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found.update(_all_states(processor["States"]))
+        for branch in state.get("Branches", []):
+            found.update(_all_states(branch["States"]))
+    return found
+
+
+def _asl(template: SamTemplate, machine: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(template.state_machines[machine].definition_file.read_text())
+    return loaded
+
+
+def test_every_asl_placeholder_has_a_substitution_and_every_substitution_is_used(
+    template: SamTemplate,
+) -> None:
+    # Given every state machine in the template
+    assert template.state_machines, "the template defines no state machine"
+    for machine, spec in template.state_machines.items():
+        # When the placeholders in its ASL file are collected
+        placeholders = set(re.findall(r"\$\{(\w+)\}", spec.definition_file.read_text()))
+        # Then each one is substituted, and no substitution is dead
+        assert placeholders - set(spec.substitutions) == set(), f"{machine}: unsubstituted placeholders"
+        assert set(spec.substitutions) - placeholders == set(), f"{machine}: unused substitutions"
+
+
+def test_every_substitution_points_at_a_function_of_the_template(template: SamTemplate) -> None:
+    for spec in template.state_machines.values():
+        for name, value in spec.substitutions.items():
+            if "Fn::Sub" in value:
+                # A Step Functions service integration, in the stack's own partition
+                assert value["Fn::Sub"].startswith("arn:${AWS::Partition}:states:::"), name
+                continue
+            # Given a substitution that names a resource
+            logical_id = value["Fn::GetAtt"][0]
+            # Then that resource is a function defined in the same template
+            assert logical_id in template.functions, f"{name} -> {logical_id} is not a function"
+
+
+def test_every_function_code_uri_exists_with_its_handler(template: SamTemplate) -> None:
+    for logical_id, function in template.functions.items():
+        # Given a function's CodeUri and Handler
+        # Then the handler module exists and defines the handler
+        assert function.code_dir.is_dir(), f"{logical_id}: CodeUri {function.code_dir} missing"
+        assert function.module_file.is_file(), f"{logical_id}: {function.module_file} missing"
+        assert f"def {function.handler_name}(" in function.module_file.read_text()
+
+
+def test_every_lambda_task_retries_transient_lambda_errors(template: SamTemplate) -> None:
+    for machine in template.state_machines:
+        for name, state in _all_states(_asl(template, machine)["States"]).items():
+            if state["Type"] != "Task":
+                continue
+            # Given a Task state, when its retriers are read
+            retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
+            # Then the transient Lambda errors and throttling are all retried
+            assert retried >= TRANSIENT_LAMBDA_ERRORS, (
+                f"{machine}.{name} does not retry {TRANSIENT_LAMBDA_ERRORS - retried}"
+            )
+            assert "AwsThrottledError" in retried, f"{machine}.{name} does not retry throttling"
+            assert "TimeoutSeconds" in state, f"{machine}.{name} has no timeout"
+
+
+def test_every_wait_loop_is_bounded_by_an_attempt_counter(template: SamTemplate) -> None:
+    for machine in template.state_machines:
+        states = _all_states(_asl(template, machine)["States"])
+        waits = [name for name, state in states.items() if state["Type"] == "Wait"]
+        assert waits, f"{machine} has no wait loop"
+        for wait in waits:
+            # Given a Wait state, follow it to the Choice that decides whether to loop again
+            check = states[wait]["Next"]
+            choice = states[states[check]["Next"]]
+            assert choice["Type"] == "Choice", f"{wait} is not followed by check -> choice"
+            # Then that Choice leaves the loop once the attempt counter reaches maxPollAttempts
+            bounds = [
+                rule
+                for rule in choice["Choices"]
+                if rule.get("NumericGreaterThanEqualsPath") == "$.input.options.maxPollAttempts"
+            ]
+            assert bounds, f"{wait}: loop has no attempt bound"
+            assert choice["Default"] == wait
+
+
+def test_domain_errors_are_all_caught_by_name(template: SamTemplate) -> None:
+    # Given the named domain errors the Lambda code raises
+    names = {error.__name__ for error in DOMAIN_ERRORS}
+    for machine in template.state_machines:
+        states = _all_states(_asl(template, machine)["States"])
+        # When the ASL's catchers are collected
+        caught = {
+            error for state in states.values() for c in state.get("Catch", []) for error in c["ErrorEquals"]
+        }
+        # Then every domain error is listed by name, so a rename breaks this test and not production
+        assert names <= caught, f"{machine} does not catch {names - caught}"
+
+
+def test_no_fixed_physical_names_in_the_template(template: SamTemplate) -> None:
+    # A second stack in the same account must be deployable: no FunctionName, StateMachineName, RoleName...
+    fixed = re.compile(r"^(FunctionName|StateMachineName|RoleName|LogGroupName|LayerName|Name|TableName)$")
+    for logical_id, resource in template.raw["Resources"].items():
+        for key in resource.get("Properties", {}):
+            assert not fixed.match(key), f"{logical_id} sets a fixed physical name via {key}"
+
+
+def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
+    # Least privilege: the functions' own policies allow sts:AssumeRole on the member-role pattern, and the
+    # wait functions named item actions on the wait table; nothing else.
+    for logical_id, resource in template.raw["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["Statement"]:
+                if statement["Action"] != "sts:AssumeRole":
+                    actions = statement["Action"]
+                    assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), logical_id
+                    assert statement["Resource"] == {"Fn::GetAtt": ["WaitTable", "Arn"]}, logical_id
+                    continue
+                assert statement["Resource"] == {"Ref": "MemberRoleArnPattern"}
+
+
+def test_the_wait_callback_policy_names_only_the_migration_state_machine(template: SamTemplate) -> None:
+    # Given the policy that lets the wait functions complete task tokens
+    statements = template.raw["Resources"]["WaitCallbackPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # Then it allows exactly the three task-token calls, on the migration state machine only
+    assert [sorted(s["Action"]) for s in statements] == [
+        ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
+    ]
+    assert [s["Resource"] for s in statements] == [{"Ref": "MigrationStateMachine"}]
+
+
+def _migration_states(template: SamTemplate) -> dict[str, dict[str, Any]]:
+    return _all_states(_asl(template, "MigrationStateMachine")["States"])
+
+
+def test_every_event_wait_falls_back_to_its_bounded_poll_loop_on_timeout(template: SamTemplate) -> None:
+    states = _migration_states(template)
+    awaits = {name: state for name, state in states.items() if name.startswith("Await")}
+    assert set(awaits) == {"AwaitSourceSnapshot", "AwaitCluster", "AwaitInstances"}
+    for name, state in awaits.items():
+        # Given a waitForTaskToken state
+        assert state["Resource"] == "${LambdaInvokeWaitForTokenArn}"
+        assert state["Parameters"]["FunctionName"] == "${RegisterWaitFunctionArn}"
+        assert state["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+        # Then it is bounded (heartbeat shorter than timeout, both well inside the execution's 7 days)
+        assert 0 < state["HeartbeatSeconds"] < state["TimeoutSeconds"] <= 24 * 3600, name
+        # And its first catcher sends States.Timeout to the poll loop of the same resource
+        first = state["Catch"][0]
+        assert first["ErrorEquals"] == ["States.Timeout"]
+        prefix = name.removeprefix("Await")
+        assert first["Next"] == f"Start{prefix}Wait"
+        assert states[first["Next"]]["Next"] == f"Check{prefix}"
+
+
+def test_the_polling_strategy_chooses_the_fixed_poll_loop_before_every_wait(template: SamTemplate) -> None:
+    states = _migration_states(template)
+    chooses = {name: state for name, state in states.items() if name.startswith("Choose")}
+    assert len(chooses) == 5
+    for name, state in chooses.items():
+        prefix = name.removeprefix("Choose").removesuffix("Wait")
+        polling = state["Choices"][0]
+        assert polling == {
+            "Variable": "$.input.options.waitStrategy",
+            "StringEquals": "polling",
+            "Next": f"Start{prefix}Wait",
+        }
+        assert states[f"Start{prefix}Wait"]["Result"]["adaptive"] is False
+    # Copies have no RDS event: under "events" they are polled adaptively
+    for prefix in ("ShareCopy", "TargetCopy"):
+        assert states[f"Choose{prefix}Wait"]["Default"] == f"Start{prefix}AdaptiveWait"
+        assert states[f"Start{prefix}AdaptiveWait"]["Result"]["adaptive"] is True
+    assert states["ChooseSourceSnapshotWait"]["Choices"][1]["Next"] == "AwaitSourceSnapshot"
+
+
+def test_every_copy_step_queues_behind_the_copy_limit_instead_of_failing(template: SamTemplate) -> None:
+    states = _migration_states(template)
+    names = {error.__name__ for error in QUEUED_ERRORS}
+    for name in ("PrepareSourceSnapshot", "PrepareShareCopy", "CopyToTarget"):
+        # Given a step that may start a cluster snapshot copy
+        retriers = [r for r in states[name]["Retry"] if set(r["ErrorEquals"]) & names]
+        # Then it retries CopyQueueFullError with a long, bounded wait
+        assert len(retriers) == 1, name
+        retrier = retriers[0]
+        assert retrier["IntervalSeconds"] >= 60
+        assert 1 <= retrier["MaxAttempts"] * retrier["IntervalSeconds"] <= 24 * 3600
+
+
+def test_member_accounts_forward_exactly_the_events_the_orchestrator_routes(
+    template: SamTemplate, repo: Path
+) -> None:
+    # Given the orchestrator's rule and the member accounts' forwarding rules
+    router = template.functions["RdsEventRouterFunction"]
+    (rule,) = [source for source in router.events if source.kind == "EventBridgeRule"]
+    for name in ("source-account.yaml", "target-account.yaml"):
+        member = load_cfn_yaml(repo / "member-accounts" / name)["Resources"]["RdsEventForwardingRule"]
+        # Then both patterns are the same, so nothing is forwarded that no rule routes, and nothing is missing
+        assert member["Properties"]["EventPattern"] == rule.pattern, name
+    assert rule.pattern is not None
+    assert rule.pattern["source"] == ["aws.rds"]
+    assert set(rule.pattern["detail"]["EventID"]) == {"RDS-EVENT-0075", "RDS-EVENT-0170", "RDS-EVENT-0005"}
+
+
+def test_the_wait_table_is_encrypted_expires_rows_and_is_swept_on_a_schedule(template: SamTemplate) -> None:
+    props = template.raw["Resources"]["WaitTable"]["Properties"]
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert "TableName" not in props
+    sweeper = template.functions["WaitSweeperFunction"]
+    assert [source.rate_seconds for source in sweeper.events if source.kind == "Schedule"] == [300.0]
+    for name in ("RegisterWaitFunction", "RdsEventRouterFunction", "WaitSweeperFunction"):
+        assert (
+            template.functions[name].environment["WAIT_TABLE_NAME"]
+            == template.tables["WaitTable"].physical_name
+        )
+
+
+def test_the_orchestrator_bus_policy_admits_only_the_named_member_accounts(template: SamTemplate) -> None:
+    resource = template.raw["Resources"]["OrchestratorEventBusPolicy"]
+    assert resource["Condition"] == "HasEventSourceAccounts"
+    statement = resource["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": {"Ref": "EventSourceAccountIds"}}
+    assert statement["Action"] == "events:PutEvents"

@@ -384,11 +384,13 @@ class Twin:
         deadline = time.monotonic() + timeout_real_seconds
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
-            events = self.history(execution_arn)
+            # The full history only when someone prints it: serialising thousands of events every 50 ms
+            # holds the GIL and slows every Lambda in the twin, which the scaled clock then multiplies.
             if on_event:
+                events = self.history(execution_arn)
                 for event in events[seen:]:
                     on_event(event)
-            seen = len(events)
+                seen = len(events)
             if description["status"] in TERMINAL:
                 return dict(description)
             if time.monotonic() > deadline:
@@ -396,7 +398,7 @@ class Twin:
                     executionArn=execution_arn, error="TwinTimeout", cause="twin run took too long"
                 )
                 raise TimeoutError(f"execution {execution_arn} still running after {timeout_real_seconds} s")
-            time.sleep(0.05)
+            time.sleep(0.05 if on_event is None else 0.25)
 
     # --- inspection -------------------------------------------------------------------------------------------
 

@@ -17,6 +17,10 @@ pytestmark = pytest.mark.statemachine
 
 DEV = "222222222222"
 REGION = "eu-west-1"
+# Tests that assert which path ended a wait run the clock 300x, not 3000x: a wait's HeartbeatSeconds (900) is
+# then 3 real seconds and the sweeper's 5-minute period 1 s, so a busy CI machine cannot turn a slow thread
+# into a heartbeat timeout that AWS would never see.
+EVENT_PATH_SPEED = 300
 
 
 def _entered(history: list[dict[str, Any]], name: str) -> int:
@@ -58,7 +62,9 @@ def _heartbeat_only(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def test_rds_events_complete_every_event_wait() -> None:
     # Given the default wait strategy ("events"), and a sweeper that only heartbeats (at this clock speed it
     # would otherwise race the events; a restore outlasts HeartbeatSeconds, so the heartbeats are needed)
-    with running_twin(handler_overrides={"WaitSweeperFunction": _heartbeat_only}) as twin:
+    with running_twin(
+        speed=EVENT_PATH_SPEED, handler_overrides={"WaitSweeperFunction": _heartbeat_only}
+    ) as twin:
         # When a migration runs
         description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=240)
         history = twin.history(description["executionArn"])
@@ -85,7 +91,7 @@ def test_rds_events_complete_every_event_wait() -> None:
 
 def test_a_missed_event_is_made_up_by_the_sweeper() -> None:
     # Given RDS events that never arrive (they are delivered on a best-effort basis)
-    with running_twin() as twin:
+    with running_twin(speed=EVENT_PATH_SPEED) as twin:
         twin.events.drop = lambda event: True
         # When a migration runs
         description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=240)

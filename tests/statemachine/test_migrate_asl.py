@@ -88,12 +88,17 @@ def test_a_wait_that_never_ends_stops_at_max_poll_attempts_with_a_clear_failure(
     assert _entered(history, "CheckSourceSnapshot") == 4
     assert _entered(history, "WaitForSourceSnapshot") == 3
     assert _entered(history, "CleanupAfterFailure") == 1
-    # And the snapshot it made, still creating at cleanup (AWS deletes only available cluster snapshots), is
-    # reported as left in place and carries the run's tags so a later cleanup can find it
-    made = [s for s in source_snapshots if s["tags"].get("aurora-ferry:managed") == "true"]
-    assert len(made) == 1
-    assert f"left-in-place {made[0]['arn']}" in description["cause"]
-    assert made[0]["tags"]["aurora-ferry:run-id"] in description["cause"]
+    # And the snapshot it made is accounted for: deleted if it was available by cleanup time, otherwise (AWS
+    # deletes only available cluster snapshots) left in place, reported, and tagged so it can be found later
+    run_id = description["cause"].split("| run ", 1)[1].split(";", 1)[0]
+    snapshot_arn = f"arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:ferry-{run_id}-snap"
+    made = [s for s in source_snapshots if s["arn"] == snapshot_arn]
+    if made:
+        assert f"left-in-place {snapshot_arn}" in description["cause"]
+        assert made[0]["tags"]["aurora-ferry:managed"] == "true"
+        assert made[0]["tags"]["aurora-ferry:run-id"] == run_id
+    else:
+        assert f"deleted {snapshot_arn}" in description["cause"]
 
 
 def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:

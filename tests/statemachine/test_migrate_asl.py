@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -116,12 +117,18 @@ def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:
         # When the migration runs
         description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=120)
         history = twin.history(description["executionArn"])
+        target_snapshots = twin.inventory()["222222222222"]["snapshots"]
     # Then the Map's failure is caught, cleanup runs, and the Fail state carries the error and account
     assert description["status"] == "FAILED"
     assert description["error"] == "ResourceFailedError"
     assert "[account 222222222222]" in description["cause"]
     assert _entered(history, "CleanupAfterFailure") == 1
     assert _entered(history, "Summarize") == 0
+    # And the target's copy, still copying or just finished, was deleted (deleting a copy in progress cancels it)
+    assert re.search(
+        r"deleted arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:ferry-\S+-copy", description["cause"]
+    )
+    assert not [s for s in target_snapshots if s["tags"].get("aurora-ferry:managed") == "true"]
 
 
 def test_invalid_input_fails_before_any_aws_work() -> None:

@@ -386,6 +386,34 @@ def test_snapshot_that_is_not_available_cannot_be_copied_shared_restored_or_dele
     rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap")
 
 
+@pytest.mark.twin
+def test_deleting_a_copy_in_progress_cancels_it_and_frees_its_copy_slot(
+    aws: Clients, twin: TwinRegistry
+) -> None:
+    # Given an available snapshot and a copy of it in progress
+    create_cluster(aws, SOURCE, "prod")
+    twin.settle_all()
+    rds = aws("rds", SOURCE)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
+    twin.settle_all()
+    copied = rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier="snap", TargetDBClusterSnapshotIdentifier="snap-copy"
+    )["DBClusterSnapshot"]
+    assert copied["Status"] == "copying"
+    assert twin.copies_in_progress(SOURCE, REGION) == 1
+
+    # When the copy is deleted while it is copying
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap-copy")
+
+    # Then it is gone, no longer counts against the copy limit, and its source is untouched
+    identifiers = [
+        s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    ]
+    assert "snap-copy" not in identifiers
+    assert "snap" in identifiers
+    assert twin.copies_in_progress(SOURCE, REGION) == 0
+
+
 # ---------------------------------------------------------------------------------------------- rule 3
 
 

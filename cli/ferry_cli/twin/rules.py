@@ -755,12 +755,16 @@ def _build_patches(registry: TwinRegistry, durations: Durations) -> dict[tuple[t
     patches[(RDSBackend, "copy_db_cluster_snapshot")] = copy_db_cluster_snapshot
 
     def delete_db_cluster_snapshot(self: Any, db_snapshot_identifier: str) -> Any:
-        """Rule 2: "The DB cluster snapshot must be in the available state to be deleted."
+        """Rule 2: a snapshot still being created cannot be deleted ("The DB cluster snapshot must be in the
+        available state to be deleted"), but deleting a copy in progress cancels it ("If the snapshot is being
+        copied, the copy operation is terminated"; CopyDBClusterSnapshot: to cancel a copy, delete the target
+        snapshot while it is copying).
         https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBClusterSnapshot.html
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CopyDBClusterSnapshot.html
         """
         registry.advance()
         snapshot = self.cluster_snapshots.get(db_snapshot_identifier)
-        if snapshot is not None and snapshot.status in ("creating", "copying"):
+        if snapshot is not None and snapshot.status == "creating":
             raise InvalidDBClusterSnapshotStateFault(
                 f"Cannot delete DB cluster snapshot {snapshot.db_cluster_snapshot_identifier}: it is "
                 f"{snapshot.status}; the snapshot must be in the available state to be deleted."

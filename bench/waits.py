@@ -37,7 +37,7 @@ from typing import Any
 from aurora_ferry.naming import run_id_from_execution_name
 from ferry_cli.twin.rules import Transition
 from ferry_cli.twin.runtime import Twin
-from ferry_cli.twin.world import load_world
+from ferry_cli.twin.world import World, load_world
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def side_by_side(speed: float, copy_hours: float, timeout: float) -> dict[str, A
     """Both strategies in one twin; every snapshot copy takes ``copy_hours``, other waits the world's."""
     world = load_world(REPO / "worlds" / "two-accounts.json")
     durations = dataclasses.replace(world.durations, snapshot_copy=copy_hours * 3600)
-    return _run_both(dataclasses.replace(world, durations=durations, speed=speed), speed, timeout)
+    return _run_both(dataclasses.replace(world, durations=durations, speed=speed), timeout)
 
 
 def detection_at_real_time(seconds: float, timeout: float) -> dict[str, Any]:
@@ -167,13 +167,13 @@ def detection_at_real_time(seconds: float, timeout: float) -> dict[str, Any]:
         cluster_restore=seconds,
         instance_create=seconds,
     )
-    return _run_both(dataclasses.replace(world, durations=durations, speed=1.0), 1.0, timeout)
+    return _run_both(dataclasses.replace(world, durations=durations, speed=1.0), timeout)
 
 
-def _run_both(world: Any, speed: float, timeout: float) -> dict[str, Any]:
+def _run_both(world: World, timeout: float) -> dict[str, Any]:
     inputs = _inputs()
     results: dict[str, Any] = {}
-    with Twin.started(world, REPO / "template.yaml", speed=speed) as twin:
+    with Twin.started(world, REPO / "template.yaml") as twin:
         arns = {s: twin.start(inputs[s], name=f"bench-{s}") for s in STRATEGIES}
         descriptions: dict[str, dict[str, Any]] = {}
 
@@ -211,7 +211,7 @@ def _run_both(world: Any, speed: float, timeout: float) -> dict[str, Any]:
             )
             measured["twinSeconds"] = (
                 description["stopDate"] - description["startDate"]
-            ).total_seconds() * speed
+            ).total_seconds() * twin.clock.speed
             results[strategy] = measured
         results["sweeperInvocations"] = sweeps
         results["twinSeconds"] = twin.clock.elapsed()

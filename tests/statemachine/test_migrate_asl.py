@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from aurora_ferry.errors import ResourceFailedError
+from aurora_ferry.naming import run_id_from_execution_name, source_snapshot_id, target_copy_id
 from tests.conftest import load_event, running_twin
 
 pytestmark = pytest.mark.statemachine
@@ -91,8 +91,8 @@ def test_a_wait_that_never_ends_stops_at_max_poll_attempts_with_a_clear_failure(
     assert _entered(history, "CleanupAfterFailure") == 1
     # And the snapshot it made is accounted for: deleted if it was available by cleanup time, otherwise (AWS
     # deletes only available cluster snapshots) left in place, reported, and tagged so it can be found later
-    run_id = description["cause"].split("| run ", 1)[1].split(";", 1)[0]
-    snapshot_arn = f"arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:ferry-{run_id}-snap"
+    run_id = run_id_from_execution_name(description["name"])
+    snapshot_arn = f"arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:{source_snapshot_id(run_id)}"
     made = [s for s in source_snapshots if s["arn"] == snapshot_arn]
     if made:
         assert f"left-in-place {snapshot_arn}" in description["cause"]
@@ -125,9 +125,10 @@ def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:
     assert _entered(history, "CleanupAfterFailure") == 1
     assert _entered(history, "Summarize") == 0
     # And the target's copy, still copying or just finished, was deleted (deleting a copy in progress cancels it)
-    assert re.search(
-        r"deleted arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:ferry-\S+-copy", description["cause"]
+    copy_arn = "arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:" + target_copy_id(
+        run_id_from_execution_name(description["name"])
     )
+    assert f"deleted {copy_arn}" in description["cause"]
     assert not [s for s in target_snapshots if s["tags"].get("aurora-ferry:managed") == "true"]
 
 

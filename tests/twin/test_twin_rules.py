@@ -137,6 +137,15 @@ def create_cluster(
     return cluster
 
 
+def creating_snapshot(aws: Clients, twin: TwinRegistry, snapshot_id: str = "snap") -> Any:
+    """A manual snapshot of an available SOURCE cluster "prod", still creating; returns SOURCE's RDS client."""
+    create_cluster(aws, SOURCE, "prod")
+    twin.settle_all()
+    rds = aws("rds", SOURCE)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier=snapshot_id)
+    return rds
+
+
 def snapshot_of(aws: Clients, account: str, snapshot_id: str) -> dict[str, Any]:
     snapshot: dict[str, Any] = aws("rds", account).describe_db_cluster_snapshots(
         DBClusterSnapshotIdentifier=snapshot_id
@@ -356,10 +365,7 @@ def test_snapshot_that_is_not_available_cannot_be_copied_shared_restored_or_dele
     aws: Clients, twin: TwinRegistry
 ) -> None:
     # Given a snapshot that is still creating
-    create_cluster(aws, SOURCE, "prod")
-    twin.settle_all()
-    rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
+    rds = creating_snapshot(aws, twin)
 
     # When it is copied, shared, restored or deleted
     attempts: list[Callable[[], Any]] = [
@@ -391,10 +397,7 @@ def test_deleting_a_copy_in_progress_cancels_it_and_frees_its_copy_slot(
     aws: Clients, twin: TwinRegistry
 ) -> None:
     # Given an available snapshot and a copy of it in progress
-    create_cluster(aws, SOURCE, "prod")
-    twin.settle_all()
-    rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
+    rds = creating_snapshot(aws, twin)
     twin.settle_all()
     copied = rds.copy_db_cluster_snapshot(
         SourceDBClusterSnapshotIdentifier="snap", TargetDBClusterSnapshotIdentifier="snap-copy"

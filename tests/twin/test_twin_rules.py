@@ -244,8 +244,9 @@ def test_manual_snapshot_is_creating_until_its_duration_has_passed(
 
 @pytest.mark.twin
 def test_lifecycle_follows_scaled_real_time(aws: Clients) -> None:
-    # Given a clock 1000x faster than real time and 500 twin seconds to create a snapshot (0.5 s)
-    clock = TwinClock(speed=1000.0)
+    # Given a clock 200x faster than real time and 500 twin seconds to create a snapshot (2.5 s, long enough
+    # that a loaded machine still reads it while it is creating)
+    clock = TwinClock(speed=200.0)
     with aws_rules(clock, Durations(snapshot_create=500.0)) as twin:
         create_cluster(aws, SOURCE, "prod")
         twin.settle_all()

@@ -110,18 +110,27 @@ def test_a_missed_event_is_made_up_by_the_sweeper() -> None:
 
 def test_missed_events_and_a_stopped_sweeper_fall_back_to_polling_after_the_heartbeat_timeout() -> None:
     # Given no RDS events and no sweeper (so no heartbeats either)
-    with running_twin() as twin:
+    with running_twin(speed=EVENT_PATH_SPEED) as twin:
         twin.events.drop = lambda event: True
         twin.events.pause_schedules()
         # When a migration runs
         description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=240)
         history = twin.history(description["executionArn"])
-    # Then each event wait times out (HeartbeatSeconds), the bounded poll loop takes over, and the run succeeds
+    # Then it succeeds, and nothing but the register check or the heartbeat timeout ended a wait: the register
+    # check honestly wins when a loaded machine lets a resource become ready before its wait registers (CI saw
+    # that once at 3000x), so each wait either timed out and then polled, or was found ready and never polled
     assert description["status"] == "SUCCEEDED", description.get("cause")
-    assert len([e for e in history if e["type"] == "TaskTimedOut"]) == 3
+    completed_by = [o["completedBy"] for o in _await_outputs(history)]
+    assert set(completed_by) <= {"register"}
+    timed_out = len([e for e in history if e["type"] == "TaskTimedOut"])
+    assert timed_out + len(completed_by) == 3
+    assert timed_out >= 1, "the fallback path never ran"
+    fell_back = [p for p in ("SourceSnapshot", "Cluster", "Instances") if _entered(history, f"Start{p}Wait")]
+    assert len(fell_back) == timed_out
     for prefix in ("SourceSnapshot", "Cluster", "Instances"):
-        assert _entered(history, f"Start{prefix}Wait") == 1
-        assert _entered(history, f"Check{prefix}") >= 1
+        fallback_entered = _entered(history, f"Start{prefix}Wait")
+        assert fallback_entered <= 1
+        assert (_entered(history, f"Check{prefix}") >= 1) == (fallback_entered == 1)
 
 
 def test_a_resource_that_fails_while_awaited_fails_the_run_with_its_cause() -> None:

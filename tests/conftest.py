@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,12 +29,17 @@ def running_twin(
     world: str = "two-accounts.json",
     speed: float = 3000,
     handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
+    durations: dict[str, float] | None = None,
 ) -> Iterator[Any]:
+    """A twin of a shipped world; `durations` overrides some of its Aurora operation times (twin seconds)."""
     from ferry_cli.twin.runtime import Twin
     from ferry_cli.twin.world import load_world
 
+    loaded = load_world(REPO / "worlds" / world)
+    if durations:
+        loaded = dataclasses.replace(loaded, durations=dataclasses.replace(loaded.durations, **durations))
     with Twin.started(
-        load_world(REPO / "worlds" / world),
+        loaded,
         REPO / "template.yaml",
         speed=speed,
         handler_overrides=handler_overrides,

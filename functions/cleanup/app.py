@@ -6,10 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aurora_ferry.events import RunEvent
 from aurora_ferry.handler import lambda_entry
+from aurora_ferry.leftovers import LeftoverStore
 from aurora_ferry.migration import cleanup
 
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = RunEvent.parse(event)
-    return cleanup(run.request, run.run_id)
+    return cleanup(run.request, run.run_id, LeftoverStore.from_environment())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +103,47 @@ def test_a_wait_that_never_ends_stops_at_max_poll_attempts_with_a_clear_failure(
         assert f"deleted {snapshot_arn}" in description["cause"]
 
 
+def test_a_snapshot_still_being_created_when_a_run_fails_is_deleted_once_it_is_available() -> None:
+    # Given a source snapshot that takes two hours to create, and a run that gives up on it after two checks
+    event = copy.deepcopy(load_event("migrate-cmk.json"))
+    event["options"].update(maxPollAttempts=2, waitStrategy="polling")
+    with running_twin(durations={"snapshot_create": 7200}) as twin:
+        rds = twin.client("rds", "111111111111")
+        before = _snapshot_ids(rds)
+        # When the run fails
+        description = twin.wait(twin.start(event), timeout_real_seconds=120)
+        run_id = run_id_from_execution_name(description["name"])
+        snapshot_id = source_snapshot_id(run_id)
+        left_status = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)[
+            "DBClusterSnapshots"
+        ][0]["Status"]
+        # ... and the twin clock passes the snapshot's two hours and the next scheduled retry
+        deadline = time.monotonic() + 60
+        while snapshot_id in _snapshot_ids(rds) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        remaining = _snapshot_ids(rds)
+        retries = twin.invocations.by_function.get("RetryLeftoversFunction", 0)
+        cluster = rds.describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"][0]
+    # Then the failed run left the snapshot in place because it was still being created, and said it would retry
+    assert description["status"] == "FAILED"
+    assert left_status == "creating"
+    assert (
+        f"left-in-place arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:{snapshot_id}"
+        in description["cause"]
+    )
+    assert "deleted once available by the scheduled retry" in description["cause"]
+    # And the scheduled retry deleted it once it was available, and nothing else of the source account
+    assert remaining == before
+    assert retries >= 2
+    assert cluster["Status"] == "available"
+
+
+def _snapshot_ids(rds: Any) -> set[str]:
+    return {
+        s["DBClusterSnapshotIdentifier"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    }
+
+
 def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:
     # Given a target copy that AWS reports as failed (source-side polls stay real)
     box: list[Any] = []
@@ -144,12 +186,18 @@ def test_invalid_input_fails_before_any_aws_work() -> None:
         description = twin.wait(twin.start(event), timeout_real_seconds=60)
         after = twin.inventory()
         invocations = dict(twin.invocations.by_function)
+        scheduled = {
+            logical_id
+            for logical_id, spec in twin.template.functions.items()
+            if any(source.kind == "Schedule" for source in spec.events)
+        }
     # Then it fails with InvalidInputError naming the field, and only validation and the summary ran
-    # (besides the wait sweeper on its own schedule)
+    # (besides the wait sweeper and the leftover retry on their own schedules)
     assert description["status"] == "FAILED"
     assert description["error"] == "InvalidInputError"
     assert "targets: at most 20 targets" in description["cause"]
-    assert set(invocations) - {"WaitSweeperFunction"} == {"ValidateInputFunction", "SummarizeFunction"}
+    assert scheduled >= {"WaitSweeperFunction", "RetryLeftoversFunction"}
+    assert set(invocations) - scheduled == {"ValidateInputFunction", "SummarizeFunction"}
     assert after == before
 
 

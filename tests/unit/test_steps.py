@@ -8,23 +8,30 @@ enforces no cross-account rules; these tests only rely on what the steps themsel
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from aurora_ferry import leftovers as leftovers_module
 from aurora_ferry import migration, naming
 from aurora_ferry.aws import AccountAccess
 from aurora_ferry.contract import MigrationRequest, parse_migration_request
 from aurora_ferry.errors import (
+    AssumeRoleError,
+    LeftoverCleanupError,
     ResourceFailedError,
     SnapshotNotShareableError,
     SourceNotFoundError,
     TargetConflictError,
 )
+from aurora_ferry.leftovers import RETRY_FOR_SECONDS, LeftoverStore, record_leftover, retry_leftovers
 from aurora_ferry.snapshots import SnapshotRef
 
 pytestmark = pytest.mark.unit
@@ -598,6 +605,214 @@ def test_cleanup_of_a_run_that_made_nothing_does_nothing(world: World) -> None:
     # Then there is nothing to do and nothing changes
     assert result == {"policy": "delete", "actions": []}
     assert world.snapshot_ids(SOURCE) == before
+
+
+# ---------------------------------------------------------------------------- deferred cleanup (leftovers)
+
+LEFTOVER_TABLE = "unit-leftover-table"
+
+
+@pytest.fixture
+def leftovers(world: World, monkeypatch: pytest.MonkeyPatch) -> LeftoverStore:
+    """The leftover table, and RDS refusing to delete a snapshot that is not available yet, as AWS does
+    ("The DB cluster snapshot must be in the available state to be deleted", DeleteDBClusterSnapshot API
+    reference); plain moto deletes it in any state."""
+    from moto.rds.exceptions import InvalidDBClusterSnapshotStateFault
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.delete_db_cluster_snapshot
+
+    def delete_only_available(backend: Any, db_snapshot_identifier: str) -> Any:
+        found = backend.cluster_snapshots.get(db_snapshot_identifier)
+        if found is not None and found.status != "available":
+            raise InvalidDBClusterSnapshotStateFault(f"{db_snapshot_identifier} is {found.status}")
+        return original(backend, db_snapshot_identifier)
+
+    monkeypatch.setattr(RDSBackend, "delete_db_cluster_snapshot", delete_only_available)
+    client = world.orchestrator.client("dynamodb")
+    client.create_table(
+        TableName=LEFTOVER_TABLE,
+        AttributeDefinitions=[{"AttributeName": "resourceKey", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "resourceKey", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return LeftoverStore(LEFTOVER_TABLE, client)
+
+
+def set_snapshot_status(account: str, identifier: str, status: str) -> None:
+    from moto.rds.models import rds_backends
+
+    rds_backends[account][REGION].cluster_snapshots[identifier].status = status
+
+
+def rows(store: LeftoverStore) -> list[str]:
+    return sorted(leftover.identifier for leftover in store.scan())
+
+
+def test_cleanup_records_a_snapshot_still_being_created_for_a_later_retry(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given a run that failed while its source snapshot was still being created
+    request = world.request()
+    source = migration.prepare_source_snapshot(request, RUN)
+    set_snapshot_status(SOURCE, source.identifier, "creating")
+
+    # When cleanup runs with policy "delete"
+    result = migration.cleanup(request, RUN, leftovers)
+
+    # Then the snapshot is left in place, reported with the date retries stop, and recorded for the retry
+    [action] = result["actions"]
+    assert action["action"] == "left-in-place"
+    assert action["arn"] == source.arn
+    assert "InvalidDBClusterSnapshotStateFault" in action["reason"]
+    assert action["retryUntil"].endswith("Z")
+    [recorded] = list(leftovers.scan())
+    assert (recorded.identifier, recorded.arn, recorded.run_id) == (source.identifier, source.arn, RUN)
+    assert recorded.access == source_access()
+    assert naming.source_snapshot_id(RUN) in world.snapshot_ids(SOURCE)
+
+
+def test_cleanup_does_not_record_a_snapshot_it_may_never_delete(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given a run's snapshot whose deletion is refused for a reason that will not go away by waiting
+    request = world.request()
+    migration.prepare_source_snapshot(request, RUN)
+    refusal = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "DeleteDBClusterSnapshot"
+    )
+    with mock.patch.object(migration, "rds", side_effect=_refusing_deletes(refusal)):
+        # When cleanup runs
+        result = migration.cleanup(request, RUN, leftovers)
+    # Then it is reported left in place, without a retry
+    [action] = result["actions"]
+    assert action["action"] == "left-in-place" and "retryUntil" not in action
+    assert rows(leftovers) == []
+
+
+def _refusing_deletes(refusal: ClientError) -> Any:
+    real_rds = migration.rds
+
+    def client_for(access: AccountAccess) -> Any:
+        client = real_rds(access)
+        refusing = mock.Mock(wraps=client)
+        refusing.delete_db_cluster_snapshot.side_effect = refusal
+        return refusing
+
+    return client_for
+
+
+def test_retry_keeps_waiting_while_the_snapshot_is_created_and_deletes_it_once_available(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given a leftover recorded while its snapshot was being created
+    request = world.request()
+    source = migration.prepare_source_snapshot(request, RUN)
+    set_snapshot_status(SOURCE, source.identifier, "creating")
+    migration.cleanup(request, RUN, leftovers)
+
+    # When the scheduled retry runs while it is still creating
+    first = retry_leftovers(leftovers)
+    # Then nothing is deleted and the row stays
+    assert first["pending"] == 1 and first["deleted"] == 0
+    assert source.identifier in world.snapshot_ids(SOURCE)
+    assert rows(leftovers) == [source.identifier]
+
+    # When it has become available and the retry runs again
+    set_snapshot_status(SOURCE, source.identifier, "available")
+    second = retry_leftovers(leftovers)
+    # Then the snapshot is deleted and the row removed, and the source cluster is untouched
+    assert second["deleted"] == 1
+    assert source.identifier not in world.snapshot_ids(SOURCE)
+    assert rows(leftovers) == []
+    assert world.rds(SOURCE).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]["Status"] == (
+        "available"
+    )
+
+
+def test_retry_never_deletes_a_snapshot_that_lost_its_run_tags(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given a recorded leftover whose run tags were removed since (someone adopted the snapshot)
+    request = world.request()
+    source = migration.prepare_source_snapshot(request, RUN)
+    record_leftover(leftovers, source_access(), world.snapshot(SOURCE, source.identifier), RUN)
+    world.rds(SOURCE).remove_tags_from_resource(ResourceName=source.arn, TagKeys=[naming.RUN_ID_TAG])
+
+    # When the retry runs
+    counts = retry_leftovers(leftovers)
+
+    # Then the snapshot stays, and the row is dropped (it is no longer the tool's to delete)
+    assert counts["untagged"] == 1 and counts["deleted"] == 0
+    assert source.identifier in world.snapshot_ids(SOURCE)
+    assert rows(leftovers) == []
+
+
+def test_retry_drops_rows_of_snapshots_already_gone_and_gives_up_after_the_retry_window(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given one leftover deleted by hand meanwhile and one recorded longer ago than the retry window
+    request = world.request()
+    source = migration.prepare_source_snapshot(request, RUN)
+    world.create_snapshot(
+        SOURCE, CLUSTER, naming.source_snapshot_id(OTHER_RUN), naming.tags_for(OTHER_RUN, "source-snapshot")
+    )
+    record_leftover(leftovers, source_access(), world.snapshot(SOURCE, source.identifier), RUN)
+    long_ago = time.time() - RETRY_FOR_SECONDS - 60
+    record_leftover(
+        leftovers,
+        source_access(),
+        world.snapshot(SOURCE, naming.source_snapshot_id(OTHER_RUN)),
+        OTHER_RUN,
+        long_ago,
+    )
+    world.rds(SOURCE).delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=source.identifier)
+
+    # When the retry runs
+    counts = retry_leftovers(leftovers)
+
+    # Then both rows are gone, and the expired one's snapshot is left for the operator (still tagged)
+    assert (counts["gone"], counts["expired"], counts["deleted"]) == (1, 1, 0)
+    assert rows(leftovers) == []
+    assert naming.source_snapshot_id(OTHER_RUN) in world.snapshot_ids(SOURCE)
+    assert world.tags(SOURCE, naming.source_snapshot_id(OTHER_RUN))[naming.RUN_ID_TAG] == OTHER_RUN
+
+
+def test_retry_goes_on_past_an_unreachable_account_and_then_fails_naming_it(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given two leftovers ready to delete, the first in an account whose role can no longer be assumed
+    request = world.request()
+    source = migration.prepare_source_snapshot(request, RUN)
+    lost = AccountAccess(THIRD, REGION, f"arn:aws:iam::{THIRD}:role/aurora-ferry-target")
+    record_leftover(leftovers, source_access(), world.snapshot(SOURCE, source.identifier), RUN)
+    record_leftover(
+        leftovers,
+        lost,
+        {
+            "DBClusterSnapshotIdentifier": naming.target_copy_id(RUN),
+            "DBClusterSnapshotArn": f"arn:aws:rds:{REGION}:{THIRD}:cluster-snapshot:{naming.target_copy_id(RUN)}",
+        },
+        RUN,
+    )
+
+    def unreachable(access: AccountAccess) -> Any:
+        if access.account_id == THIRD:
+            raise AssumeRoleError(f"cannot assume {access.role_arn}: AccessDenied", account_id=THIRD)
+        return migration.rds(access)
+
+    # When the retry runs
+    with (
+        mock.patch.object(leftovers_module, "rds", side_effect=unreachable),
+        pytest.raises(LeftoverCleanupError) as raised,
+    ):
+        retry_leftovers(leftovers)
+
+    # Then the reachable leftover was still deleted, and the error names the one that could not be retried
+    assert source.identifier not in world.snapshot_ids(SOURCE)
+    assert f"cluster-snapshot:{naming.target_copy_id(RUN)}" in str(raised.value)
+    assert f"account {THIRD}" in str(raised.value)
+    assert rows(leftovers) == [naming.target_copy_id(RUN)]
 
 
 # ------------------------------------------------------------------------------------------- polling

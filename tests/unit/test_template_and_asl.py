@@ -137,7 +137,7 @@ def test_no_fixed_physical_names_in_the_template(template: SamTemplate) -> None:
 
 def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
     # Least privilege: the functions' own policies allow sts:AssumeRole on the member-role pattern, and the
-    # wait functions named item actions on the wait table; nothing else.
+    # wait and leftover functions named item actions on their own table; nothing else.
     for logical_id, resource in template.raw["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
@@ -146,7 +146,10 @@ def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
                 if statement["Action"] != "sts:AssumeRole":
                     actions = statement["Action"]
                     assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), logical_id
-                    assert statement["Resource"] == {"Fn::GetAtt": ["WaitTable", "Arn"]}, logical_id
+                    assert statement["Resource"] in (
+                        {"Fn::GetAtt": ["WaitTable", "Arn"]},
+                        {"Fn::GetAtt": ["LeftoverTable", "Arn"]},
+                    ), logical_id
                     continue
                 assert statement["Resource"] == {"Ref": "MemberRoleArnPattern"}
 

@@ -7,6 +7,7 @@ credentials expire.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,6 +115,20 @@ def forget_sessions() -> None:
         _sts = None
 
 
+_orchestrator_clients: dict[tuple[str, str], Any] = {}
+
+
+def orchestrator_client(service: str) -> Any:
+    """A client of the orchestrator's own account (DynamoDB, Step Functions), one per service and region."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+    with _lock:
+        client = _orchestrator_clients.get((service, region))
+        if client is None:
+            client = boto3.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+            _orchestrator_clients[(service, region)] = client
+        return client
+
+
 def rds(access: AccountAccess) -> RDSClient:
     return session_for(access).client("rds", config=_CLIENT_CONFIG)
 
@@ -148,3 +163,20 @@ def translated(access: AccountAccess, action: str) -> Iterator[None]:
         if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
             raise SnapshotQuotaError(message, **where) from error
         raise
+
+
+class dynamodb_errors:  # noqa: N801 - used like a context-manager function
+    """DynamoDB throttling becomes AwsThrottledError, which the state machine (or EventBridge) retries."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if isinstance(error, ClientError) and (
+            error_code(error) in THROTTLING_CODES
+            or error_code(error) == "ProvisionedThroughputExceededException"
+        ):
+            raise AwsThrottledError(f"{self.action}: {error_code(error)}") from error

@@ -91,6 +91,11 @@ class CloneVerificationError(FerryError):
     clone)."""
 
 
+class LeftoverCleanupError(FerryError):
+    """The scheduled retry of leftover snapshots could not reach or delete some of them (never raised to a
+    state machine: it marks the scheduled invocation as failed, so the function's Errors metric shows it)."""
+
+
 # Names the ASL must list; a test checks the ASL against this tuple so the two cannot drift.
 DOMAIN_ERRORS: tuple[type[FerryError], ...] = (
     InvalidInputError,

@@ -23,6 +23,7 @@ from aurora_ferry.errors import (
     SourceNotFoundError,
     TargetConflictError,
 )
+from aurora_ferry.leftovers import NOT_DELETABLE_YET_CODES, LeftoverStore, record_leftover
 from aurora_ferry.observability import logger, metrics
 from aurora_ferry.snapshots import (
     SnapshotRef,
@@ -485,12 +486,13 @@ def poll_instances(access: AccountAccess, instance_ids: list[str], attempt: int)
 # --- step 5: cleanup ------------------------------------------------------------------------------------
 
 
-def cleanup(request: MigrationRequest, run_id: str) -> dict[str, Any]:
+def cleanup(request: MigrationRequest, run_id: str, leftovers: LeftoverStore | None = None) -> dict[str, Any]:
     """Unshare and delete, per the policy, the intermediate snapshots this run made.
 
     Found by their deterministic names and deleted only when they carry this run's tags, so cleanup
     after a failure needs no state from the failed branch and can never touch the caller's snapshots.
-    A snapshot that cannot be deleted yet is reported as left in place rather than failing the run.
+    A snapshot that cannot be deleted yet is reported as left in place rather than failing the run, and,
+    given a leftover store, recorded there so that the scheduled retry deletes it once it is available.
     """
     policy = request.options.cleanup
     actions: list[dict[str, Any]] = []
@@ -507,7 +509,7 @@ def cleanup(request: MigrationRequest, run_id: str) -> dict[str, Any]:
             continue
         actions.append(_unshare(source_client, source, raw, target_ids))
         if policy in (CleanupPolicy.DELETE, CleanupPolicy.KEEP_TARGET_COPIES):
-            actions.append(_delete(source_client, source, raw))
+            actions.append(_delete(source_client, source, raw, run_id, leftovers))
         else:
             actions.append(_kept(source, raw))
     for target in request.targets:
@@ -516,7 +518,11 @@ def cleanup(request: MigrationRequest, run_id: str) -> dict[str, Any]:
         raw = _owned_snapshot(client, access, naming.target_copy_id(run_id), run_id)
         if raw is None:
             continue
-        actions.append(_delete(client, access, raw) if policy is CleanupPolicy.DELETE else _kept(access, raw))
+        actions.append(
+            _delete(client, access, raw, run_id, leftovers)
+            if policy is CleanupPolicy.DELETE
+            else _kept(access, raw)
+        )
     return {"policy": policy.value, "actions": [a for a in actions if a]}
 
 
@@ -555,7 +561,9 @@ def _unshare(client: RDSClient, access: AccountAccess, raw: Any, accounts: list[
     }
 
 
-def _delete(client: RDSClient, access: AccountAccess, raw: Any) -> dict[str, Any]:
+def _delete(
+    client: RDSClient, access: AccountAccess, raw: Any, run_id: str, leftovers: LeftoverStore | None
+) -> dict[str, Any]:
     identifier = raw["DBClusterSnapshotIdentifier"]
     try:
         with translated(access, f"delete {identifier}"):
@@ -566,12 +574,15 @@ def _delete(client: RDSClient, access: AccountAccess, raw: Any) -> dict[str, Any
         logger.warning(
             "could not delete intermediate snapshot", extra={"snapshot": identifier, "error": str(error)}
         )
-        return {
+        action = {
             "action": "left-in-place",
             "accountId": access.account_id,
             "arn": raw["DBClusterSnapshotArn"],
             "reason": f"{error_code(error)}: {error}",
         }
+        if leftovers is not None and error_code(error) in NOT_DELETABLE_YET_CODES:
+            action["retryUntil"] = record_leftover(leftovers, access, raw, run_id).retry_until_iso
+        return action
     metrics.add_metric(name="IntermediatesDeleted", unit=MetricUnit.Count, value=1)
     return {"action": "deleted", "accountId": access.account_id, "arn": raw["DBClusterSnapshotArn"]}
 

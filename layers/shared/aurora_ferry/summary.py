@@ -90,7 +90,7 @@ def summarize_failure(state: dict[str, Any]) -> dict[str, str]:
     error, cause = _explain(state.get("failure", {}))
     cleanup = state.get("cleanup")
     if cleanup:
-        done = [f"{a['action']} {a['arn']}" for a in cleanup.get("actions", [])]
+        done = [_cleanup_action(a) for a in cleanup.get("actions", [])]
         cause += f" | cleanup ({cleanup.get('policy')}): {', '.join(done) if done else 'nothing to clean up'}"
     if "cleanupError" in state:
         cause += f" | cleanup failed: {_explain(state['cleanupError'])[1]}"
@@ -138,3 +138,10 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
         start.replace("Z", "+00:00")
     )
     return round(delta.total_seconds(), 3)
+
+
+def _cleanup_action(action: dict[str, Any]) -> str:
+    text = f"{action['action']} {action['arn']}"
+    if "retryUntil" in action:
+        text += f" (not deletable yet: deleted once available by the scheduled retry, until {action['retryUntil']})"
+    return text

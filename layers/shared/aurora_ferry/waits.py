@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from aurora_ferry.aws import THROTTLING_CODES, AccountAccess, error_code
+from aurora_ferry.aws import (
+    THROTTLING_CODES,
+    AccountAccess,
+    dynamodb_errors,
+    error_code,
+    orchestrator_client,
+)
 from aurora_ferry.errors import AwsThrottledError, InvalidInputError, ResourceFailedError
 from aurora_ferry.events import PollEvent, _field
 from aurora_ferry.migration import PollResult, poll_cluster, poll_instances, poll_snapshot
@@ -64,7 +67,6 @@ RESOURCE_TYPES = {"snapshot": "cluster-snapshot", "cluster": "cluster", "instanc
 SOURCE_TYPES = {"CLUSTER_SNAPSHOT": "cluster-snapshot", "CLUSTER": "cluster", "DB_INSTANCE": "db"}
 
 CompletedBy = Literal["register", "event", "sweeper"]
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="aurora-ferry")
 
 
 def next_poll_delay(attempt: int, interval_seconds: int, adaptive: bool) -> int:
@@ -143,22 +145,9 @@ def check_resources(poll: PollEvent) -> Outcome:
 
 # --- AWS clients of the orchestrator account --------------------------------------------------------------
 
-_clients: dict[tuple[str, str], Any] = {}
-_clients_lock = threading.Lock()
-
-
-def _client(service: str) -> Any:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
-    with _clients_lock:
-        client = _clients.get((service, region))
-        if client is None:
-            client = boto3.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
-            _clients[(service, region)] = client
-        return client
-
 
 def step_functions() -> SFNClient:
-    client: SFNClient = _client("stepfunctions")
+    client: SFNClient = orchestrator_client("stepfunctions")
     return client
 
 
@@ -179,7 +168,7 @@ class WaitStore:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            self._client = _client("dynamodb")
+            self._client = orchestrator_client("dynamodb")
         return self._client
 
     def put(self, request: WaitRequest) -> None:
@@ -194,7 +183,7 @@ class WaitStore:
             }
         )
         for key in request.keys:
-            with _dynamodb_errors("store wait token"):
+            with dynamodb_errors("store wait token"):
                 # A later registration for the same resource (a retried state) replaces the earlier one.
                 self.client.put_item(
                     TableName=self.table_name,
@@ -208,7 +197,7 @@ class WaitStore:
                 )
 
     def get(self, key: str) -> StoredWait | None:
-        with _dynamodb_errors("read wait token"):
+        with dynamodb_errors("read wait token"):
             item = self.client.get_item(
                 TableName=self.table_name, Key={"resourceKey": {"S": key}}, ConsistentRead=True
             ).get("Item")
@@ -218,7 +207,7 @@ class WaitStore:
         """Remove the rows of one wait, only while they still hold that wait's token."""
         for key in keys:
             try:
-                with _dynamodb_errors("delete wait token"):
+                with dynamodb_errors("delete wait token"):
                     self.client.delete_item(
                         TableName=self.table_name,
                         Key={"resourceKey": {"S": key}},
@@ -238,7 +227,7 @@ class WaitStore:
             params: dict[str, Any] = {"TableName": self.table_name, "Limit": min(_SCAN_PAGE, limit - seen)}
             if start:
                 params["ExclusiveStartKey"] = start
-            with _dynamodb_errors("scan wait tokens"):
+            with dynamodb_errors("scan wait tokens"):
                 page = self.client.scan(**params)
             for item in page.get("Items", []):
                 seen += 1
@@ -270,23 +259,6 @@ def _stored(item: dict[str, Any]) -> StoredWait | None:
     except (KeyError, TypeError, ValueError):
         logger.warning("ignoring a malformed wait table row", extra={"key": item.get("resourceKey")})
         return None
-
-
-class _dynamodb_errors:  # noqa: N801 - used like a context-manager function
-    """DynamoDB throttling becomes AwsThrottledError, which the state machine (or EventBridge) retries."""
-
-    def __init__(self, action: str) -> None:
-        self.action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if isinstance(error, ClientError) and (
-            error_code(error) in THROTTLING_CODES
-            or error_code(error) == "ProvisionedThroughputExceededException"
-        ):
-            raise AwsThrottledError(f"{self.action}: {error_code(error)}") from error
 
 
 # --- completing a wait --------------------------------------------------------------------------------------

@@ -1,0 +1,228 @@
+"""Deferred cleanup: intermediate snapshots a failed run could not delete yet are deleted once AWS allows it.
+
+AWS deletes a cluster snapshot only when it is available ("The DB cluster snapshot must be in the available
+state to be deleted", https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBClusterSnapshot.html),
+so a run that fails while its own source snapshot is still being created cannot delete it, and the snapshot
+would otherwise stay, billed and counted against the account's manual snapshot quota, until someone notices.
+Cleanup records such a snapshot in the leftover table; ``retry_leftovers`` runs on a schedule and deletes it
+once it is no longer in progress. It deletes only what a run recorded, and only while the snapshot still
+carries that run's tags, so it can never remove a snapshot the tool did not create. A row is given up (with a
+warning and a metric) after RETRY_FOR_SECONDS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from aurora_ferry import naming
+from aurora_ferry.aws import AccountAccess, dynamodb_errors, error_code, orchestrator_client, rds, translated
+from aurora_ferry.errors import FerryError, InvalidInputError, LeftoverCleanupError
+from aurora_ferry.observability import logger, metrics
+from aurora_ferry.snapshots import describe_snapshot
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+LEFTOVER_TABLE_ENV = "LEFTOVER_TABLE_NAME"
+# A cluster snapshot of a multi-terabyte cluster can take many hours; a week covers any of them. After that
+# the row is dropped with a warning, and the snapshot (still tagged) is the operator's to look at.
+RETRY_FOR_SECONDS = 7 * 24 * 3600
+# The delete errors that mean "not yet" rather than "never": only these are worth retrying.
+NOT_DELETABLE_YET_CODES = frozenset({"InvalidDBClusterSnapshotStateFault"})
+IN_PROGRESS_STATUSES = frozenset({"creating", "copying"})
+MAX_RETRY_ITEMS = 1000
+_SCAN_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """One intermediate cluster snapshot that its run could not delete."""
+
+    access: AccountAccess
+    identifier: str
+    arn: str
+    run_id: str
+    retry_until: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.access.account_id}:{self.access.region}:cluster-snapshot:{self.identifier}"
+
+    @property
+    def retry_until_iso(self) -> str:
+        return datetime.fromtimestamp(self.retry_until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class LeftoverStore:
+    """The leftover table: one row per snapshot still to delete, with a TTL past the retry window."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @classmethod
+    def from_environment(cls) -> LeftoverStore:
+        name = os.environ.get(LEFTOVER_TABLE_ENV)
+        if not name:
+            raise InvalidInputError([f"environment: {LEFTOVER_TABLE_ENV} must name the leftover table"])
+        return cls(name)
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = orchestrator_client("dynamodb")
+        return self._client
+
+    def put(self, leftover: Leftover) -> None:
+        payload = json.dumps(
+            {
+                "access": leftover.access.to_json(),
+                "identifier": leftover.identifier,
+                "arn": leftover.arn,
+                "runId": leftover.run_id,
+            }
+        )
+        with dynamodb_errors("record leftover snapshot"):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "resourceKey": {"S": leftover.key},
+                    "leftover": {"S": payload},
+                    "retryUntil": {"N": str(leftover.retry_until)},
+                    # DynamoDB TTL removes a row a day after the retry window, should every retry fail.
+                    "expiresAt": {"N": str(leftover.retry_until + 24 * 3600)},
+                },
+            )
+
+    def delete(self, leftover: Leftover) -> None:
+        with dynamodb_errors("delete leftover row"):
+            self.client.delete_item(TableName=self.table_name, Key={"resourceKey": {"S": leftover.key}})
+
+    def scan(self, limit: int = MAX_RETRY_ITEMS) -> Iterator[Leftover]:
+        """Every recorded leftover, at most `limit` of them (a bounded scan)."""
+        start: dict[str, Any] | None = None
+        seen = 0
+        while seen < limit:
+            params: dict[str, Any] = {"TableName": self.table_name, "Limit": min(_SCAN_PAGE, limit - seen)}
+            if start:
+                params["ExclusiveStartKey"] = start
+            with dynamodb_errors("scan leftover rows"):
+                page = self.client.scan(**params)
+            for item in page.get("Items", []):
+                seen += 1
+                leftover = _parsed(item)
+                if leftover is not None:
+                    yield leftover
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+
+def _parsed(item: dict[str, Any]) -> Leftover | None:
+    try:
+        raw = json.loads(item["leftover"]["S"])
+        return Leftover(
+            access=AccountAccess.from_json(raw["access"]),
+            identifier=str(raw["identifier"]),
+            arn=str(raw["arn"]),
+            run_id=str(raw["runId"]),
+            retry_until=int(item["retryUntil"]["N"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        logger.warning("ignoring a malformed leftover row", extra={"key": item.get("resourceKey")})
+        return None
+
+
+def record_leftover(
+    store: LeftoverStore, access: AccountAccess, raw_snapshot: Any, run_id: str, now: float | None = None
+) -> Leftover:
+    """Remember a snapshot of this run that cleanup could not delete yet, for retry_leftovers."""
+    now = time.time() if now is None else now
+    leftover = Leftover(
+        access=access,
+        identifier=raw_snapshot["DBClusterSnapshotIdentifier"],
+        arn=raw_snapshot["DBClusterSnapshotArn"],
+        run_id=run_id,
+        retry_until=int(now) + RETRY_FOR_SECONDS,
+    )
+    store.put(leftover)
+    logger.info(
+        "snapshot not deletable yet; its deletion will be retried",
+        extra={"snapshot": leftover.arn, "retry_until": leftover.retry_until_iso},
+    )
+    return leftover
+
+
+def retry_leftovers(store: LeftoverStore | None = None, now: float | None = None) -> dict[str, int]:
+    """Delete every recorded leftover that AWS now lets us delete; keep the ones still in progress.
+
+    Every row is tried even when one fails (an account whose role is gone must not block the others); the
+    failures are then raised together as LeftoverCleanupError, so the invocation is reported as failed.
+    """
+    store = store or LeftoverStore.from_environment()
+    now = time.time() if now is None else now
+    counts = {"leftovers": 0, "deleted": 0, "pending": 0, "gone": 0, "untagged": 0, "expired": 0}
+    problems: list[str] = []
+    for leftover in store.scan():
+        counts["leftovers"] += 1
+        if leftover.retry_until < now:
+            logger.warning(
+                "giving up on a leftover snapshot; it is still tagged with its run id",
+                extra={"snapshot": leftover.arn, "run_id": leftover.run_id},
+            )
+            metrics.add_metric(name="LeftoversAbandoned", unit=MetricUnit.Count, value=1)
+            store.delete(leftover)
+            counts["expired"] += 1
+            continue
+        try:
+            outcome = _retry_one(leftover)
+        except (FerryError, ClientError) as error:
+            logger.exception("could not retry a leftover snapshot", extra={"snapshot": leftover.arn})
+            problems.append(f"{leftover.arn}: {error}")
+            continue
+        counts[outcome] += 1
+        if outcome != "pending":
+            store.delete(leftover)
+    if counts["leftovers"]:
+        logger.info("retried leftover snapshots", extra=counts)
+    if problems:
+        raise LeftoverCleanupError(
+            f"{len(problems)} leftover snapshot(s) could not be retried: " + "; ".join(problems)
+        )
+    return counts
+
+
+def _retry_one(leftover: Leftover) -> str:
+    access = leftover.access
+    client = rds(access)
+    raw = describe_snapshot(client, access, leftover.identifier)
+    if raw is None:
+        return "gone"
+    with translated(access, f"read tags of {leftover.identifier}"):
+        tags = client.list_tags_for_resource(ResourceName=raw["DBClusterSnapshotArn"]).get("TagList", [])
+    if not naming.is_tagged_by_run(tags, leftover.run_id):  # type: ignore[arg-type]
+        logger.warning(
+            "leftover snapshot no longer carries its run's tags; leaving it", extra={"snapshot": leftover.arn}
+        )
+        return "untagged"
+    if raw.get("Status") in IN_PROGRESS_STATUSES:
+        return "pending"
+    try:
+        with translated(access, f"delete {leftover.identifier}"):
+            client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=leftover.identifier)
+    except ClientError as error:
+        if error_code(error) in NOT_DELETABLE_YET_CODES:
+            return "pending"
+        raise
+    metrics.add_metric(name="LeftoversDeleted", unit=MetricUnit.Count, value=1)
+    logger.info("deleted a leftover snapshot", extra={"snapshot": leftover.arn, "run_id": leftover.run_id})
+    return "deleted"

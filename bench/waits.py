@@ -110,7 +110,9 @@ def _measure(
     history: list[dict[str, Any]], ready: dict[str, dict[str, datetime]], event: dict[str, Any]
 ) -> dict[str, Any]:
     source = event["source"]["accountId"]
-    per_wait = {kind: {"transitions": 0, "invocations": 0, "delays": [], "completedBy": []} for kind in WAITS}
+    per_wait: dict[str, dict[str, Any]] = {
+        kind: {"transitions": 0, "invocations": 0, "delays": [], "completedBy": []} for kind in WAITS
+    }
     entered = [e for e in history if e["type"].endswith("StateEntered")]
     last_state = ""
     for e in history:

@@ -104,25 +104,32 @@ def test_a_wait_that_never_ends_stops_at_max_poll_attempts_with_a_clear_failure(
 
 
 def test_a_snapshot_still_being_created_when_a_run_fails_is_deleted_once_it_is_available() -> None:
-    # Given a source snapshot that takes two hours to create, and a run that gives up on it after two checks
+    # Given a source snapshot that takes a month to create (so no machine load can finish it early), and a run
+    # that gives up on it after two checks
     event = copy.deepcopy(load_event("migrate-cmk.json"))
     event["options"].update(maxPollAttempts=2, waitStrategy="polling")
-    with running_twin(durations={"snapshot_create": 7200}) as twin:
+    with running_twin(durations={"snapshot_create": 30 * 24 * 3600}) as twin:
         rds = twin.client("rds", "111111111111")
         before = _snapshot_ids(rds)
         # When the run fails
         description = twin.wait(twin.start(event), timeout_real_seconds=120)
-        run_id = run_id_from_execution_name(description["name"])
-        snapshot_id = source_snapshot_id(run_id)
-        left_status = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)[
-            "DBClusterSnapshots"
-        ][0]["Status"]
-        # ... and the twin clock passes the snapshot's two hours and the next scheduled retry
-        deadline = time.monotonic() + 60
-        while snapshot_id in _snapshot_ids(rds) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        snapshot_id = source_snapshot_id(run_id_from_execution_name(description["name"]))
+        left_status = _snapshot_status(rds, snapshot_id)
+        # ... the scheduled retry runs twice while the snapshot is still being created
+        ticks = twin.invocations.by_function.get("RetryLeftoversFunction", 0)
+        _wait_until(lambda: twin.invocations.by_function.get("RetryLeftoversFunction", 0) >= ticks + 2)
+        status_while_retried = _snapshot_status(rds, snapshot_id)
+        # ... and then RDS finishes it
+        from moto.rds.models import rds_backends
+
+        twin.rules.track(
+            "cluster-snapshot",
+            rds_backends["111111111111"]["eu-west-1"].cluster_snapshots[snapshot_id],
+            "creating",
+            0,
+        )
+        _wait_until(lambda: snapshot_id not in _snapshot_ids(rds))
         remaining = _snapshot_ids(rds)
-        retries = twin.invocations.by_function.get("RetryLeftoversFunction", 0)
         cluster = rds.describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"][0]
     # Then the failed run left the snapshot in place because it was still being created, and said it would retry
     assert description["status"] == "FAILED"
@@ -132,10 +139,26 @@ def test_a_snapshot_still_being_created_when_a_run_fails_is_deleted_once_it_is_a
         in description["cause"]
     )
     assert "deleted once available by the scheduled retry" in description["cause"]
-    # And the scheduled retry deleted it once it was available, and nothing else of the source account
+    # And the retry left it alone while it was being created, deleted it once it was available, and touched
+    # nothing else of the source account
+    assert status_while_retried == "creating"
     assert remaining == before
-    assert retries >= 2
     assert cluster["Status"] == "available"
+
+
+def _snapshot_status(rds: Any, identifier: str) -> str:
+    status: str = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)[
+        "DBClusterSnapshots"
+    ][0]["Status"]
+    return status
+
+
+def _wait_until(condition: Callable[[], bool], timeout_real_seconds: float = 60) -> None:
+    deadline = time.monotonic() + timeout_real_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the twin did not get there in time")
+        time.sleep(0.05)
 
 
 def _snapshot_ids(rds: Any) -> set[str]:

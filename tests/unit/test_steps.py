@@ -645,6 +645,14 @@ def set_snapshot_status(account: str, identifier: str, status: str) -> None:
     rds_backends[account][REGION].cluster_snapshots[identifier].status = status
 
 
+def creating_source_snapshot(world: World) -> tuple[MigrationRequest, SnapshotRef]:
+    """The run's source snapshot, still being created (the state in which AWS refuses to delete it)."""
+    request = world.request()
+    source = migration.prepare_source_snapshot(request, RUN)
+    set_snapshot_status(SOURCE, source.identifier, "creating")
+    return request, source
+
+
 def rows(store: LeftoverStore) -> list[str]:
     return sorted(leftover.identifier for leftover in store.scan())
 
@@ -653,9 +661,7 @@ def test_cleanup_records_a_snapshot_still_being_created_for_a_later_retry(
     world: World, leftovers: LeftoverStore
 ) -> None:
     # Given a run that failed while its source snapshot was still being created
-    request = world.request()
-    source = migration.prepare_source_snapshot(request, RUN)
-    set_snapshot_status(SOURCE, source.identifier, "creating")
+    request, source = creating_source_snapshot(world)
 
     # When cleanup runs with policy "delete"
     result = migration.cleanup(request, RUN, leftovers)
@@ -706,9 +712,7 @@ def test_retry_keeps_waiting_while_the_snapshot_is_created_and_deletes_it_once_a
     world: World, leftovers: LeftoverStore
 ) -> None:
     # Given a leftover recorded while its snapshot was being created
-    request = world.request()
-    source = migration.prepare_source_snapshot(request, RUN)
-    set_snapshot_status(SOURCE, source.identifier, "creating")
+    request, source = creating_source_snapshot(world)
     migration.cleanup(request, RUN, leftovers)
 
     # When the scheduled retry runs while it is still creating

@@ -180,3 +180,29 @@ class dynamodb_errors:  # noqa: N801 - used like a context-manager function
             or error_code(error) == "ProvisionedThroughputExceededException"
         ):
             raise AwsThrottledError(f"{self.action}: {error_code(error)}") from error
+
+
+def resource_key(account_id: str, region: str, resource_type: str, identifier: str) -> str:
+    """A DynamoDB key for one RDS resource in one account and Region (the wait and leftover tables)."""
+    return f"{account_id}:{region}:{resource_type}:{identifier}"
+
+
+_SCAN_PAGE = 100
+
+
+def scan_items(client: Any, table_name: str, limit: int, action: str) -> Iterator[dict[str, Any]]:
+    """The table's items, at most `limit` of them (a bounded scan), a page at a time."""
+    start: dict[str, Any] | None = None
+    seen = 0
+    while seen < limit:
+        params: dict[str, Any] = {"TableName": table_name, "Limit": min(_SCAN_PAGE, limit - seen)}
+        if start:
+            params["ExclusiveStartKey"] = start
+        with dynamodb_errors(action):
+            page = client.scan(**params)
+        items = page.get("Items", [])
+        seen += len(items)
+        yield from items
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return

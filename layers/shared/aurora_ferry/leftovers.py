@@ -24,7 +24,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from aurora_ferry import naming
-from aurora_ferry.aws import AccountAccess, dynamodb_errors, error_code, orchestrator_client, rds, translated
+from aurora_ferry.aws import (
+    AccountAccess,
+    dynamodb_errors,
+    error_code,
+    orchestrator_client,
+    rds,
+    resource_key,
+    scan_items,
+    translated,
+)
 from aurora_ferry.errors import FerryError, InvalidInputError, LeftoverCleanupError
 from aurora_ferry.observability import logger, metrics
 from aurora_ferry.snapshots import describe_snapshot
@@ -40,7 +49,6 @@ RETRY_FOR_SECONDS = 7 * 24 * 3600
 NOT_DELETABLE_YET_CODES = frozenset({"InvalidDBClusterSnapshotStateFault"})
 IN_PROGRESS_STATUSES = frozenset({"creating", "copying"})
 MAX_RETRY_ITEMS = 1000
-_SCAN_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class Leftover:
 
     @property
     def key(self) -> str:
-        return f"{self.access.account_id}:{self.access.region}:cluster-snapshot:{self.identifier}"
+        return resource_key(self.access.account_id, self.access.region, "cluster-snapshot", self.identifier)
 
     @property
     def retry_until_iso(self) -> str:
@@ -109,22 +117,10 @@ class LeftoverStore:
 
     def scan(self, limit: int = MAX_RETRY_ITEMS) -> Iterator[Leftover]:
         """Every recorded leftover, at most `limit` of them (a bounded scan)."""
-        start: dict[str, Any] | None = None
-        seen = 0
-        while seen < limit:
-            params: dict[str, Any] = {"TableName": self.table_name, "Limit": min(_SCAN_PAGE, limit - seen)}
-            if start:
-                params["ExclusiveStartKey"] = start
-            with dynamodb_errors("scan leftover rows"):
-                page = self.client.scan(**params)
-            for item in page.get("Items", []):
-                seen += 1
-                leftover = _parsed(item)
-                if leftover is not None:
-                    yield leftover
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
+        for item in scan_items(self.client, self.table_name, limit, "scan leftover rows"):
+            leftover = _parsed(item)
+            if leftover is not None:
+                yield leftover
 
 
 def _parsed(item: dict[str, Any]) -> Leftover | None:

@@ -35,6 +35,8 @@ from aurora_ferry.aws import (
     dynamodb_errors,
     error_code,
     orchestrator_client,
+    resource_key,
+    scan_items,
 )
 from aurora_ferry.errors import AwsThrottledError, InvalidInputError, ResourceFailedError
 from aurora_ferry.events import PollEvent, _field
@@ -50,7 +52,6 @@ WAIT_TABLE_ENV = "WAIT_TABLE_NAME"
 TOKEN_TTL_SECONDS = 8 * 24 * 3600
 # One sweep looks at no more than this many stored waits (20 targets x 3 waits x a few runs fit easily).
 MAX_SWEEP_ITEMS = 1000
-_SCAN_PAGE = 100
 
 # Adaptive polling for waits no event announces: the interval doubles from options.pollIntervalSeconds up
 # to this cap (or the interval itself when that is longer).
@@ -81,11 +82,6 @@ def next_poll_delay(attempt: int, interval_seconds: int, adaptive: bool) -> int:
     cap = max(interval_seconds, ADAPTIVE_MAX_DELAY_SECONDS)
     doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)
     return int(min(cap, interval_seconds * 2**doublings))
-
-
-def resource_key(account_id: str, region: str, resource_type: str, identifier: str) -> str:
-    """The wait table's key: one resource in one account and Region."""
-    return f"{account_id}:{region}:{resource_type}:{identifier}"
 
 
 @dataclass(frozen=True)
@@ -221,22 +217,10 @@ class WaitStore:
 
     def scan(self, limit: int = MAX_SWEEP_ITEMS) -> Iterator[StoredWait]:
         """Every stored wait, at most `limit` of them (a bounded scan)."""
-        start: dict[str, Any] | None = None
-        seen = 0
-        while seen < limit:
-            params: dict[str, Any] = {"TableName": self.table_name, "Limit": min(_SCAN_PAGE, limit - seen)}
-            if start:
-                params["ExclusiveStartKey"] = start
-            with dynamodb_errors("scan wait tokens"):
-                page = self.client.scan(**params)
-            for item in page.get("Items", []):
-                seen += 1
-                stored = _stored(item)
-                if stored is not None:
-                    yield stored
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
+        for item in scan_items(self.client, self.table_name, limit, "scan wait tokens"):
+            stored = _stored(item)
+            if stored is not None:
+                yield stored
 
 
 def _stored(item: dict[str, Any]) -> StoredWait | None:

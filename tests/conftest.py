@@ -30,8 +30,14 @@ def running_twin(
     speed: float = 3000,
     handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
     durations: dict[str, float] | None = None,
+    enforce_iam: bool = True,
+    member_templates: Path | None = None,
 ) -> Iterator[Any]:
-    """A twin of a shipped world; `durations` overrides some of its Aurora operation times (twin seconds)."""
+    """A twin of a shipped world; `durations` overrides some of its Aurora operation times (twin seconds).
+
+    The twin enforces IAM under the shipped templates; `member_templates` deploys the member stacks from
+    another folder (a mutated copy), and `enforce_iam=False` only shows that a test fails without the IAM.
+    """
     from ferry_cli.twin.runtime import Twin
     from ferry_cli.twin.world import load_world
 
@@ -43,5 +49,7 @@ def running_twin(
         REPO / "template.yaml",
         speed=speed,
         handler_overrides=handler_overrides,
+        enforce_iam=enforce_iam,
+        member_templates=member_templates,
     ) as twin:
         yield twin

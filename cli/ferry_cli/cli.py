@@ -143,7 +143,8 @@ def _local_plan(args: argparse.Namespace) -> int:
     except WorldError as error:
         sys.stderr.write(f"ferry: world {args.world}: {error}\n")
         return 2
-    with Twin.started(world, args.template):
+    with Twin.started(world, args.template) as twin, twin.iam.acting_as("PreflightFunction"):
+        # Exactly as the state machine's Preflight step: under that function's role, assuming the member roles.
         report = run_preflight(request).to_json()
     return _print_plan(sys.stdout, report, as_json=args.json)
 

@@ -87,3 +87,33 @@ def test_validate_names_every_bad_field(tmp_path: Path, capsys: pytest.CaptureFi
     assert status == 1
     assert "source.accountId" in errors
     assert "targets[0].clusterIdentifier" in errors
+
+
+def test_local_plan_names_the_missing_action_and_the_statement_to_add(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a world whose dev member role was deployed from an older template, without two statements
+    world = REPO / "worlds/dev-role-from-an-older-template.json"
+    # When `ferry local plan` checks the CMK sample against it
+    status = main(["local", "plan", "--world", str(world), "--input", str(REPO / "events/migrate-cmk.json")])
+    out = capsys.readouterr().out
+    # Then it fails before anything is created, naming each refused action and the statement that grants it
+    assert status == 1
+    assert (
+        "may not perform rds:RestoreDBClusterFromSnapshot on arn:aws:rds:eu-west-1:222222222222:cluster:orders-dev"
+        in out
+    )
+    assert "member-accounts/target-account.yaml: RestoreFromLocalCopies" in out
+    assert "member-accounts/target-account.yaml: CreateRdsServiceLinkedRole" in out
+    assert "preflight: FAILED (nothing was changed)" in out
+
+
+def test_local_plan_of_a_source_at_its_snapshot_quota_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a source account with 2 of 2 manual cluster snapshots used
+    world = REPO / "worlds/source-at-snapshot-quota.json"
+    # When `ferry local plan` checks a run that makes two snapshots there
+    status = main(["local", "plan", "--world", str(world), "--input", str(REPO / "events/migrate-cmk.json")])
+    out = capsys.readouterr().out
+    # Then the quota answer of DescribeAccountAttributes stops it
+    assert status == 1
+    assert "has 2 manual cluster snapshots in eu-west-1 and may have 2 (quota ManualClusterSnapshots)" in out

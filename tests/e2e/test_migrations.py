@@ -233,3 +233,28 @@ def test_share_the_target_never_received_fails_with_a_named_error() -> None:
     assert DEV in description["cause"]
     assert _ferry_snapshots(after, SOURCE) == []
     _assert_source_untouched(before, after)
+
+
+def test_two_concurrent_runs_with_the_same_input_leave_the_winner_untouched() -> None:
+    # Given two executions of the same input started together (same target cluster identifier)
+    with running_twin() as twin:
+        event = load_event("migrate-cmk.json")
+        first, second = twin.start(event), twin.start(event)
+        outcomes = [twin.wait(arn, timeout_real_seconds=240) for arn in (first, second)]
+        after = twin.inventory()
+    # Then exactly one succeeds; the other fails with TargetConflictError, because AWS refuses a cluster
+    # identifier that exists (the twin no longer lets the second restore replace the first's cluster)
+    statuses = sorted(o["status"] for o in outcomes)
+    assert statuses == ["FAILED", "SUCCEEDED"], [o.get("cause") for o in outcomes]
+    winner = next(o for o in outcomes if o["status"] == "SUCCEEDED")
+    loser = next(o for o in outcomes if o["status"] == "FAILED")
+    assert loser["error"] == "TargetConflictError", loser.get("cause")
+    # And the winner's cluster is still its own, available, with its instances
+    winner_run = json.loads(winner["output"])["runId"]
+    cluster = _cluster(after, DEV, "orders-dev")
+    assert cluster["status"] == "available"
+    assert cluster["tags"]["aurora-ferry:run-id"] == winner_run
+    assert sorted(i["identifier"] for i in after[DEV]["instances"] if i["cluster"] == "orders-dev") == [
+        "orders-dev-1",
+        "orders-dev-2",
+    ]

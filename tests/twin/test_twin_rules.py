@@ -122,7 +122,13 @@ def create_key(aws: Clients, account: str, policy: str | None = None, region: st
 
 
 def create_cluster(
-    aws: Clients, account: str, cluster_id: str, *, encrypted: bool = True, kms_key_id: str | None = None
+    aws: Clients,
+    account: str,
+    cluster_id: str,
+    *,
+    encrypted: bool = True,
+    kms_key_id: str | None = None,
+    available: bool = True,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"StorageEncrypted": encrypted}
     if kms_key_id is not None:
@@ -134,6 +140,11 @@ def create_cluster(
         MasterUserPassword="correct-horse-battery",
         **kwargs,
     )["DBCluster"]
+    # An existing cluster, as most tests need it: AWS snapshots only an available cluster (twin rule).
+    if available:
+        from moto.rds.models import rds_backends
+
+        rds_backends[account][REGION].clusters[cluster_id]._status = "available"
     return cluster
 
 
@@ -315,7 +326,7 @@ def test_restored_cluster_and_its_instance_wait_for_their_durations(
 @pytest.mark.twin
 def test_settle_all_makes_everything_available_now(aws: Clients, twin: TwinRegistry) -> None:
     # Given a creating cluster and its creating instance
-    create_cluster(aws, SOURCE, "prod")
+    create_cluster(aws, SOURCE, "prod", available=False)
     aws("rds", SOURCE).create_db_instance(
         DBInstanceIdentifier="prod-1",
         DBClusterIdentifier="prod",
@@ -932,3 +943,34 @@ def test_key_policy_allows_is_case_insensitive_for_actions_and_accepts_a_single_
     assert key_policy_allows(
         policy, TARGET, REGION, ["kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:Decrypt"]
     ) == ["kms:Decrypt"]
+
+
+@pytest.mark.twin
+def test_a_stopped_cluster_cannot_be_snapshotted(aws: Clients, twin: TwinRegistry) -> None:
+    # Given a stopped cluster
+    create_cluster(aws, SOURCE, "prod")
+    rds = aws("rds", SOURCE)
+    rds.stop_db_cluster(DBClusterIdentifier="prod")
+    # When it is snapshotted / Then RDS refuses, as for any cluster that is not available
+    with pytest.raises(ClientError) as raised:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
+    assert raised.value.response["Error"]["Code"] == "InvalidDBClusterStateFault"
+    assert "stopped" in raised.value.response["Error"]["Message"]
+
+
+@pytest.mark.twin
+def test_an_existing_cluster_identifier_is_refused_not_replaced(aws: Clients, twin: TwinRegistry) -> None:
+    # Given a cluster and a snapshot of it
+    created = create_cluster(aws, SOURCE, "prod")
+    rds = aws("rds", SOURCE)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
+    twin.settle_all()
+    # When a restore names the same cluster identifier
+    with pytest.raises(ClientError) as raised:
+        rds.restore_db_cluster_from_snapshot(
+            DBClusterIdentifier="prod", SnapshotIdentifier="snap", Engine="aurora-postgresql"
+        )
+    # Then RDS refuses with DBClusterAlreadyExistsFault and the first cluster is still the one that was there
+    assert raised.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"
+    still = rds.describe_db_clusters(DBClusterIdentifier="prod")["DBClusters"][0]
+    assert still["DbClusterResourceId"] == created["DbClusterResourceId"]

@@ -503,7 +503,8 @@ def test_defaults_are_filled() -> None:
     # Given a minimal input: no options, and a target without count, protection, tags or network
     raw = base_input()
     del raw["options"]
-    for field in ("instanceCount", "deletionProtection", "tags"):
+    del raw["source"]["externalId"]
+    for field in ("instanceCount", "deletionProtection", "tags", "externalId"):
         del raw["targets"][0][field]
 
     # When it is parsed

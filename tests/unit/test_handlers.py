@@ -90,7 +90,12 @@ def test_validate_input_returns_normalised_input_run_id_and_source_access(
     # (the name had to be changed to be identifier-safe, so a hash of the original keeps it unique)
     assert result["runId"] == run_id_from_execution_name("Nightly_Orders 2026-11-23")
     assert result["runId"].startswith("nightly-orders-2026-11-23-")
-    assert result["sourceAccess"] == {"accountId": SOURCE, "region": REGION, "roleArn": SOURCE_ROLE}
+    assert result["sourceAccess"] == {
+        "accountId": SOURCE,
+        "region": REGION,
+        "roleArn": SOURCE_ROLE,
+        "externalId": raw["source"]["externalId"],
+    }
     json.dumps(result)  # the state machine carries it as JSON
 
 

@@ -299,7 +299,7 @@ def test_snapshot_creation_and_tagging_require_the_managed_request_tag(path: Pat
         ({"ExternalId": "ferry-ext-1"}, {"StringEquals": {"sts:ExternalId": "ferry-ext-1"}}),
         (
             {"OrchestratorPrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"},
-            {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"}},
+            {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"}},
         ),
         (
             {
@@ -307,7 +307,7 @@ def test_snapshot_creation_and_tagging_require_the_managed_request_tag(path: Pat
                 "ExternalId": "ferry-ext-1",
             },
             {
-                "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"},
+                "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/ferry-fn"},
                 "StringEquals": {"sts:ExternalId": "ferry-ext-1"},
             },
         ),
@@ -335,23 +335,42 @@ def test_trust_policy_narrows_to_the_given_principal_and_external_id(
 
 
 @pytest.mark.unit
-def test_target_role_uses_only_the_given_source_share_key() -> None:
-    # Given the target template
-    template = load(TARGET)
-    params = {**source_params(), "SourceShareKeyArn": "arn:aws:kms:eu-west-1:444444444444:key/abc"}
+@pytest.mark.parametrize(
+    "clone_keys", ["", "arn:aws:kms:eu-west-1:444444444444:key/11111111-2222-3333-4444-555555555555"]
+)
+def test_target_role_uses_only_the_given_source_share_key_and_clone_keys(clone_keys: str) -> None:
+    from ferry_cli.twin.cfn import render_stack
 
-    # When the KMS statements of the role are evaluated
+    # Given the target template deployed with a share key, and with or without source cluster keys for clones
+    share_key = "arn:aws:kms:eu-west-1:444444444444:key/0b5e1c3a-6f1d-4f7e-9a51-2c8e7d1f0a11"
+    rendered = render_stack(
+        TARGET,
+        {
+            "OrchestratorAccountId": "999999999999",
+            "SourceShareKeyArn": share_key,
+            "SourceClusterKmsKeyArns": clone_keys,
+        },
+        account_id="222222222222",
+        region="eu-west-1",
+        stack_name="aurora-ferry-target",
+    )
+    # When the KMS statements of the role are read
+    (policy,) = rendered.resources["OrchestratorAccessRole"].properties["Policies"]
     kms = [
         s
-        for _, s in role_policy_statements(template)
+        for s in policy["PolicyDocument"]["Statement"]
         if any(a.startswith("kms:") for a in as_list(s["Action"]))
     ]
 
-    # Then every one of them is scoped to the source share key, and CreateGrant is for AWS services only
-    assert {a for s in kms for a in as_list(s["Action"])} == TARGET_COPY_ACTIONS
+    # Then each names the share key or a listed clone key only, grants the copy actions, and CreateGrant is
+    # for AWS services only
+    allowed = {share_key, *filter(None, clone_keys.split(","))}
+    assert {r for s in kms for r in as_list(s["Resource"])} == allowed
     for statement in kms:
-        assert (
-            resolve(statement["Resource"], template, params) == "arn:aws:kms:eu-west-1:444444444444:key/abc"
-        )
         if "kms:CreateGrant" in as_list(statement["Action"]):
             assert statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"] == "true"
+    by_key = {
+        key: {a for s in kms if key in as_list(s["Resource"]) for a in as_list(s["Action"])}
+        for key in allowed
+    }
+    assert all(actions == TARGET_COPY_ACTIONS for actions in by_key.values())

@@ -12,9 +12,11 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
+import boto3
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -24,9 +26,11 @@ from aurora_ferry.contract import parse_migration_request
 from aurora_ferry.errors import DOMAIN_ERRORS, AssumeRoleError, PreflightFailedError
 from aurora_ferry.kms_policy import (
     CROSS_ACCOUNT_COPY_ACTIONS,
+    SOURCE_KEY_COPY_ACTIONS,
     KeyPolicyVerdict,
     evaluate_key_policy,
     key_policy_allows,
+    without_account_delegation,
 )
 from aurora_ferry.preflight import Finding, PreflightReport, run_preflight
 from tests.conftest import load_event, running_twin
@@ -49,7 +53,15 @@ READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Simulate", "AssumeRole")
 
 
 def preflight(event: dict[str, Any], run_id: str | None = None) -> PreflightReport:
-    return run_preflight(parse_migration_request(event), run_id)
+    """Preflight as the PreflightFunction runs it: under that function's role, in a twin when one runs."""
+    from ferry_cli.twin.iam.authorizer import active
+
+    try:
+        authorizer = active()
+    except RuntimeError:
+        return run_preflight(parse_migration_request(event), run_id)
+    with authorizer.acting_as("PreflightFunction"):
+        return run_preflight(parse_migration_request(event), run_id)
 
 
 def event(name: str = "migrate-cmk.json") -> dict[str, Any]:
@@ -66,16 +78,16 @@ def botocore_calls(
 ) -> Iterator[list[str]]:
     """Record every AWS operation name; answer the ones in ``fakes`` without calling moto.
 
-    Lets a test play the parts of real AWS moto lacks (quotas, the IAM simulator) or refuse a call.
+    Lets a test play the parts of real AWS moto lacks (quotas, the IAM simulator) or refuse a call; a
+    fake that returns None lets that call through to moto.
     """
     original = BaseClient._make_api_call
     seen: list[str] = []
 
     def spy(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         seen.append(operation)
-        if fakes and operation in fakes:
-            return fakes[operation](params)
-        return original(client, operation, params)
+        answer = fakes[operation](params) if fakes and operation in fakes else None
+        return original(client, operation, params) if answer is None else answer
 
     with mock.patch.object(BaseClient, "_make_api_call", spy):
         yield seen
@@ -340,6 +352,10 @@ def test_a_role_that_cannot_be_assumed_is_an_error_and_its_account_is_skipped() 
     assert (error.check, error.account_id) == ("assume-role", QA)
     assert f"arn:aws:iam::{QA}:role/aurora-ferry-target" in error.message
     assert "not trusted" in error.message
+    # And it names the request field and where to fix it: trust policy, externalId, MemberRoleArnPattern
+    assert "(targets[1].roleArn)" in error.message
+    for fix in ("trust policy", "externalId", "MemberRoleArnPattern"):
+        assert fix in error.message
     checked_in_qa = {f.check for f in report.findings if f.account_id == QA}
     # (the share key's policy is read in the source account, so it is still checked for QA)
     assert checked_in_qa == {"assume-role", "share-key-policy"}
@@ -361,16 +377,34 @@ def test_a_disabled_target_key_is_an_error() -> None:
     assert "Disabled" in error.message and "enable-key" in error.message
 
 
-def test_a_low_default_snapshot_quota_is_an_error_in_the_source() -> None:
-    with running_twin(), mock.patch("aurora_ferry.preflight.DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA", 1):
-        # Given no quota answer (as in moto) and a default that leaves room for one snapshot
+def test_a_source_at_its_snapshot_quota_is_an_error_in_the_source() -> None:
+    with running_twin(world="source-at-snapshot-quota.json"):
+        # Given a source account whose DescribeAccountAttributes says 2 of 2 manual cluster snapshots are used
         # When preflight runs for a run that snapshots the cluster and re-encrypts a copy
         report = preflight(event())
 
-    # Then the source, which needs two, is short; the target, which needs one, is not
+    # Then the source, which needs two more, is short; the target, which needs one, is not
     (error,) = report.errors
     assert (error.check, error.account_id) == ("snapshot-quota", SOURCE)
+    assert (
+        "has 2 manual cluster snapshots" in error.message and "quota ManualClusterSnapshots" in error.message
+    )
     assert "this run creates 2" in error.message and "Service Quotas" in error.message
+
+
+def test_a_low_default_snapshot_quota_is_used_when_the_quota_answer_is_refused() -> None:
+    with (
+        running_twin(),
+        mock.patch("aurora_ferry.preflight.DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA", 1),
+        botocore_calls({"DescribeAccountAttributes": access_denied("DescribeAccountAttributes")}),
+    ):
+        # Given no quota answer and a default that leaves room for one snapshot
+        report = preflight(event())
+
+    # Then the source, which needs two, is short, judged by the documented default
+    (error,) = report.errors
+    assert (error.check, error.account_id) == ("snapshot-quota", SOURCE)
+    assert "assumed the documented default" in error.message
 
 
 def test_quota_from_describe_account_attributes_counts_existing_manual_snapshots() -> None:
@@ -389,6 +423,7 @@ def test_quota_from_describe_account_attributes_counts_existing_manual_snapshots
             MasterUsername="someone",
             MasterUserPassword="not-the-ferry-123",
         )
+        twin.rules.settle_all()
         for name in ("keep-1", "keep-2"):
             rds.create_db_cluster_snapshot(DBClusterIdentifier="scratch", DBClusterSnapshotIdentifier=name)
 
@@ -402,45 +437,6 @@ def test_quota_from_describe_account_attributes_counts_existing_manual_snapshots
     assert "has 2 manual cluster snapshots" in errors[("snapshot-quota", DEV)].message
     assert "quota ManualClusterSnapshots" in errors[("snapshot-quota", DEV)].message
     assert "39 of 40 DBInstances" in errors[("account-quota", DEV)].message
-
-
-def test_the_iam_simulator_decides_the_target_key_use_where_it_is_available() -> None:
-    seen_params: list[dict[str, Any]] = []
-
-    def simulate(params: dict[str, Any]) -> dict[str, Any]:
-        seen_params.append(params)
-        decision = {"kms:CreateGrant": "implicitDeny"}
-        return {
-            "EvaluationResults": [
-                {
-                    "EvalActionName": name,
-                    "EvalResourceName": params["ResourceArns"][0],
-                    "EvalDecision": decision.get(name, "allowed"),
-                }
-                for name in params["ActionNames"]
-            ],
-            "IsTruncated": False,
-        }
-
-    with running_twin(), botocore_calls({"SimulatePrincipalPolicy": simulate}):
-        # Given an IAM simulator that refuses CreateGrant on the target key / When preflight runs
-        report = preflight(event())
-
-    # Then the target key use is an error from the simulation, not from the static check
-    (error,) = report.errors
-    assert (error.check, error.account_id) == ("target-key-use", DEV)
-    assert (
-        "kms:CreateGrant (implicitDeny)" in error.message and "iam:SimulatePrincipalPolicy" in error.message
-    )
-    # And the simulation ran as the target role, on the key, with its policy and the RDS context
-    assert {p["PolicySourceArn"] for p in seen_params} == {DEV_ROLE}
-    assert all(p["ResourceArns"] == [DEV_KEY_ARN] and "ResourcePolicy" in p for p in seen_params)
-    grant_call = next(p for p in seen_params if p["ActionNames"] == ["kms:CreateGrant"])
-    assert {c["ContextKeyName"] for c in grant_call["ContextEntries"]} == {
-        "kms:ViaService",
-        "kms:CallerAccount",
-        "kms:GrantIsForAWSResource",
-    }
 
 
 def test_the_static_check_stands_in_for_the_simulator_and_says_so() -> None:
@@ -668,6 +664,34 @@ def test_explicit_deny_wins_and_is_reported() -> None:
     assert any("'NoGrants' denies kms:CreateGrant" in note for note in verdict.notes)
 
 
+def test_without_account_delegation_keeps_what_applies_without_iam() -> None:
+    # Given a key policy delegating to the account (root ARN, bare id) and naming the role, and a Deny
+    delegating = policy(
+        allow({"AWS": [f"arn:aws:iam::{TARGET}:root", ROLE]}, "kms:*", sid="RootAndRole"),
+        allow({"AWS": TARGET}, "kms:*", sid="BareAccount"),
+        {
+            "Sid": "NoGrants",
+            "Effect": "Deny",
+            "Principal": {"AWS": f"arn:aws:iam::{TARGET}:root"},
+            "Action": "kms:CreateGrant",
+        },
+    )
+
+    # When the delegation is taken out
+    direct = without_account_delegation(delegating, TARGET)
+
+    # Then the role stays, the account-only statement goes, and the Deny is untouched
+    assert direct["Statement"] == [
+        allow({"AWS": [ROLE]}, "kms:*", sid="RootAndRole"),
+        delegating["Statement"][2],
+    ]
+    # And only the role is allowed directly; another principal of the account gets nothing without IAM
+    assert evaluate_key_policy(direct, TARGET, REGION, ["kms:Decrypt"], ROLE).allowed == ("kms:Decrypt",)
+    assert evaluate_key_policy(direct, TARGET, REGION, ["kms:Decrypt"], OTHER_ROLE).missing == (
+        "kms:Decrypt",
+    )
+
+
 def test_notes_name_the_conditions_and_not_principal_statements_that_were_not_evaluated() -> None:
     # Given an unknown condition key and a NotPrincipal statement
     noted = policy(
@@ -683,3 +707,367 @@ def test_notes_name_the_conditions_and_not_principal_statements_that_were_not_ev
     assert any("'FromVpce'" in n and "aws:SourceVpce" in n for n in verdict.notes)
     assert any("'AllBut' uses NotPrincipal" in n for n in verdict.notes)
     assert verdict.to_json()["notes"] == list(verdict.notes)
+
+
+# ---------------------------------------------------------------------------------------------- plain moto
+# Checks of one key or one cluster, in plain moto (no twin): moto has no IAM policy simulator, so a test
+# that needs one plays it with a fake SimulatePrincipalPolicy.
+
+SOURCE_ROLE = f"arn:aws:iam::{SOURCE}:role/aurora-ferry-source"
+VIA_RDS = {"StringEquals": {"kms:ViaService": f"rds.{REGION}.amazonaws.com"}}
+
+
+@dataclass
+class MotoWorld:
+    """Source 111111111111 with cluster orders under its own customer-managed key and a share key trusted
+    by target 222222222222; the source and target keys have AWS's default key policy."""
+
+    event: dict[str, Any]
+    source_key: str
+    target_key: str
+
+    def client(self, service: str, account: str) -> Any:
+        credentials = boto3.client("sts", region_name=REGION).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="test-setup"
+        )["Credentials"]
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=REGION,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+
+    def put_key_policy(self, key_arn: str, *statements: dict[str, Any]) -> None:
+        account = key_arn.split(":")[4]
+        self.client("kms", account).put_key_policy(
+            KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy(*statements))
+        )
+
+
+@pytest.fixture
+def moto_world(mocked_aws: None) -> MotoWorld:
+    world = MotoWorld({}, "", "")
+    source_kms = world.client("kms", SOURCE)
+    share_key = source_kms.create_key(Description="share")["KeyMetadata"]["Arn"]
+    world.source_key = source_kms.create_key(Description="prod-data")["KeyMetadata"]["Arn"]
+    world.target_key = world.client("kms", DEV).create_key(Description="dev-data")["KeyMetadata"]["Arn"]
+    world.put_key_policy(
+        share_key,
+        allow({"AWS": f"arn:aws:iam::{SOURCE}:root"}, "kms:*"),
+        allow({"AWS": f"arn:aws:iam::{DEV}:root"}, [*USE, "kms:CreateGrant"], VIA_RDS),
+    )
+    world.client("rds", SOURCE).create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="owner",
+        MasterUserPassword="not-the-ferry-123",
+        StorageEncrypted=True,
+        KmsKeyId=world.source_key,
+    )
+    world.event = event()
+    world.event["source"].update(accountId=SOURCE, roleArn=SOURCE_ROLE, clusterIdentifier="orders")
+    world.event["shareKmsKeyArn"] = share_key
+    world.event["targets"][0].update(accountId=DEV, roleArn=DEV_ROLE, kmsKeyArn=world.target_key)
+    return world
+
+
+def fake_simulator(
+    decisions: dict[tuple[str, str], str], seen: list[dict[str, Any]] | None = None
+) -> Callable[[dict[str, Any]], Any]:
+    """IAM's simulator for the roles' own policies: ``decisions[(role, action)]``, "allowed" when absent."""
+
+    def simulate(params: dict[str, Any]) -> dict[str, Any]:
+        if seen is not None:
+            seen.append(params)
+        role = params["PolicySourceArn"]
+        results = [
+            {
+                "EvalActionName": action,
+                "EvalResourceName": params["ResourceArns"][0],
+                "EvalDecision": decisions.get((role, action), "allowed"),
+            }
+            for action in params["ActionNames"]
+        ]
+        return {"EvaluationResults": results, "IsTruncated": False}
+
+    return simulate
+
+
+def context_of(params: dict[str, Any]) -> dict[str, tuple[list[str], str]]:
+    return {
+        c["ContextKeyName"]: (c["ContextKeyValues"], c["ContextKeyType"]) for c in params["ContextEntries"]
+    }
+
+
+def test_the_simulator_is_asked_about_the_roles_own_policies_never_with_the_key_policy(
+    moto_world: MotoWorld,
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    # Given an IAM simulator that allows everything / When preflight runs
+    with botocore_calls({"SimulatePrincipalPolicy": fake_simulator({}, seen)}):
+        report = preflight(moto_world.event)
+
+    # Then nothing is wrong, and both key checks came from the simulator and the key policy
+    assert report.ok, [str(f) for f in report.errors]
+    for check in ("target-key-use", "source-key-use"):
+        (finding,) = findings(report, check)
+        assert finding.severity == "info"
+        assert "iam:SimulatePrincipalPolicy of the role's IAM policies, static check of the key policy" in (
+            finding.message
+        )
+    # And each call simulated a role's identity policies only: no ResourcePolicy, hence no CallerArn
+    # (a role cannot be given a key policy: https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html)
+    assert all(
+        set(params) == {"PolicySourceArn", "ActionNames", "ResourceArns", "ContextEntries"} for params in seen
+    )
+    # (the key checks' calls; the permissions check simulates the roles' RDS and IAM actions on its own)
+    kms_calls = [p for p in seen if all(a.startswith("kms:") for a in p["ActionNames"])]
+    assert len(kms_calls) < len(seen)
+    by_role = {
+        role: [p for p in kms_calls if p["PolicySourceArn"] == role] for role in (DEV_ROLE, SOURCE_ROLE)
+    }
+    for role, key, account, actions in (
+        (DEV_ROLE, moto_world.target_key, DEV, CROSS_ACCOUNT_COPY_ACTIONS),
+        (SOURCE_ROLE, moto_world.source_key, SOURCE, SOURCE_KEY_COPY_ACTIONS),
+    ):
+        calls = by_role[role]
+        assert all(p["ResourceArns"] == [key] for p in calls)
+        assert sorted(a for p in calls for a in p["ActionNames"]) == sorted(actions)
+        (grant,) = [p for p in calls if p["ActionNames"] == ["kms:CreateGrant"]]
+        (other,) = [p for p in calls if p is not grant]
+        # with the context of a request RDS makes for the role in the source region
+        assert context_of(other) == {
+            "kms:ViaService": ([f"rds.{REGION}.amazonaws.com"], "string"),
+            "kms:CallerAccount": ([account], "string"),
+        }
+        assert context_of(grant) == {**context_of(other), "kms:GrantIsForAWSResource": (["true"], "boolean")}
+
+
+ROLE_NAMED = (
+    allow({"AWS": f"arn:aws:iam::{DEV}:root"}, "kms:*", sid="EnableIamPoliciesOfThisAccount"),
+    allow({"AWS": DEV_ROLE}, ["kms:DescribeKey", "kms:GetKeyPolicy"], sid="OrchestratorRoleDescribe"),
+    allow({"AWS": DEV_ROLE}, USE, VIA_RDS, sid="OrchestratorRoleUseThroughRds"),
+    allow(
+        {"AWS": DEV_ROLE},
+        "kms:CreateGrant",
+        {**VIA_RDS, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        sid="OrchestratorRoleGrantToRds",
+    ),
+)
+NO_GRANTS = (allow({"AWS": f"arn:aws:iam::{DEV}:root"}, [*USE, "kms:GetKeyPolicy", "kms:PutKeyPolicy"]),)
+
+
+@pytest.mark.parametrize(
+    ("key_policy", "identity", "severity", "expected"),
+    [
+        pytest.param(
+            (),
+            {"kms:CreateGrant": "implicitDeny"},
+            "error",
+            [
+                "kms:CreateGrant (implicitDeny)",
+                "does not allow them to the role on its own",
+                "statements OrchestratorRoleGrantToRds of member-accounts/target-account.yaml",
+            ],
+            id="identity-denies-while-the-key-policy-only-delegates-to-iam",
+        ),
+        pytest.param(
+            NO_GRANTS,
+            {},
+            "error",
+            [
+                "The key policy does not allow kms:CreateGrant to the role or its account",
+                "statements OrchestratorRoleGrantToRds of member-accounts/target-account.yaml",
+            ],
+            id="key-policy-misses-an-action-the-identity-allows",
+        ),
+        pytest.param(
+            ROLE_NAMED,
+            dict.fromkeys(CROSS_ACCOUNT_COPY_ACTIONS, "implicitDeny"),
+            "info",
+            [f"role {DEV_ROLE} may use"],
+            id="a-key-policy-naming-the-role-needs-no-iam-policy",
+        ),
+        pytest.param(
+            ROLE_NAMED,
+            {"kms:Decrypt": "explicitDeny"},
+            "error",
+            [
+                "An explicit Deny (IAM policy, SCP or permissions boundary) refuses kms:Decrypt",
+                "remove or narrow",
+            ],
+            id="an-explicit-iam-deny-wins-over-the-key-policy",
+        ),
+    ],
+)
+def test_target_key_use_needs_both_the_identity_and_the_key_policy(
+    moto_world: MotoWorld,
+    key_policy: tuple[dict[str, Any], ...],
+    identity: dict[str, str],
+    severity: str,
+    expected: list[str],
+) -> None:
+    # Given the target key's policy (AWS's default when empty) and what the target role's IAM policies allow
+    if key_policy:
+        moto_world.put_key_policy(moto_world.target_key, *key_policy)
+    decisions = {(DEV_ROLE, action): decision for action, decision in identity.items()}
+
+    # When preflight runs
+    with botocore_calls({"SimulatePrincipalPolicy": fake_simulator(decisions)}):
+        report = preflight(moto_world.event)
+
+    # Then the target key use combines both halves as KMS does, and nothing else is wrong
+    (finding,) = findings(report, "target-key-use")
+    assert finding.severity == severity, finding.message
+    assert [f.check for f in report.errors] == (["target-key-use"] if severity == "error" else [])
+    for text in expected:
+        assert text in finding.message
+    if severity == "error":
+        # And the error names the account and the key (the fix is among the expected texts)
+        assert (finding.account_id, finding.resource) == (DEV, moto_world.target_key)
+        assert f"key {moto_world.target_key} of account {DEV}" in finding.message
+
+
+@pytest.mark.parametrize(
+    "simulator",
+    [
+        pytest.param(None, id="moto-has-no-simulator"),
+        pytest.param(access_denied("SimulatePrincipalPolicy"), id="the-role-may-not-simulate"),
+    ],
+)
+def test_without_the_simulator_the_key_policy_is_checked_statically_and_the_finding_says_so(
+    moto_world: MotoWorld, simulator: Callable[[dict[str, Any]], Any] | None
+) -> None:
+    # Given no usable IAM simulator (not implemented, or AccessDenied)
+    fakes = {"SimulatePrincipalPolicy": simulator} if simulator else {}
+
+    # When preflight runs
+    with botocore_calls(fakes):
+        report = preflight(moto_world.event)
+
+    # Then both key checks fall back to the key policy alone, and say the IAM policies were not checked
+    assert report.ok, [str(f) for f in report.errors]
+    for check in ("target-key-use", "source-key-use"):
+        (finding,) = findings(report, check)
+        assert finding.severity == "info"
+        assert "static check of the key policy, because iam:SimulatePrincipalPolicy was unavailable" in (
+            finding.message
+        )
+        assert "the role's own IAM policies were not checked" in finding.message
+
+
+def test_a_stopped_source_cluster_is_an_error(moto_world: MotoWorld) -> None:
+    # Given the source cluster stopped
+    moto_world.client("rds", SOURCE).stop_db_cluster(DBClusterIdentifier="orders")
+
+    # When preflight runs
+    report = preflight(moto_world.event)
+
+    # Then it is an error: RDS does not snapshot a stopped cluster
+    (error,) = report.errors
+    assert (error.check, error.account_id, error.resource) == ("source-status", SOURCE, "orders")
+    assert "is stopped" in error.message and "start it" in error.message
+
+
+def test_a_source_key_whose_policy_does_not_admit_the_source_role_is_an_error(moto_world: MotoWorld) -> None:
+    # Given the source cluster's key policy allows another role only (moto: no simulator)
+    other = f"arn:aws:iam::{SOURCE}:role/someone-else"
+    moto_world.put_key_policy(moto_world.source_key, allow({"AWS": other}, "kms:*"))
+
+    # When preflight runs
+    report = preflight(moto_world.event)
+
+    # Then the source role's use of its own key is an error naming the missing actions and the fix
+    (error,) = report.errors
+    assert (error.check, error.account_id, error.resource) == (
+        "source-key-use",
+        SOURCE,
+        moto_world.source_key,
+    )
+    assert "kms:CreateGrant, kms:Decrypt, kms:DescribeKey" in error.message
+    assert (
+        "SourceClusterKmsKeyArns" in error.message and "member-accounts/source-account.yaml" in error.message
+    )
+    assert "PrepareShareCopy would fail" in error.message
+
+
+@pytest.mark.parametrize(
+    "key_policy_readable",
+    [pytest.param(True, id="key-policy-read"), pytest.param(False, id="key-policy-denied")],
+)
+def test_a_source_key_missing_from_the_source_roles_iam_policies_is_an_error(
+    moto_world: MotoWorld, key_policy_readable: bool
+) -> None:
+    # Given a source key with AWS's default key policy (it delegates to IAM), a source role whose IAM
+    # policies do not name the key (it is not in SourceClusterKmsKeyArns), and maybe GetKeyPolicy denied
+    decisions = {(SOURCE_ROLE, action): "implicitDeny" for action in SOURCE_KEY_COPY_ACTIONS}
+    fakes: dict[str, Callable[[dict[str, Any]], Any]] = {"SimulatePrincipalPolicy": fake_simulator(decisions)}
+    if not key_policy_readable:
+        refuse = access_denied("GetKeyPolicy")
+        fakes["GetKeyPolicy"] = lambda params: (
+            refuse(params) if params["KeyId"] == moto_world.source_key else None
+        )
+
+    # When preflight runs
+    with botocore_calls(fakes):
+        report = preflight(moto_world.event)
+
+    # Then it is an error naming the actions, the parameter to add the key to, and the template statements
+    (error,) = report.errors
+    assert (error.check, error.resource) == ("source-key-use", moto_world.source_key)
+    assert "kms:CreateGrant (implicitDeny), kms:Decrypt (implicitDeny), kms:DescribeKey (implicitDeny)" in (
+        error.message
+    )
+    assert f"add {moto_world.source_key} to SourceClusterKmsKeyArns of the source stack" in error.message
+    assert "GrantSourceClusterKeysToRds, ReadSourceClusterKeysThroughRds, DescribeKeys" in error.message
+    # And, without the key policy, the identity half alone decided and the finding says so
+    assert ("the key policy was not checked (kms:GetKeyPolicy: AccessDeniedException)" in error.message) is (
+        not key_policy_readable
+    )
+
+
+@pytest.mark.parametrize(
+    "describe_key",
+    [pytest.param("denied", id="describe-key-denied"), pytest.param("aws-managed", id="aws-managed")],
+)
+def test_a_default_key_source_is_not_checked_for_key_use_and_an_undescribable_key_is_a_warning(
+    moto_world: MotoWorld, describe_key: str
+) -> None:
+    # Given a cluster on the account's aws/rds key (moto invents it on lookup) ...
+    rds_key = moto_world.client("kms", SOURCE).describe_key(KeyId="alias/aws/rds")["KeyMetadata"]
+    moto_world.client("rds", SOURCE).create_db_cluster(
+        DBClusterIdentifier="billing",
+        Engine="aurora-mysql",
+        MasterUsername="owner",
+        MasterUserPassword="not-the-ferry-123",
+        StorageEncrypted=True,
+        KmsKeyId=rds_key["Arn"],
+    )
+    moto_world.event["source"]["clusterIdentifier"] = "billing"
+
+    # ... that the source role may not describe, or that DescribeKey shows AWS managed (moto's is not)
+    def describe(params: dict[str, Any]) -> Any:
+        if params["KeyId"] != rds_key["Arn"]:
+            return None
+        if describe_key == "denied":
+            return access_denied("DescribeKey")(params)
+        return {"KeyMetadata": {**rds_key, "KeyManager": "AWS"}}
+
+    # When preflight runs
+    with botocore_calls({"DescribeKey": describe}):
+        report = preflight(moto_world.event)
+
+    # Then nothing is an error and the use of the key is not checked (its policy admits the account's RDS callers)
+    assert report.ok, [str(f) for f in report.errors]
+    assert not findings(report, "source-key-use")
+    warnings = findings(report, "source-encryption", "warning")
+    if describe_key == "aws-managed":
+        assert not warnings
+        return
+    # And an undescribable key is a warning naming the key and the missing permission
+    (warning,) = warnings
+    assert (warning.account_id, warning.resource) == (SOURCE, rds_key["Arn"])
+    assert "kms:DescribeKey" in warning.message and "DescribeKeys" in warning.message
+    assert "SourceClusterKmsKeyArns" in warning.message

@@ -190,7 +190,8 @@ def world(mocked_aws: None) -> Iterator[World]:
 
 
 def source_access() -> AccountAccess:
-    return AccountAccess(SOURCE, REGION, SOURCE_ROLE)
+    sample = json.loads((EVENTS_DIR / "migrate-cmk.json").read_text(encoding="utf-8"))
+    return AccountAccess(SOURCE, REGION, SOURCE_ROLE, sample["source"].get("externalId"))
 
 
 # ------------------------------------------------------------------------ step 1: the source snapshot

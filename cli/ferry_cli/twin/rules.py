@@ -26,9 +26,11 @@ from moto.kms.models import KmsBackend, kms_backends
 from moto.rds.exceptions import (
     DBClusterSnapshotNotFoundError,
     InvalidDBClusterSnapshotStateFault,
+    InvalidDBClusterStateFault,
     InvalidParameterCombination,
     InvalidParameterValue,
     KMSKeyNotAccessibleFault,
+    RDSClientError,
     SharedSnapshotQuotaExceeded,
     SnapshotQuotaExceededFault,
 )
@@ -676,6 +678,15 @@ def _build_patches(registry: TwinRegistry, durations: Durations) -> dict[tuple[t
         Automated snapshots (made with the cluster) stay available, as moto makes them.
         """
         registry.advance()
+        cluster_id = kwargs.get("db_cluster_identifier", args[0] if args else None)
+        cluster = self.clusters.get(cluster_id) if cluster_id else None
+        manual = kwargs.get("snapshot_type", args[2] if len(args) > 2 else "manual") == "manual"
+        if manual and cluster is not None and cluster._status != "available":
+            # "The DB cluster must be in the available state": a stopped (or still busy) cluster is refused.
+            # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
+            raise InvalidDBClusterStateFault(
+                f"Cannot create a snapshot of DB cluster {cluster_id}: it is {cluster._status}, not available."
+            )
         snapshot = orig["create_db_cluster_snapshot"](self, *args, **kwargs)
         if snapshot.snapshot_type == "manual":
             registry.track("cluster-snapshot", snapshot, "creating", durations.snapshot_create)
@@ -874,6 +885,12 @@ def _build_patches(registry: TwinRegistry, durations: Durations) -> dict[tuple[t
         """
         registry.advance()
         kwargs = dict(kwargs)
+        identifier = str(kwargs.get("db_cluster_identifier") or "")
+        if identifier.lower() in self.clusters or identifier in self.clusters:
+            # moto replaces the existing cluster; AWS refuses the name. Error code from the API reference
+            # (CreateDBCluster, RestoreDBClusterFromSnapshot, RestoreDBClusterToPointInTime: "User already has
+            # a DB cluster with the given identifier").
+            raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
         encrypted = bool(kwargs.get("storage_encrypted"))
         kms_key_id = kwargs.get("kms_key_id")
         if kms_key_id == _MOTO_PLACEHOLDER_KEY:

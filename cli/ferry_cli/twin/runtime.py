@@ -29,11 +29,19 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 
-from ferry_cli.template import FunctionSpec, SamTemplate
+from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, SamTemplate, load_cfn_yaml
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.events import wired_events
+from ferry_cli.twin.iam.authorizer import TWIN_ACCESS_KEY, Authorizer, enforced
+from ferry_cli.twin.iam.lookup import MotoLookup, create_rds_service_linked_role
 from ferry_cli.twin.rules import aws_rules, default_rds_key_arn
-from ferry_cli.twin.world import World, key_policy_for
+from ferry_cli.twin.stacks import (
+    create_function_roles,
+    deploy_member_stack,
+    sam_function_roles,
+    without_statements,
+)
+from ferry_cli.twin.world import World, key_policy_for, member_stack_parameters
 
 _TWIN_ENV = {
     "AWS_ACCESS_KEY_ID": "twin",
@@ -94,6 +102,9 @@ class Twin:
         # State-machine tests swap chosen functions for scripted fakes to drive the ASL's error paths.
         self.handler_overrides = dict(handler_overrides or {})
         self.template = template
+        self.template_path = Path("template.yaml")
+        self._session: boto3.Session | None = None
+        self.member_templates = Path("member-accounts")
         self.clock = clock
         self.invocations = InvocationStats()
         self.function_arns: dict[str, str] = {}
@@ -102,7 +113,11 @@ class Twin:
         self._by_name: dict[str, FunctionSpec] = {}
         self._import_lock = threading.Lock()
         self.rules: Any = None
+        self.clones: Any = None  # ferry_cli.twin.clones.CloneRegistry, once started
         self.events: Any = None  # ferry_cli.twin.events.TwinEvents, once started
+        self.iam = Authorizer()
+        # Outputs of the member-account stacks, per account (RoleArn, ShareKeyArn, TargetKeyArn, ...).
+        self.stack_outputs: dict[str, dict[str, str]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -114,17 +129,27 @@ class Twin:
         template_path: Path,
         speed: float | None = None,
         handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
+        enforce_iam: bool = True,
+        member_templates: Path | None = None,
     ) -> Iterator[Twin]:
+        """The twin, running. ``enforce_iam=False`` switches the twin's IAM off: only to show that a test
+        fails without it, never to make a run pass."""
         clock = TwinClock(speed=speed or world.speed)
         twin = cls(world, SamTemplate.load(template_path), clock, handler_overrides)
+        twin.template_path = template_path
+        twin.member_templates = member_templates or template_path.parent / "member-accounts"
         env = {**_TWIN_ENV, "AWS_DEFAULT_REGION": world.region}
         for spec in twin.template.functions.values():
             env.update({k: v for k, v in spec.environment.items() if k not in env})
         with ExitStack() as stack:
             # Moto logs every failed state with its whole parsed definition; the run's history says it better.
             stack.enter_context(_quiet_logger("moto"))
+            # SAM's translator warns about its own unpublished usage metrics on every translation.
+            stack.enter_context(_quiet_logger("samtranslator"))
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", message="No application metrics to publish")
+            # moto warns that the twin's access-denied codes are not in its error models; they are AWS's.
+            warnings.filterwarnings("ignore", message=r"Exception\(TwinDenied\)")
             stack.enter_context(mock.patch.dict(os.environ, env))
             stack.enter_context(
                 mock_aws(
@@ -136,7 +161,11 @@ class Twin:
             # create_db_cluster the clones go through.
             from ferry_cli.twin.clones import clone_rules
 
-            stack.enter_context(clone_rules(clock, world))
+            twin.clones = stack.enter_context(clone_rules(clock, world))
+            # Every call a handler makes is authorised under the deployed templates' IAM (twin/iam/).
+            twin.iam = Authorizer(enabled=enforce_iam, lookup=MotoLookup(twin.clones))
+            twin.iam.quotas = {a.account_id: dict(a.quotas) for a in world.accounts}
+            stack.enter_context(enforced(twin.iam))
             stack.enter_context(twin._patched_runtime())
             _forget_cached_sessions()
             twin._build_world()
@@ -171,7 +200,12 @@ class Twin:
             timezone=__import__("datetime").timezone,
         )
         scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(twin.clock.real_seconds(seconds)))
+        from aurora_ferry import aws as runtime_aws
+
         with ExitStack() as stack:
+            # Each Lambda function is its own container in AWS: one function's assumed-role sessions must
+            # never serve another, whose role may not be allowed to assume that role at all.
+            stack.enter_context(mock.patch.object(runtime_aws, "_sessions", _PerFunctionSessions(self.iam)))
             stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
             stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
             # State entered times (and so the run's per-step timings) and retry back-offs follow twin time.
@@ -183,38 +217,62 @@ class Twin:
 
     def client(self, service: str, account_id: str | None = None) -> Any:
         """A boto3 client acting in `account_id` (default: the orchestrator account)."""
+        own = self._own_session()
         if account_id is None or account_id == self.world.orchestrator_account_id:
-            return boto3.client(service, region_name=self.world.region)  # type: ignore[call-overload]
-        credentials = boto3.client("sts", region_name=self.world.region).assume_role(
+            return own.client(service)  # type: ignore[call-overload]
+        credentials = own.client("sts").assume_role(
             RoleArn=f"arn:aws:iam::{account_id}:role/twin-operator", RoleSessionName="twin"
         )["Credentials"]
-        return boto3.client(  # type: ignore[call-overload]
+        return own.client(  # type: ignore[call-overload]
             service,
-            region_name=self.world.region,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
+
+    def _own_session(self) -> boto3.Session:
+        """The twin's own credentials: its calls (building and inspecting the world) are never a function's.
+        One session, so its clients share the loaded service models."""
+        if self._session is None:
+            self._session = boto3.Session(
+                aws_access_key_id=TWIN_ACCESS_KEY,
+                aws_secret_access_key=_TWIN_ENV["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=_TWIN_ENV["AWS_SESSION_TOKEN"],
+                region_name=self.world.region,
+            )
+        return self._session
 
     def _build_world(self) -> None:
         from moto.kms.models import kms_backends
         from moto.rds.models import rds_backends
 
         region = self.world.region
+        # The member-account roles and keys are this repo's own templates, deployed with the parameters the
+        # README documents (a world may override some); sources first, for the targets' SourceShareKeyArn.
+        for account in sorted(
+            self.world.accounts,
+            key=lambda a: a.member_stack is None or a.member_stack.template != "source-account",
+        ):
+            stack = account.member_stack
+            if stack is None:
+                continue
+            parameters = member_stack_parameters(self.world, account, self.stack_outputs)
+            template = load_cfn_yaml(self.member_templates / f"{stack.template}.yaml")
+            rendered = deploy_member_stack(
+                without_statements(template, stack.omit_statements) if stack.omit_statements else template,
+                parameters,
+                account.account_id,
+                region,
+                stack.stack_name,
+                key_ids={stack.key_logical_id: stack.key_id},
+            )
+            self.stack_outputs[account.account_id] = dict(rendered.outputs)
+            if stack.key_policy is not None:
+                # A world rehearsing a key policy that is almost right replaces the template's.
+                kms_backends[account.account_id][region].keys[stack.key_id].policy = json.dumps(
+                    stack.key_policy
+                )
         for account in self.world.accounts:
-            iam = self.client("iam", account.account_id)
-            trust = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{self.world.orchestrator_account_id}:root"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-            for role in account.roles:
-                iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
             kms = self.client("kms", account.account_id)
             backend = kms_backends[account.account_id][region]
             for key in account.keys:
@@ -237,6 +295,10 @@ class Twin:
                     kms.create_alias(AliasName=f"alias/{key.alias}", TargetKeyId=key.key_id)
                 if not key.enabled:
                     kms.disable_key(KeyId=key.key_id)
+            if account.clusters:
+                # An account that already runs Aurora has RDS's service-linked role; a fresh one does not, and
+                # its first restore creates it with the caller's iam:CreateServiceLinkedRole.
+                create_rds_service_linked_role(account.account_id)
             rds = self.client("rds", account.account_id)
             for cluster in account.clusters:
                 params: dict[str, Any] = {
@@ -265,6 +327,8 @@ class Twin:
                         Engine=cluster.engine,
                     )
                 rds_backend = rds_backends[account.account_id][region]
+                # A world's clusters exist before the run: available before their snapshots are taken.
+                self.rules.settle_all()
                 for snapshot_id in cluster.automated_snapshots:
                     rds_backend.create_auto_cluster_snapshot(cluster.identifier, snapshot_id)
                 for snapshot_id in cluster.manual_snapshots:
@@ -275,21 +339,32 @@ class Twin:
         self.rules.settle_all()
 
     def _deploy(self) -> None:
-        iam = self.client("iam")
-        role_arn = iam.create_role(
-            RoleName="twin-lambda-execution",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
+        stack = TWIN_STACK_NAME
+        region = self.world.region
+        account = self.world.orchestrator_account_id
+        names = {logical_id: f"{stack}-{logical_id}"[:64] for logical_id in self.template.functions}
+        physical_ids: dict[str, str] = {
+            **{i: f"arn:aws:lambda:{region}:{account}:function:{name}" for i, name in names.items()},
+            **{
+                i: f"arn:aws:states:{region}:{account}:stateMachine:{stack}-{i}"
+                for i in self.template.state_machines
+            },
+            **{i: table.physical_name for i, table in self.template.tables.items()},
+        }
+        # Each function runs under the execution role SAM makes for it from template.yaml, so what the
+        # template grants the orchestrator is exactly what its functions may do in the twin.
+        roles = sam_function_roles(self.template_path, {}, account, region, stack, physical_ids)
+        create_function_roles(roles, account)
+        self.iam.function_roles = {logical_id: role.role_arn for logical_id, role in roles.items()}
         lam = self.client("lambda")
-        stack = "aurora-ferry-twin"
         for logical_id, spec in self.template.functions.items():
             if not spec.module_file.is_file():
                 raise FileNotFoundError(f"{logical_id}: handler module {spec.module_file} does not exist")
-            name = f"{stack}-{logical_id}"[:64]
+            name = names[logical_id]
             arn = lam.create_function(
                 FunctionName=name,
                 Runtime="python3.13",
-                Role=role_arn,
+                Role=roles[logical_id].role_arn,
                 Handler=spec.handler,
                 Code={"ZipFile": b"twin: handlers run in-process from CodeUri"},
                 Timeout=spec.timeout,
@@ -297,6 +372,11 @@ class Twin:
             self.function_arns[logical_id] = arn
             self._by_name[name] = spec
             self._by_name[arn] = spec
+        iam = self.client("iam")
+        role_arn = iam.create_role(
+            RoleName=f"{stack}-state-machines",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
         sfn = self.client("stepfunctions")
         for logical_id in self.template.state_machines:
             definition = self.template.definition(logical_id, self.function_arns)
@@ -334,7 +414,8 @@ class Twin:
             deadline_ms=time.time() * 1000 + spec.timeout * 1000,
         )
         try:
-            result = handler(event, context)
+            with self.iam.acting_as(spec.logical_id):
+                result = handler(event, context)
         except Exception as error:
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {
@@ -467,6 +548,27 @@ def _quiet_logger(name: str) -> Iterator[None]:
         yield
     finally:
         target.setLevel(previous)
+
+
+class _PerFunctionSessions:
+    """aurora_ferry.aws's session cache, one per function (each function is its own container in AWS)."""
+
+    def __init__(self, iam: Authorizer) -> None:
+        self._iam = iam
+        self._sessions: dict[tuple[str | None, Any], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, access: Any) -> Any:
+        with self._lock:
+            return self._sessions.get((self._iam.current_function(), access))
+
+    def __setitem__(self, access: Any, value: Any) -> None:
+        with self._lock:
+            self._sessions[(self._iam.current_function(), access)] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
 
 
 def _forget_cached_sessions() -> None:

@@ -52,15 +52,59 @@ class ClusterSpec:
     manual_snapshots: tuple[str, ...]
 
 
+MEMBER_TEMPLATES = {"source-account": "ShareKey", "target-account": "TargetKey"}
+
+# The parameters member-accounts/README.md tells users to deploy the member stacks with (its "Deploy"
+# commands; tests/unit/test_member_account_templates.py keeps the two equal). {orchestrator} is the
+# orchestrator account. The twin deploys every world's member stacks with these unless the world overrides.
+DOCUMENTED_PARAMETERS: dict[str, dict[str, str]] = {
+    "source-account": {
+        "OrchestratorAccountId": "{orchestrator}",
+        "OrchestratorPrincipalArn": "arn:aws:iam::{orchestrator}:role/aurora-ferry/*",
+        "ExternalId": "ferry-prod-7f3a",
+        "ShareKeyAlias": "alias/aurora-ferry-share",
+        "RoleName": "aurora-ferry-source",
+    },
+    "target-account": {
+        "OrchestratorAccountId": "{orchestrator}",
+        "OrchestratorPrincipalArn": "arn:aws:iam::{orchestrator}:role/aurora-ferry/*",
+        "ExternalId": "ferry-prod-7f3a",
+        "RoleName": "aurora-ferry-target",
+    },
+}
+
+
+@dataclass(frozen=True)
+class MemberStackSpec:
+    """One member-account stack of this repo (member-accounts/<template>.yaml) deployed in the account."""
+
+    template: str  # "source-account" or "target-account"
+    key_id: str  # fixed id of the stack's key (ShareKey / TargetKey), so inputs can name its ARN
+    parameters: dict[str, str] = field(default_factory=dict)  # overrides of the documented parameters
+    key_policy: dict[str, Any] | None = None  # replaces the template's key policy (a rehearsed mistake)
+    # Role policy statements (by Sid) left out, as if an older or hand-edited template had been deployed.
+    omit_statements: tuple[str, ...] = ()
+
+    @property
+    def key_logical_id(self) -> str:
+        return MEMBER_TEMPLATES[self.template]
+
+    @property
+    def stack_name(self) -> str:
+        return f"aurora-ferry-{self.template.removesuffix('-account')}"
+
+
 @dataclass(frozen=True)
 class AccountSpec:
     account_id: str
     name: str
-    roles: tuple[str, ...]
     keys: tuple[KeySpec, ...]
     clusters: tuple[ClusterSpec, ...]
     # AWS Organizations organization id (o-...): RAM shares within one need no invitation (twin/clones.py).
     organization_id: str | None = None
+    member_stack: MemberStackSpec | None = None
+    # Limits for rds:DescribeAccountAttributes (DBClusters, DBInstances, ManualClusterSnapshots).
+    quotas: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -133,6 +177,11 @@ def _parse_account(raw: Any, path: str) -> AccountSpec:
     if not isinstance(raw, dict):
         raise WorldError(f"{path}: must be an object")
     account_id = _account_id(raw.get("accountId"), f"{path}.accountId")
+    if "roles" in raw:
+        raise WorldError(
+            f"{path}.roles: member roles come from the shipped templates now; give "
+            f'"memberStack": {{"template": "source-account" or "target-account", "keyId": "<uuid>"}} instead'
+        )
     keys = tuple(_parse_key(k, f"{path}.kmsKeys[{i}]") for i, k in enumerate(raw.get("kmsKeys", [])))
     key_ids = {key.key_id for key in keys}
     clusters = tuple(
@@ -141,11 +190,75 @@ def _parse_account(raw: Any, path: str) -> AccountSpec:
     return AccountSpec(
         account_id=account_id,
         name=str(raw.get("name", account_id)),
-        roles=tuple(str(role) for role in raw.get("roles", [])),
         keys=keys,
         clusters=clusters,
         organization_id=_organization_id(raw.get("organizationId"), f"{path}.organizationId"),
+        member_stack=_parse_member_stack(raw.get("memberStack"), f"{path}.memberStack"),
+        quotas=_parse_quotas(raw.get("quotas", {}), f"{path}.quotas"),
     )
+
+
+def _parse_member_stack(raw: Any, path: str) -> MemberStackSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise WorldError(f"{path}: must be an object")
+    template = raw.get("template")
+    if template not in MEMBER_TEMPLATES:
+        raise WorldError(f"{path}.template: must be one of {', '.join(MEMBER_TEMPLATES)}, got {template!r}")
+    key_id = _key_id(raw, path)
+    parameters = raw.get("parameters", {})
+    if not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values()):
+        raise WorldError(f"{path}.parameters: must map parameter names to strings")
+    key_policy = raw.get("keyPolicy")
+    if key_policy is not None and not isinstance(key_policy, dict):
+        raise WorldError(f"{path}.keyPolicy: must be a key policy document (object)")
+    omitted = raw.get("omitStatements", [])
+    if not isinstance(omitted, list) or not all(isinstance(sid, str) and sid for sid in omitted):
+        raise WorldError(f"{path}.omitStatements: must be a list of statement Sids of the template's role")
+    return MemberStackSpec(str(template), key_id, dict(parameters), key_policy, tuple(omitted))
+
+
+def _parse_quotas(raw: Any, path: str) -> dict[str, int]:
+    allowed = ("DBClusters", "DBInstances", "ManualClusterSnapshots")
+    if not isinstance(raw, dict):
+        raise WorldError(f"{path}: must be an object")
+    for name, value in raw.items():
+        if name not in allowed:
+            raise WorldError(f"{path}.{name}: unknown quota; allowed: {', '.join(allowed)}")
+        if not isinstance(value, int) or value < 0:
+            raise WorldError(f"{path}.{name}: must be a non-negative integer")
+    return dict(raw)
+
+
+def member_stack_parameters(
+    world: World, account: AccountSpec, outputs: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """The documented parameters for the account's member stack, completed from the world, then overridden.
+
+    The source stack's TargetAccountIds are the world's target-stack accounts; a target's SourceShareKeyArn is
+    the ShareKeyArn output of the world's source stack (deployed first).
+    """
+    stack = account.member_stack
+    if stack is None:
+        return {}
+    orchestrator = world.orchestrator_account_id
+    parameters = {
+        k: v.format(orchestrator=orchestrator) for k, v in DOCUMENTED_PARAMETERS[stack.template].items()
+    }
+    if stack.template == "source-account":
+        targets = [
+            a.account_id
+            for a in world.accounts
+            if a.member_stack is not None and a.member_stack.template == "target-account"
+        ]
+        parameters["TargetAccountIds"] = ",".join(targets or [account.account_id])
+    else:
+        share_keys = [o["ShareKeyArn"] for o in outputs.values() if "ShareKeyArn" in o]
+        if share_keys:
+            parameters["SourceShareKeyArn"] = share_keys[0]
+    parameters.update(stack.parameters)
+    return parameters
 
 
 def _organization_id(value: Any, path: str) -> str | None:
@@ -161,11 +274,7 @@ def _organization_id(value: Any, path: str) -> str | None:
 def _parse_key(raw: Any, path: str) -> KeySpec:
     if not isinstance(raw, dict):
         raise WorldError(f"{path}: must be an object")
-    key_id = _require(raw, "keyId", path)
-    try:
-        uuid.UUID(key_id)
-    except ValueError as error:
-        raise WorldError(f"{path}.keyId: must be a UUID like 1234abcd-12ab-34cd-56ef-1234567890ab") from error
+    key_id = _key_id(raw, path)
     policy = raw.get("policy")
     if policy is not None and not isinstance(policy, dict):
         raise WorldError(f"{path}.policy: must be a key policy document (object)")
@@ -199,6 +308,16 @@ def _parse_cluster(raw: Any, path: str, key_ids: set[str]) -> ClusterSpec:
         automated_snapshots=tuple(raw.get("automatedSnapshots", [])),
         manual_snapshots=tuple(raw.get("manualSnapshots", [])),
     )
+
+
+def _key_id(raw: dict[str, Any], path: str) -> str:
+    """A fixed KMS key id (a UUID), so input files can name the key's ARN."""
+    key_id = _require(raw, "keyId", path)
+    try:
+        uuid.UUID(key_id)
+    except ValueError as error:
+        raise WorldError(f"{path}.keyId: must be a UUID like 1234abcd-12ab-34cd-56ef-1234567890ab") from error
+    return key_id
 
 
 def _require(raw: dict[str, Any], name: str, path: str) -> str:

@@ -31,10 +31,12 @@ from typing import Any
 
 __all__ = [
     "CROSS_ACCOUNT_COPY_ACTIONS",
+    "SOURCE_KEY_COPY_ACTIONS",
     "KeyPolicyVerdict",
     "evaluate_key_policy",
     "key_policy_allows",
     "rds_via_service",
+    "without_account_delegation",
 ]
 
 # What RDS does with the keys during a cross-account copy: it creates a grant, describes the key,
@@ -52,6 +54,14 @@ CROSS_ACCOUNT_COPY_ACTIONS: tuple[str, ...] = (
     "kms:GenerateDataKey",
     "kms:GenerateDataKeyWithoutPlaintext",
 )
+
+# What RDS does with the key of the source itself when the source role copies a snapshot under it to the
+# share key (PrepareShareCopy, or the copy of an automated snapshot): it creates a grant for the copy,
+# describes the key and decrypts with it. member-accounts/source-account.yaml allows these on the keys in
+# SourceClusterKmsKeyArns (statements DescribeKeys, ReadSourceClusterKeysThroughRds,
+# GrantSourceClusterKeysToRds).
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html
+SOURCE_KEY_COPY_ACTIONS: tuple[str, ...] = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey")
 
 _IAM_PRINCIPAL_ARN = re.compile(r"^arn:[\w-]+:(?:iam|sts)::(?P<account>\d{12}):.+$")
 
@@ -207,6 +217,31 @@ def evaluate_key_policy(
     )
 
 
+def without_account_delegation(policy: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """``policy`` without the Allow principals that name ``account_id`` itself (its root ARN or bare id).
+
+    Such a principal does not let anyone in the account use the key on its own: it delegates to the
+    account's IAM policies, which must allow the action too.
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+    What is left of the Allow statements (a role named directly, ``"*"`` with conditions) is enough
+    without IAM for a principal of the key's own account; Deny statements are kept as they are.
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html
+    """
+    kept: list[Any] = []
+    for statement in _as_list(policy.get("Statement")):
+        principal = statement.get("Principal") if isinstance(statement, dict) else None
+        if not isinstance(principal, dict) or str(statement.get("Effect", "")).lower() != "allow":
+            kept.append(statement)
+            continue
+        others = [value for value in _as_list(principal.get("AWS")) if not _names_account(value, account_id)]
+        narrowed = {name: value for name, value in principal.items() if name != "AWS"}
+        if others:
+            narrowed["AWS"] = others
+        if narrowed:
+            kept.append({**statement, "Principal": narrowed})
+    return {**policy, "Statement": kept}
+
+
 # --- helpers (also the twin's, unchanged in behaviour) -------------------------------------------------
 
 
@@ -246,6 +281,15 @@ def _principal_matches(principal: Any, account_id: str, principal_arn: str | Non
         if principal_arn is None or text.endswith(":root") or text == principal_arn:
             return True
     return False
+
+
+def _names_account(value: Any, account_id: str) -> bool:
+    """``"111122223333"`` or ``arn:<partition>:iam::111122223333:root``: the account, not one principal."""
+    text = str(value)
+    match = _IAM_PRINCIPAL_ARN.match(text)
+    return text == account_id or (
+        match is not None and match.group("account") == account_id and text.endswith(":root")
+    )
 
 
 def _action_matches(statement: dict[str, Any], action: str) -> bool:

@@ -15,6 +15,8 @@ RUN_ID_TAG = "aurora-ferry:run-id"
 PURPOSE_TAG = "aurora-ferry:purpose"
 
 MAX_RUN_ID = 40
+# Every snapshot a run makes starts with this; the member templates' ManagedSnapshotPrefix defaults to it.
+SNAPSHOT_PREFIX = "ferry-"
 
 
 def run_id_from_execution_name(name: str) -> str:
@@ -35,19 +37,19 @@ def run_id_from_execution_name(name: str) -> str:
 
 def source_copy_id(run_id: str) -> str:
     """Manual copy of an automated or caller-owned snapshot, so the run only shares its own snapshot."""
-    return f"ferry-{run_id}-source"
+    return f"{SNAPSHOT_PREFIX}{run_id}-source"
 
 
 def source_snapshot_id(run_id: str) -> str:
-    return f"ferry-{run_id}-snap"
+    return f"{SNAPSHOT_PREFIX}{run_id}-snap"
 
 
 def share_copy_id(run_id: str) -> str:
-    return f"ferry-{run_id}-share"
+    return f"{SNAPSHOT_PREFIX}{run_id}-share"
 
 
 def target_copy_id(run_id: str) -> str:
-    return f"ferry-{run_id}-copy"
+    return f"{SNAPSHOT_PREFIX}{run_id}-copy"
 
 
 def instance_id(cluster_identifier: str, index: int) -> str:

@@ -14,7 +14,7 @@ cleanup does with it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,15 +22,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_ferry import aws, naming
+from aurora_ferry import aws, naming, permissions
 from aurora_ferry.aws import AccountAccess, error_code, error_message
 from aurora_ferry.contract import MAX_TARGETS, CleanupPolicy, MigrationRequest, Target
 from aurora_ferry.errors import AssumeRoleError, PreflightFailedError
 from aurora_ferry.kms_policy import (
     CROSS_ACCOUNT_COPY_ACTIONS,
+    SOURCE_KEY_COPY_ACTIONS,
     KeyPolicyVerdict,
     evaluate_key_policy,
     rds_via_service,
+    without_account_delegation,
 )
 from aurora_ferry.migration import source_access, target_access
 from aurora_ferry.snapshots import Encryption
@@ -169,7 +171,23 @@ class _Source:
     encrypted: bool
     kms_key_id: str | None
     encryption: Encryption
+    customer_key_arn: str | None  # set only when DescribeKey showed a customer-managed key
     engine: str
+
+
+@dataclass(frozen=True)
+class _KeyUse:
+    """A role RDS uses a key for, and the fix for each half; a fix's ``{sids}`` becomes the Sids (from
+    ``sids``, ``"*"`` for the rest) of the member-accounts/ statements that grant the missing actions."""
+
+    check: str
+    role_arn: str
+    key_arn: str
+    actions: tuple[str, ...]
+    consequence: str
+    sids: Mapping[str, str]
+    identity_fix: str
+    key_policy_fix: str
 
 
 class _Preflight:
@@ -179,6 +197,7 @@ class _Preflight:
         self.region = request.source.region
         self.partition = request.share_kms_key_arn.split(":")[1]
         self.findings: list[Finding] = []
+        self._found_source: _Source | None = None
 
     # --- driver ---------------------------------------------------------------------------------------
 
@@ -207,6 +226,17 @@ class _Preflight:
                 "rds:DescribeDBClusters and rds:DescribeDBClusterSnapshots",
                 needed_by_run=True,
             )
+            key = source.customer_key_arn if source is not None else None
+            # A source under the share key itself is the share-key-policy check's business.
+            if source is not None and key and not _same_key(key, request.share_kms_key_arn):
+                self._guarded(
+                    partial(self._check_source_key, session, source, key),
+                    "source-key-use",
+                    access,
+                    key,
+                    "kms:GetKeyPolicy on the source key",
+                    needed_by_run=False,
+                )
             self._guarded(
                 partial(self._check_share_key, session, source),
                 "share-key",
@@ -216,6 +246,12 @@ class _Preflight:
                 needed_by_run=False,
             )
             created = self._source_snapshots(source)
+            if source is not None:
+                plan = permissions.source_plan(
+                    source.kind, source.identifier, self.run_id, self._needs_share_copy(source)
+                )
+                needs = permissions.source_needs(self._arns(access), plan, self.run_id)
+                self._check_permissions(session, access, needs)
             self._guarded(
                 partial(self._check_quotas, session, access, created, 0, 0),
                 "snapshot-quota",
@@ -224,15 +260,82 @@ class _Preflight:
                 "rds:DescribeDBClusterSnapshots",
                 needed_by_run=False,
             )
+        self._found_source = source
         for index, target in enumerate(request.targets):
             self._check_target(index, target)
         return PreflightReport(self.run_id, self.findings, self._plan(source))
+
+    # --- permissions (the member roles' IAM, for every call the run makes) ---------------------------------
+
+    def _arns(self, access: AccountAccess) -> permissions.Arns:
+        return permissions.Arns(self.partition, self.region, access.account_id)
+
+    def _check_permissions(
+        self, session: boto3.Session, access: AccountAccess, needs: list[permissions.Need]
+    ) -> None:
+        """Every authorisation the run's calls cause in this account, simulated for the member role."""
+        try:
+            refused = permissions.refusals(_client(session, "iam"), access.role_arn, needs)
+        except (ClientError, BotoCoreError, NotImplementedError) as error:
+            why = (
+                f"{error_code(error)}: {error_message(error)}"
+                if isinstance(error, ClientError)
+                else str(error)
+            )
+            self._add(
+                "warning",
+                "permissions",
+                access.account_id,
+                access.role_arn,
+                f"could not simulate the permissions of {access.role_arn} ({why or type(error).__name__}); the "
+                "run's own calls will tell. Grant the role iam:SimulatePrincipalPolicy on itself (the member "
+                "templates' SimulateOwnPolicies statement) to check them before anything is created.",
+            )
+            return
+        for refusal in refused:
+            need = refusal.need
+            tagged = any(key.startswith("aws:RequestTag/") for key, _ in need.context)
+            conditions = ", ".join(
+                f"{key}={'/'.join(values)}" for key, values in need.context if not key.startswith("aws:")
+            )
+            conditions = ", ".join(filter(None, ["the run's tags" if tagged else "", conditions]))
+            self._add(
+                "warning" if need.only_if else "error",
+                "permissions",
+                access.account_id,
+                need.resource,
+                f"role {access.role_arn} may not perform {need.action} on {need.resource}"
+                + (f" (with {conditions})" if conditions else "")
+                + f": {refusal.decision}, so {need.step} would fail"
+                + (f" if {need.only_if}" if need.only_if else "")
+                + f". Add or restore the statement {need.statement} (or an equivalent grant) in the role's policy.",
+            )
+        if not refused:
+            self._add(
+                "info",
+                "permissions",
+                access.account_id,
+                access.role_arn,
+                f"{access.role_arn} may make every call the run makes in this account ({len(needs)} "
+                "authorisations, iam:SimulatePrincipalPolicy of its IAM policies).",
+            )
 
     def _check_target(self, index: int, target: Target) -> None:
         access = target_access(self.request, target)
         session = self._assume(access, f"targets[{index}].roleArn")
         if session is None:
             return
+        shared = self._source_snapshots(self._found_source)[-1]
+        needs = permissions.target_needs(
+            self._arns(access),
+            self.request.source.account_id,
+            shared,
+            self.run_id,
+            target.cluster_identifier,
+            target.instance_count,
+            dict(target.tags),
+        )
+        self._check_permissions(session, access, needs)
         self._guarded(
             partial(self._check_target_key, session, index, target),
             "target-key",
@@ -358,8 +461,11 @@ class _Preflight:
                 return None
             status = cluster.get("Status", "unknown")
             if status != "available":
+                # CreateDBClusterSnapshot refuses a cluster that is not available (stopped, stopping,
+                # modifying, ...) with InvalidDBClusterStateFault, so the run cannot even start:
+                # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
                 self._add(
-                    "warning",
+                    "error",
                     "source-status",
                     source.account_id,
                     cluster_id,
@@ -374,7 +480,7 @@ class _Preflight:
                 cluster_id,
                 encrypted,
                 key,
-                self._encryption(session, key),
+                *self._encryption(session, key),
                 cluster.get("Engine", ""),
             )
         else:
@@ -401,8 +507,9 @@ class _Preflight:
             snapshot = snapshots[0]
             status = snapshot.get("Status", "unknown")
             if status != "available":
+                # CopyDBClusterSnapshot needs an available source snapshot (InvalidDBClusterSnapshotStateFault).
                 self._add(
-                    "warning",
+                    "error",
                     "source-status",
                     source.account_id,
                     snapshot_id,
@@ -417,22 +524,39 @@ class _Preflight:
                 snapshot_id,
                 encrypted,
                 key,
-                self._encryption(session, key),
+                *self._encryption(session, key),
                 snapshot.get("Engine", ""),
             )
         self._add("info", "source-encryption", source.account_id, found.identifier, self._describe(found))
         return found
 
-    def _encryption(self, session: boto3.Session, key_id: str | None) -> Encryption:
-        """none, the AWS managed aws/rds key, or a customer-managed key (as the run labels it)."""
+    def _encryption(self, session: boto3.Session, key_id: str | None) -> tuple[Encryption, str | None]:
+        """none, the AWS managed aws/rds key, or a customer-managed key (as the run labels it), and the
+        key's ARN when DescribeKey showed it customer-managed (only then is its use checked)."""
         if not key_id:
-            return "none"
+            return "none", None
+        source = self.request.source
         try:
             metadata = _kms(session).describe_key(KeyId=key_id)["KeyMetadata"]
-        except ClientError:
+        except ClientError as error:
+            # Without DescribeKey the aws/rds key (whose policy admits the account's RDS callers) cannot be
+            # told from a customer-managed one, so whether the role may use it is not checked.
+            self._add(
+                "warning",
+                "source-encryption",
+                source.account_id,
+                key_id,
+                f"cannot describe the source's key {key_id} ({error_code(error)}): {source.role_arn} lacks "
+                "kms:DescribeKey on it, which the source stack's DescribeKeys statement grants on the keys in "
+                "SourceClusterKmsKeyArns (member-accounts/source-account.yaml): add the key there. Until then "
+                "the preflight treats it as customer-managed (the run re-encrypts either way) and did not "
+                "check whether the role may use it.",
+            )
             # The run labels an undescribable key customer-managed too; it re-encrypts it either way.
-            return "customer-key"
-        return "default-key" if metadata.get("KeyManager") == "AWS" else "customer-key"
+            return "customer-key", None
+        if metadata.get("KeyManager") == "AWS":
+            return "default-key", None
+        return "customer-key", str(metadata.get("Arn") or key_id)
 
     def _describe(self, source: _Source) -> str:
         what = {
@@ -452,6 +576,11 @@ class _Preflight:
             )
         if _same_key(source.kms_key_id, self.request.share_kms_key_arn):
             return f"{what} is encrypted with the share key itself."
+        if source.customer_key_arn is None:
+            return (
+                f"{what} is encrypted with key {source.kms_key_id}, which could not be described: the run "
+                "treats it as customer-managed and shares a copy re-encrypted with the share key."
+            )
         return (
             f"{what} is encrypted with the customer-managed key {source.kms_key_id}: the run shares a copy "
             "re-encrypted with the share key."
@@ -611,135 +740,222 @@ class _Preflight:
                 f"as {field_name}.",
             )
         self._check_key_metadata(metadata, "target-key", target.account_id, key_arn, field_name, "error", "")
-        policy_text: str | None = None
-        policy_problem = ""
+        # target-account.yaml names the role in the key policy, which is enough on its own in the key's
+        # account, so those statements fix a refusal by either half.
+        fix = (
+            "add the key policy statements {sids} of member-accounts/target-account.yaml, which allow them "
+            f"to the role {target.role_arn} itself with kms:ViaService {rds_via_service(self.region)} (or "
+            "allow them in the role's IAM policy, where the key policy delegates to the account)"
+        )
+        sids = {
+            "kms:CreateGrant": "OrchestratorRoleGrantToRds",
+            "kms:DescribeKey": "OrchestratorRoleDescribe",
+            "*": "OrchestratorRoleUseThroughRds",
+        }
+        self._check_key_use(
+            session,
+            _KeyUse(
+                "target-key-use",
+                target.role_arn,
+                key_arn,
+                CROSS_ACCOUNT_COPY_ACTIONS,
+                "CopyToTarget and RestoreCluster would fail",
+                sids,
+                fix,
+                fix,
+            ),
+        )
+
+    # --- source key -----------------------------------------------------------------------------------
+
+    def _check_source_key(self, session: boto3.Session, source: _Source, key_arn: str) -> None:
+        """The run copies the source to the share key with the source role, and RDS then creates a grant
+        on the source's own key, describes it and decrypts with it for that role."""
+        role = self.request.source.role_arn
+        account = self.request.source.account_id
+        step = (
+            "PrepareSourceSnapshot (copying the automated snapshot)"
+            if source.kind == "automated-snapshot"
+            else "PrepareShareCopy"
+        )
+        stack = "SourceClusterKmsKeyArns of the source stack (member-accounts/source-account.yaml)"
+        sids = {
+            "kms:CreateGrant": "GrantSourceClusterKeysToRds",
+            "kms:Decrypt": "ReadSourceClusterKeysThroughRds",
+            "kms:DescribeKey": "DescribeKeys",
+        }
+        self._check_key_use(
+            session,
+            _KeyUse(
+                "source-key-use",
+                role,
+                key_arn,
+                SOURCE_KEY_COPY_ACTIONS,
+                f"{step} would fail to re-encrypt {source.identifier} with the share key",
+                sids,
+                f"add {key_arn} to {stack}, whose statements {{sids}} allow them to the role through RDS",
+                f"let the key policy allow them to the role with kms:ViaService {rds_via_service(self.region)}, "
+                f"or keep AWS's default statement delegating kms:* to arn:{self.partition}:iam::{account}:root "
+                f"and add {key_arn} to {stack}",
+            ),
+        )
+
+    # --- key use (target and source keys) -------------------------------------------------------------
+
+    def _check_key_use(self, session: boto3.Session, use: _KeyUse) -> None:
+        """May RDS use the key for the role? The two halves, combined as KMS combines them.
+
+        The identity half comes from IAM's policy simulator (see _simulate), the key policy half from the
+        static evaluator. In the key's own account a key policy statement naming the role is enough on its
+        own; one naming the account (its root) only delegates to IAM, so the identity half must allow too.
+        An explicit Deny on either side wins.
+        https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html
+        https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+        """
+        account = _account_of(use.role_arn)
+        policy: dict[str, Any] | None = None
         try:
-            policy_text = kms.get_key_policy(KeyId=key_arn, PolicyName=KEY_POLICY_NAME)["Policy"]
+            text = _kms(session).get_key_policy(KeyId=use.key_arn, PolicyName=KEY_POLICY_NAME)["Policy"]
         except ClientError as error:
             policy_problem = f"kms:GetKeyPolicy: {error_code(error)}"
-        decisions, simulate_problem = self._simulate(session, target, policy_text)
-        if decisions is not None:
-            refused = {action: decision for action, decision in decisions.items() if decision != "allowed"}
-            how = "iam:SimulatePrincipalPolicy with " + (
-                "the key policy" if policy_text else f"the role's IAM policies only ({policy_problem})"
-            )
-            if refused:
-                listed = ", ".join(f"{action} ({decision})" for action, decision in refused.items())
-                self._add(
-                    "error",
-                    "target-key-use",
-                    target.account_id,
-                    key_arn,
-                    f"role {target.role_arn} may not use its key {key_arn} through RDS: {listed} ({how}). "
-                    "CopyToTarget and RestoreCluster would fail. Allow these actions to the role in the key "
-                    "policy (member-accounts/target-account.yaml's OrchestratorRole statements) or in the "
-                    f"role's IAM policy, with kms:ViaService {rds_via_service(self.region)}.",
-                )
-            else:
-                self._add(
-                    "info",
-                    "target-key-use",
-                    target.account_id,
-                    key_arn,
-                    f"role {target.role_arn} may use {key_arn} for the copy and restore ({how}).",
-                )
-            return
-        policy = _parse_policy(policy_text) if policy_text else None
-        if policy is None:
+        else:
+            policy = _parse_policy(text)
+            policy_problem = "" if policy is not None else "the key policy is not a JSON object"
+        decisions, simulate_problem = self._simulate(session, use)
+        if policy is None and decisions is None:
             self._add(
                 "warning",
-                "target-key-use",
-                target.account_id,
-                key_arn,
-                f"could not check whether {target.role_arn} may use {key_arn}: "
-                f"{policy_problem or 'the key policy is not a JSON object'}; {simulate_problem}. Grant the "
-                "role kms:GetKeyPolicy on the key (and iam:SimulatePrincipalPolicy on itself) to check it.",
+                use.check,
+                account,
+                use.key_arn,
+                f"could not check whether {use.role_arn} may use {use.key_arn}: {policy_problem}; "
+                f"iam:SimulatePrincipalPolicy: {simulate_problem}. Grant the role kms:GetKeyPolicy on the key "
+                "(and iam:SimulatePrincipalPolicy on itself) to check it.",
             )
             return
-        verdict = evaluate_key_policy(
-            policy, target.account_id, self.region, CROSS_ACCOUNT_COPY_ACTIONS, target.role_arn
-        )
-        static = (
-            f"static check of the key policy, because iam:SimulatePrincipalPolicy was unavailable "
-            f"({simulate_problem}); the role's own IAM policies were not checked"
-        )
-        notes = f" Notes: {'; '.join(verdict.notes)}." if verdict.notes else ""
-        if verdict.certainly_missing:
+        full = direct = None
+        if policy is not None:
+            full = evaluate_key_policy(policy, account, self.region, use.actions, use.role_arn)
+            if _account_of(use.key_arn) == account:
+                bare = without_account_delegation(policy, account)
+                direct = evaluate_key_policy(bare, account, self.region, use.actions, use.role_arn)
+        identity: dict[str, str] = {}  # refused by the role's IAM policies: action -> EvalDecision
+        key_policy: list[str] = []  # refused by the key policy
+        unsure: list[str] = []  # the answer rests on a key policy condition assumed to hold
+        for action in use.actions:
+            # Without the simulator the identity half is unknown: only the key policy is judged (as before).
+            decision = "allowed" if decisions is None else decisions.get(action, "implicitDeny")
+            if decision == "explicitDeny":  # an IAM Deny (or SCP, boundary) wins over any key policy
+                identity[action] = decision
+                continue
+            named = direct is not None and action in direct.allowed  # the key policy names the role itself
+            if not named and full is not None and action not in full.allowed:
+                key_policy.append(action)
+            elif not named and decision != "allowed":
+                identity[action] = decision
+            if any(verdict is not None and action in verdict.unsure for verdict in (full, direct)):
+                unsure.append(action)
+        if decisions is None:
+            how = (
+                f"static check of the key policy, because iam:SimulatePrincipalPolicy was unavailable "
+                f"({simulate_problem}); the role's own IAM policies were not checked"
+            )
+        elif policy is None:
+            how = (
+                "iam:SimulatePrincipalPolicy of the role's IAM policies; the key policy was not checked "
+                f"({policy_problem})"
+            )
+        else:
+            how = "iam:SimulatePrincipalPolicy of the role's IAM policies, static check of the key policy"
+        notes = f" Notes: {'; '.join(full.notes)}." if full is not None and full.notes else ""
+        parts: list[str] = []
+        denying = [action for action in identity if identity[action] == "explicitDeny"]
+        if denying:
+            parts.append(
+                f"An explicit Deny (IAM policy, SCP or permissions boundary) refuses {', '.join(denying)}, "
+                "whatever the key policy says: remove or narrow it."
+            )
+        refused = [action for action in identity if action not in unsure and action not in denying]
+        if refused:
+            listed = ", ".join(f"{action} ({identity[action]})" for action in refused)
+            parts.append(
+                f"Its IAM policies do not allow {listed}, and the key policy "
+                + ("does not allow them to the role on its own" if policy is not None else "was not read")
+                + f". Fix: {use.identity_fix.replace('{sids}', _sids(use, refused))}."
+            )
+        missing = [action for action in key_policy if action not in unsure]
+        if missing and full is not None:
+            parts.append(f"The key policy does not allow {', '.join(missing)} to the role or its account.")
+            via = rds_via_service(self.region)
+            wrong = [value for value in full.via_service_mismatches if value.lower() != via]
+            if wrong:
+                parts.append(
+                    f"Its statements are limited by kms:ViaService to {', '.join(wrong)}, not {via}."
+                )
+            denied = [action for action in full.denied if action in missing]
+            if denied:
+                parts.append(f"An explicit Deny in it refuses {', '.join(denied)}: remove or narrow it.")
+            parts.append(f"Fix: {use.key_policy_fix.replace('{sids}', _sids(use, missing))}.")
+        if parts:
             self._add(
                 "error",
-                "target-key-use",
-                target.account_id,
-                key_arn,
-                f"the key policy of {key_arn} does not let {target.role_arn} use it through RDS: missing "
-                f"{', '.join(verdict.certainly_missing)} ({static}). CopyToTarget would fail. Add a statement "
-                f"allowing them to arn:{self.partition}:iam::{target.account_id}:root (delegating to IAM) or "
-                f"to the role, with kms:ViaService {rds_via_service(self.region)}.{notes}",
+                use.check,
+                account,
+                use.key_arn,
+                f"role {use.role_arn} may not use key {use.key_arn} of account {account} through RDS, so "
+                f"{use.consequence}. {' '.join(parts)} ({how}).{notes}",
             )
-        elif verdict.unsure:
+        elif unsure:
             self._add(
                 "warning",
-                "target-key-use",
-                target.account_id,
-                key_arn,
-                f"whether {target.role_arn} may use {key_arn} for {', '.join(verdict.unsure)} depends on "
-                f"conditions the preflight cannot evaluate ({static}).{notes}",
+                use.check,
+                account,
+                use.key_arn,
+                f"whether {use.role_arn} may use {use.key_arn} for {', '.join(unsure)} depends on conditions "
+                f"the preflight cannot evaluate ({how}).{notes}",
             )
         else:
             self._add(
                 "info",
-                "target-key-use",
-                target.account_id,
-                key_arn,
-                f"the key policy of {key_arn} lets {target.role_arn} use it through RDS ({static}).{notes}",
+                use.check,
+                account,
+                use.key_arn,
+                f"role {use.role_arn} may use {use.key_arn} through RDS ({', '.join(use.actions)}; {how}).{notes}",
             )
 
-    def _simulate(
-        self, session: boto3.Session, target: Target, policy_text: str | None
-    ) -> tuple[dict[str, str] | None, str]:
-        """EvalDecision per action from IAM's policy simulator, or (None, why it was unavailable).
+    def _simulate(self, session: boto3.Session, use: _KeyUse) -> tuple[dict[str, str] | None, str]:
+        """EvalDecision per action of the role's own IAM policies, or (None, why the simulator was unavailable).
 
-        The context is that of a request RDS makes for the role in the source region; the key policy, when
-        readable, is evaluated as the key's resource policy. CallerArn is omitted: it defaults to the
-        PolicySourceArn, a role, which the API accepts with a ResourcePolicy.
+        The identity half only: the simulator accepts a ResourcePolicy (the key policy) only with a
+        CallerArn when PolicySourceArn is not an IAM user, and CallerArn must be an IAM user, so no valid call
+        for a role includes the key policy; _check_key_use judges it statically. The context is that of a
+        request RDS makes for the role in the source region.
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html
+        https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
         """
         iam = _client(session, "iam")
         base_context = [
-            {
-                "ContextKeyName": "kms:ViaService",
-                "ContextKeyValues": [rds_via_service(self.region)],
-                "ContextKeyType": "string",
-            },
-            {
-                "ContextKeyName": "kms:CallerAccount",
-                "ContextKeyValues": [target.account_id],
-                "ContextKeyType": "string",
-            },
+            _context_entry("kms:ViaService", rds_via_service(self.region)),
+            _context_entry("kms:CallerAccount", _account_of(use.role_arn)),
         ]
-        grant_context = [
-            *base_context,
-            {
-                "ContextKeyName": "kms:GrantIsForAWSResource",
-                "ContextKeyValues": ["true"],
-                "ContextKeyType": "boolean",
-            },
-        ]
-        others = [action for action in CROSS_ACCOUNT_COPY_ACTIONS if action not in _GRANT_ACTIONS]
+        grant_context = [*base_context, _context_entry("kms:GrantIsForAWSResource", "true", "boolean")]
+        grants = [action for action in use.actions if action in _GRANT_ACTIONS]
+        others = [action for action in use.actions if action not in _GRANT_ACTIONS]
         decisions: dict[str, str] = {}
         try:
-            for actions, context in ((list(_GRANT_ACTIONS), grant_context), (others, base_context)):
-                params: dict[str, Any] = {
-                    "PolicySourceArn": target.role_arn,
-                    "ActionNames": actions,
-                    "ResourceArns": [target.kms_key_arn],
-                    "ContextEntries": context,
-                }
-                if policy_text:
-                    params["ResourcePolicy"] = policy_text
-                for page in iam.get_paginator("simulate_principal_policy").paginate(**params):
+            for actions, context in ((grants, grant_context), (others, base_context)):
+                if not actions:
+                    continue
+                for page in iam.get_paginator("simulate_principal_policy").paginate(
+                    PolicySourceArn=use.role_arn,
+                    ActionNames=actions,
+                    ResourceArns=[use.key_arn],
+                    ContextEntries=context,
+                ):
                     for result in page.get("EvaluationResults", []):
                         decisions[str(result["EvalActionName"])] = str(result["EvalDecision"])
         except ClientError as error:
+            # AccessDenied (the role may not simulate itself), NotImplemented and the like.
             return None, f"{error_code(error)}: {error_message(error)}"
         except (BotoCoreError, NotImplementedError) as error:
             # moto does not implement the simulator; the static check stands in for it.
@@ -1273,6 +1489,19 @@ def _same_key(kms_key_id: str | None, key_arn: str) -> bool:
     if not kms_key_id:
         return False
     return kms_key_id == key_arn or kms_key_id.rsplit("/", 1)[-1] == key_arn.rsplit("/", 1)[-1]
+
+
+def _context_entry(name: str, value: str, kind: str = "string") -> dict[str, Any]:
+    return {"ContextKeyName": name, "ContextKeyValues": [value], "ContextKeyType": kind}
+
+
+def _account_of(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def _sids(use: _KeyUse, actions: list[str]) -> str:
+    """The template statements that grant ``actions``, each named once."""
+    return ", ".join(dict.fromkeys(use.sids.get(action) or use.sids.get("*", "") for action in actions))
 
 
 def _cause(error: AssumeRoleError) -> str:

@@ -1,0 +1,1 @@
+"""IAM for the twin: policy evaluation, the operation map and the authorizer."""

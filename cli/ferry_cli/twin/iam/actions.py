@@ -1,0 +1,560 @@
+"""Every AWS operation the runtime code calls, mapped to the IAM authorisations AWS makes for it.
+
+Each entry turns one request (service, operation, parsed parameters) into the checks IAM runs: the action
+on each resource type the Service Authorization Reference lists for it, with the request's condition keys,
+and the dependent actions the service authorises on the caller's behalf (tags given at creation,
+the KMS keys it uses, the RDS service-linked role in an account that has none yet).
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsresourceaccessmanagerram.html
+
+A test (tests/twin/test_iam_map.py) fails when runtime code calls an operation this map does not cover, so
+no call can reach AWS in the twin without being authorised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ferry_cli.twin.iam.policy import AuthRequest
+
+# Tags passed at creation are authorised again as rds:AddTagsToResource on the new resource:
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
+_TAG_ON_CREATE = "rds:AddTagsToResource"
+
+# What a caller needs on a KMS key RDS uses for it, by role of the key. RDS creates a grant for the
+# operation (kms:GrantIsForAWSResource is true on that CreateGrant) and calls KMS as the caller through
+# rds.<region>.amazonaws.com (kms:ViaService).
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Overview.Encryption.Keys.html
+# A new resource encrypted with a customer managed key: CreateGrant and DescribeKey.
+KEY_FOR_NEW_RESOURCE: tuple[str, ...] = ("kms:CreateGrant", "kms:DescribeKey")
+# Reading a snapshot (or cluster) of the caller's own account encrypted with that account's key.
+KEY_READ_SAME_ACCOUNT: tuple[str, ...] = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey")
+# Reading a snapshot or cluster shared from another account: the sharing guide's list of what the key
+# owner must allow the other account.
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/share-encrypted-snapshot.html
+KEY_READ_CROSS_ACCOUNT: tuple[str, ...] = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
+
+# RDS creates AWSServiceRoleForRDS with the caller's permissions the first time the account needs it.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAM.ServiceLinkedRoles.html
+RDS_SERVICE = "rds.amazonaws.com"
+RDS_SLR_PATH = "/aws-service-role/rds.amazonaws.com/"
+RDS_SLR_NAME = "AWSServiceRoleForRDS"
+
+
+@dataclass(frozen=True)
+class ResourceFacts:
+    """What the evaluator needs to know about an existing resource."""
+
+    arn: str
+    account_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    kms_key_arn: str | None = None
+    engine: str = ""
+    engine_version: str = ""
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    arn: str
+    account_id: str
+    policy: Mapping[str, Any]
+
+
+class Lookup(Protocol):
+    """Read access to the twin's state, as the service itself would see it (no authorisation)."""
+
+    def cluster_snapshot(self, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
+    def cluster(self, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
+    def instance(self, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
+    def resource_share(self, arn: str) -> ResourceFacts | None: ...
+    def key(self, ref: str, account_id: str, region: str) -> KeyFacts | None: ...
+    def role_trust_policy(self, role_arn: str) -> Mapping[str, Any] | None: ...
+    def has_rds_service_linked_role(self, account_id: str) -> bool: ...
+    def state_machine_of_task_token(self, token: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Check:
+    """One authorisation: the request, whose resource it is, and what the service answers on a denial."""
+
+    request: AuthRequest
+    resource_account: str
+    resource_policy: Mapping[str, Any] | None = None
+    policy_required: bool = False
+    # The operation the caller called, when this is a dependent action the service authorises for it.
+    dependent_of: str | None = None
+    # The error code the service returns when this check fails: RDS reports a KMS key it may not use
+    # for the caller as KMSKeyNotAccessibleFault, not as AccessDenied.
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """The request as the service receives it."""
+
+    service: str
+    operation: str
+    params: Mapping[str, Any]
+    account_id: str  # the caller's account
+    region: str
+    partition: str = "aws"
+
+    def arn(self, service: str, resource: str, account_id: str | None = None) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{account_id or self.account_id}:{resource}"
+
+    def str_param(self, name: str) -> str | None:
+        value = self.params.get(name)
+        return str(value) if value not in (None, "") else None
+
+
+Mapper = Callable[[Call, Lookup], list[Check]]
+OPERATIONS: dict[tuple[str, str], Mapper] = {}
+
+
+def _maps(service: str, *operations: str) -> Callable[[Mapper], Mapper]:
+    def register(mapper: Mapper) -> Mapper:
+        for operation in operations:
+            OPERATIONS[(service, operation)] = mapper
+        return mapper
+
+    return register
+
+
+def checks_for(call: Call, lookup: Lookup) -> list[Check] | None:
+    """The checks for one call, or None when the map does not cover the operation."""
+    mapper = OPERATIONS.get((call.service, call.operation))
+    return None if mapper is None else mapper(call, lookup)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def _request_tags(tags: Any, key_name: str = "Key", value_name: str = "Value") -> dict[str, str]:
+    return {str(t[key_name]): str(t.get(value_name, "")) for t in (tags or []) if key_name in t}
+
+
+def _tag_context(tags: Mapping[str, str]) -> dict[str, str | Sequence[str]]:
+    context: dict[str, str | Sequence[str]] = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    if tags:
+        context["aws:TagKeys"] = sorted(tags)
+    return context
+
+
+def _resource_context(facts: ResourceFacts | None) -> dict[str, str | Sequence[str]]:
+    return {f"aws:ResourceTag/{k}": v for k, v in (facts.tags if facts else {}).items()}
+
+
+def _check(
+    call: Call,
+    action: str,
+    resource: str,
+    context: Mapping[str, str | Sequence[str]] | None = None,
+    resource_account: str | None = None,
+    dependent: bool = False,
+) -> Check:
+    return Check(
+        AuthRequest(action, resource, dict(context or {})),
+        resource_account or call.account_id,
+        dependent_of=f"{call.service}:{call.operation}" if dependent else None,
+    )
+
+
+def _owner(call: Call, arn: str) -> str:
+    """The account an ARN names (IAM ARNs too); the caller's for anything that is not an ARN."""
+    parts = arn.split(":")
+    return parts[4] if arn.startswith("arn:") and len(parts) > 5 and parts[4] else call.account_id
+
+
+def _rds_arn(call: Call, kind: str, ref: str | None) -> tuple[str, str]:
+    """(ARN, owning account) of an RDS resource named by id or ARN; "*" names every resource of the kind."""
+    if ref and ref.startswith("arn:"):
+        return ref, ref.split(":")[4]
+    return call.arn("rds", f"{kind}:{ref or '*'}"), call.account_id
+
+
+def _existing(call: Call, kind: str, ref: str | None, facts: ResourceFacts | None) -> tuple[str, str]:
+    return (facts.arn, facts.account_id) if facts is not None else _rds_arn(call, kind, ref)
+
+
+def _kms_checks(
+    call: Call, lookup: Lookup, key_ref: str | None, actions: Sequence[str], key_account: str | None = None
+) -> list[Check]:
+    """The KMS actions RDS performs as the caller on one key; denied ones surface as KMSKeyNotAccessibleFault."""
+    if not key_ref:
+        return []
+    key = lookup.key(key_ref, key_account or call.account_id, call.region)
+    if key is None:
+        # An unknown key is the service's own error (not found / not accessible), not an IAM decision.
+        return []
+    checks = []
+    for action in actions:
+        context: dict[str, str | Sequence[str]] = {
+            "kms:ViaService": f"rds.{call.region}.amazonaws.com",
+            "kms:CallerAccount": call.account_id,
+        }
+        if action == "kms:CreateGrant":
+            context["kms:GrantIsForAWSResource"] = "true"
+        checks.append(
+            Check(
+                AuthRequest(action, key.arn, context),
+                key.account_id,
+                resource_policy=key.policy,
+                policy_required=True,
+                dependent_of=f"{call.service}:{call.operation}",
+                fault="KMSKeyNotAccessibleFault",
+            )
+        )
+    return checks
+
+
+def _read_key_actions(call: Call, owner: str) -> tuple[str, ...]:
+    return KEY_READ_SAME_ACCOUNT if owner == call.account_id else KEY_READ_CROSS_ACCOUNT
+
+
+def _service_linked_role(call: Call, lookup: Lookup) -> list[Check]:
+    if lookup.has_rds_service_linked_role(call.account_id):
+        return []
+    arn = f"arn:{call.partition}:iam::{call.account_id}:role{RDS_SLR_PATH}{RDS_SLR_NAME}"
+    return [
+        _check(call, "iam:CreateServiceLinkedRole", arn, {"iam:AWSServiceName": RDS_SERVICE}, dependent=True)
+    ]
+
+
+def _tagging(call: Call, new_arn: str, tags: Mapping[str, str]) -> list[Check]:
+    return [_check(call, _TAG_ON_CREATE, new_arn, _tag_context(tags), dependent=True)] if tags else []
+
+
+# --- RDS: reads -------------------------------------------------------------------------------------------
+
+
+@_maps("rds", "DescribeDBClusters")
+def _describe_clusters(call: Call, lookup: Lookup) -> list[Check]:
+    arn, owner = _rds_arn(call, "cluster", call.str_param("DBClusterIdentifier"))
+    return [_check(call, "rds:DescribeDBClusters", arn, resource_account=owner)]
+
+
+@_maps("rds", "DescribeDBInstances")
+def _describe_instances(call: Call, lookup: Lookup) -> list[Check]:
+    arn, owner = _rds_arn(call, "db", call.str_param("DBInstanceIdentifier"))
+    return [_check(call, "rds:DescribeDBInstances", arn, resource_account=owner)]
+
+
+@_maps("rds", "DescribeDBClusterSnapshots", "DescribeDBClusterSnapshotAttributes")
+def _describe_snapshots(call: Call, lookup: Lookup) -> list[Check]:
+    arn, owner = _rds_arn(call, "cluster-snapshot", call.str_param("DBClusterSnapshotIdentifier"))
+    return [_check(call, f"rds:{call.operation}", arn, resource_account=owner)]
+
+
+@_maps("rds", "DescribeDBSubnetGroups")
+def _describe_subnet_groups(call: Call, lookup: Lookup) -> list[Check]:
+    arn, owner = _rds_arn(call, "subgrp", call.str_param("DBSubnetGroupName"))
+    return [_check(call, "rds:DescribeDBSubnetGroups", arn, resource_account=owner)]
+
+
+@_maps("rds", "DescribeDBClusterParameterGroups")
+def _describe_cluster_parameter_groups(call: Call, lookup: Lookup) -> list[Check]:
+    arn, owner = _rds_arn(call, "cluster-pg", call.str_param("DBClusterParameterGroupName"))
+    return [_check(call, "rds:DescribeDBClusterParameterGroups", arn, resource_account=owner)]
+
+
+@_maps("rds", "ListTagsForResource")
+def _list_tags(call: Call, lookup: Lookup) -> list[Check]:
+    arn = call.str_param("ResourceName") or "*"
+    return [_check(call, "rds:ListTagsForResource", arn, resource_account=_owner(call, arn))]
+
+
+@_maps("rds", "DescribeAccountAttributes")
+def _account_attributes(call: Call, lookup: Lookup) -> list[Check]:
+    # No resource-level permissions: "*" is the only resource.
+    return [_check(call, "rds:DescribeAccountAttributes", "*")]
+
+
+# --- RDS: snapshots ---------------------------------------------------------------------------------------
+
+
+@_maps("rds", "CreateDBClusterSnapshot")
+def _create_snapshot(call: Call, lookup: Lookup) -> list[Check]:
+    cluster_ref = call.str_param("DBClusterIdentifier")
+    cluster = lookup.cluster(cluster_ref or "", call.account_id, call.region)
+    cluster_arn, owner = _existing(call, "cluster", cluster_ref, cluster)
+    new_arn = call.arn("rds", f"cluster-snapshot:{call.str_param('DBClusterSnapshotIdentifier')}")
+    tags = _request_tags(call.params.get("Tags"))
+    action = "rds:CreateDBClusterSnapshot"
+    return [
+        _check(call, action, cluster_arn, {**_resource_context(cluster), **_tag_context(tags)}, owner),
+        _check(call, action, new_arn, _tag_context(tags)),
+        *_tagging(call, new_arn, tags),
+    ]
+
+
+@_maps("rds", "CopyDBClusterSnapshot")
+def _copy_snapshot(call: Call, lookup: Lookup) -> list[Check]:
+    source_ref = call.str_param("SourceDBClusterSnapshotIdentifier")
+    source = lookup.cluster_snapshot(source_ref or "", call.account_id, call.region)
+    source_arn, owner = _existing(call, "cluster-snapshot", source_ref, source)
+    new_arn = call.arn("rds", f"cluster-snapshot:{call.str_param('TargetDBClusterSnapshotIdentifier')}")
+    tags = _request_tags(call.params.get("Tags"))
+    action = "rds:CopyDBClusterSnapshot"
+    return [
+        _check(call, action, source_arn, {**_resource_context(source), **_tag_context(tags)}, owner),
+        _check(call, action, new_arn, _tag_context(tags)),
+        *_tagging(call, new_arn, tags),
+        *_reencryption(call, lookup, source, owner),
+    ]
+
+
+@_maps("rds", "ModifyDBClusterSnapshotAttribute", "DeleteDBClusterSnapshot")
+def _change_snapshot(call: Call, lookup: Lookup) -> list[Check]:
+    ref = call.str_param("DBClusterSnapshotIdentifier")
+    snapshot = lookup.cluster_snapshot(ref or "", call.account_id, call.region)
+    arn, owner = _existing(call, "cluster-snapshot", ref, snapshot)
+    return [_check(call, f"rds:{call.operation}", arn, _resource_context(snapshot), owner)]
+
+
+# --- RDS: clusters and instances --------------------------------------------------------------------------
+
+
+def _placement(call: Call, tags: Mapping[str, str], defaults: Mapping[str, str] | None = None) -> list[Check]:
+    """The subnet group, parameter groups and option group a new cluster or instance is placed in.
+
+    For a restore the reference lists cluster-pg, og and subgrp as required resource types, so the groups it
+    falls back to when none is named are authorised too (`defaults`); an instance only names what it is given.
+    """
+    action = f"rds:{call.operation}"
+    placed = []
+    for param, kind in (
+        ("DBSubnetGroupName", "subgrp"),
+        ("DBClusterParameterGroupName", "cluster-pg"),
+        ("DBParameterGroupName", "pg"),
+        ("OptionGroupName", "og"),
+    ):
+        name = call.str_param(param) or (defaults or {}).get(kind)
+        if name:
+            # The request's tags are in the context of every resource the request is authorised on.
+            placed.append(_check(call, action, call.arn("rds", f"{kind}:{name}"), _tag_context(tags)))
+    return placed
+
+
+def _default_groups(engine: str, version: str) -> dict[str, str]:
+    """RDS's default groups for an engine version: default.aurora-postgresql16, default:aurora-postgresql-16."""
+    major = (
+        version.split(".", maxsplit=1)[0]
+        if engine.endswith("postgresql")
+        else ".".join(version.split(".")[:2])
+    )
+    return {
+        "subgrp": "default",
+        "cluster-pg": f"default.{engine}{major}",
+        "og": f"default:{engine}-{major.replace('.', '-')}",
+    }
+
+
+def _new_cluster(call: Call) -> tuple[str, dict[str, str]]:
+    return (
+        call.arn("rds", f"cluster:{call.str_param('DBClusterIdentifier')}"),
+        _request_tags(call.params.get("Tags")),
+    )
+
+
+def _restore(
+    call: Call, lookup: Lookup, read: ResourceFacts | None, read_arn: str, owner: str
+) -> list[Check]:
+    """A new cluster from what it reads (a snapshot, or a cluster for a clone): both resources, the
+    placement, the tags on create, the keys RDS uses for the caller and the service-linked role."""
+    new_arn, tags = _new_cluster(call)
+    action = f"rds:{call.operation}"
+    engine = call.str_param("Engine") or (read.engine if read is not None else "")
+    version = call.str_param("EngineVersion") or (read.engine_version if read is not None else "")
+    checks = [
+        _check(call, action, new_arn, _tag_context(tags)),
+        _check(call, action, read_arn, {**_resource_context(read), **_tag_context(tags)}, owner),
+        *_placement(call, tags, _default_groups(engine, version) if engine and version else None),
+        *_tagging(call, new_arn, tags),
+        *_reencryption(call, lookup, read, owner),
+    ]
+    return checks + _service_linked_role(call, lookup)
+
+
+def _reencryption(call: Call, lookup: Lookup, read: ResourceFacts | None, owner: str) -> list[Check]:
+    """The key of what is read, and the KmsKeyId of what is written when it is another key."""
+    read_key = read.kms_key_arn if read is not None else None
+    checks = _kms_checks(call, lookup, read_key, _read_key_actions(call, owner), owner)
+    new_key = call.str_param("KmsKeyId")
+    if new_key and (read_key is None or not _same_key(lookup, call, new_key, read_key)):
+        checks += _kms_checks(call, lookup, new_key, KEY_FOR_NEW_RESOURCE)
+    return checks
+
+
+@_maps("rds", "RestoreDBClusterFromSnapshot")
+def _restore_from_snapshot(call: Call, lookup: Lookup) -> list[Check]:
+    ref = call.str_param("SnapshotIdentifier")
+    snapshot = lookup.cluster_snapshot(ref or "", call.account_id, call.region)
+    return _restore(call, lookup, snapshot, *_existing(call, "cluster-snapshot", ref, snapshot))
+
+
+@_maps("rds", "RestoreDBClusterToPointInTime")
+def _restore_to_point_in_time(call: Call, lookup: Lookup) -> list[Check]:
+    """A clone (RestoreType copy-on-write) authorises the source cluster too, in its owner's account.
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.Cross-Account.html
+    """
+    ref = call.str_param("SourceDBClusterIdentifier")
+    source = lookup.cluster(ref or "", call.account_id, call.region)
+    return _restore(call, lookup, source, *_existing(call, "cluster", ref, source))
+
+
+@_maps("rds", "CreateDBInstance")
+def _create_instance(call: Call, lookup: Lookup) -> list[Check]:
+    new_arn = call.arn("rds", f"db:{call.str_param('DBInstanceIdentifier')}")
+    tags = _request_tags(call.params.get("Tags"))
+    cluster_ref = call.str_param("DBClusterIdentifier")
+    cluster = lookup.cluster(cluster_ref or "", call.account_id, call.region)
+    action = "rds:CreateDBInstance"
+    checks = [_check(call, action, new_arn, _tag_context(tags))]
+    if cluster_ref:
+        arn, owner = _existing(call, "cluster", cluster_ref, cluster)
+        checks.append(_check(call, action, arn, {**_resource_context(cluster), **_tag_context(tags)}, owner))
+    return (
+        checks + _placement(call, tags) + _tagging(call, new_arn, tags) + _service_linked_role(call, lookup)
+    )
+
+
+@_maps("rds", "DeleteDBInstance")
+def _delete_instance(call: Call, lookup: Lookup) -> list[Check]:
+    ref = call.str_param("DBInstanceIdentifier")
+    instance = lookup.instance(ref or "", call.account_id, call.region)
+    arn, owner = _existing(call, "db", ref, instance)
+    return [_check(call, "rds:DeleteDBInstance", arn, _resource_context(instance), owner)]
+
+
+@_maps("rds", "DeleteDBCluster")
+def _delete_cluster(call: Call, lookup: Lookup) -> list[Check]:
+    ref = call.str_param("DBClusterIdentifier")
+    cluster = lookup.cluster(ref or "", call.account_id, call.region)
+    arn, owner = _existing(call, "cluster", ref, cluster)
+    checks = [_check(call, "rds:DeleteDBCluster", arn, _resource_context(cluster), owner)]
+    final = call.str_param("FinalDBSnapshotIdentifier")
+    if final and str(call.params.get("SkipFinalSnapshot", "false")).lower() != "true":
+        checks.append(
+            _check(call, "rds:CreateDBClusterSnapshot", call.arn("rds", f"cluster-snapshot:{final}"))
+        )
+    return checks
+
+
+# --- KMS, STS, IAM, EC2 -----------------------------------------------------------------------------------
+
+
+@_maps("kms", "DescribeKey", "GetKeyPolicy")
+def _key_read(call: Call, lookup: Lookup) -> list[Check]:
+    key = lookup.key(call.str_param("KeyId") or "", call.account_id, call.region)
+    if key is None:
+        return []
+    return [
+        Check(
+            AuthRequest(f"kms:{call.operation}", key.arn, {"kms:CallerAccount": call.account_id}),
+            key.account_id,
+            resource_policy=key.policy,
+            policy_required=True,
+        )
+    ]
+
+
+@_maps("sts", "AssumeRole")
+def _assume_role(call: Call, lookup: Lookup) -> list[Check]:
+    role_arn = call.str_param("RoleArn") or ""
+    context: dict[str, str | Sequence[str]] = {}
+    external_id = call.str_param("ExternalId")
+    if external_id:
+        context["sts:ExternalId"] = external_id
+    owner = _owner(call, role_arn)
+    trust = lookup.role_trust_policy(role_arn)
+    return [
+        Check(
+            AuthRequest("sts:AssumeRole", role_arn, context),
+            owner,
+            # A role that does not exist trusts nobody: AWS answers AccessDenied, as for a trust mismatch.
+            resource_policy=trust if trust is not None else {"Statement": []},
+            policy_required=True,
+        )
+    ]
+
+
+@_maps("iam", "SimulatePrincipalPolicy")
+def _simulate(call: Call, lookup: Lookup) -> list[Check]:
+    source = call.str_param("PolicySourceArn") or "*"
+    return [_check(call, "iam:SimulatePrincipalPolicy", source, resource_account=_owner(call, source))]
+
+
+@_maps("ec2", "DescribeSecurityGroups")
+def _describe_security_groups(call: Call, lookup: Lookup) -> list[Check]:
+    # EC2 Describe* actions have no resource-level permissions.
+    return [_check(call, "ec2:DescribeSecurityGroups", "*")]
+
+
+# --- RAM --------------------------------------------------------------------------------------------------
+
+
+@_maps("ram", "GetResourceShares", "GetResourceShareAssociations", "GetResourceShareInvitations")
+def _ram_reads(call: Call, lookup: Lookup) -> list[Check]:
+    # These list calls support no resource-level permissions.
+    return [_check(call, f"ram:{call.operation}", "*")]
+
+
+@_maps("ram", "CreateResourceShare")
+def _create_share(call: Call, lookup: Lookup) -> list[Check]:
+    tags = _request_tags(call.params.get("tags"), "key", "value")
+    context = _tag_context(tags)
+    principals = [str(p) for p in call.params.get("principals") or []]
+    if principals:
+        context["ram:Principal"] = principals
+    # CreateResourceShare has no resource type in the Service Authorization Reference: "*" only.
+    checks = [_check(call, "ram:CreateResourceShare", "*", context)]
+    if tags:
+        # The share's tags are authorised as ram:TagResource on the new share, the way tags on create are
+        # for the other services here; stricter than the reference's empty dependent-actions column.
+        new_share = call.arn("ram", "resource-share/*")
+        checks.append(_check(call, "ram:TagResource", new_share, _tag_context(tags), dependent=True))
+    return checks
+
+
+@_maps("ram", "AcceptResourceShareInvitation")
+def _accept_invitation(call: Call, lookup: Lookup) -> list[Check]:
+    arn = call.str_param("resourceShareInvitationArn") or "*"
+    return [_check(call, "ram:AcceptResourceShareInvitation", arn, resource_account=_owner(call, arn))]
+
+
+@_maps("ram", "DeleteResourceShare")
+def _delete_share(call: Call, lookup: Lookup) -> list[Check]:
+    arn = call.str_param("resourceShareArn") or "*"
+    share = lookup.resource_share(arn)
+    return [_check(call, "ram:DeleteResourceShare", arn, _resource_context(share))]
+
+
+# --- the orchestrator's own account -----------------------------------------------------------------------
+
+
+@_maps("dynamodb", "PutItem", "GetItem", "DeleteItem", "Scan")
+def _table(call: Call, lookup: Lookup) -> list[Check]:
+    table = call.arn("dynamodb", f"table/{call.str_param('TableName')}")
+    return [_check(call, f"dynamodb:{call.operation}", table)]
+
+
+@_maps("stepfunctions", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
+def _task_callbacks(call: Call, lookup: Lookup) -> list[Check]:
+    # Evaluated against the state machine the token belongs to (its AccessDenied names that ARN).
+    machine = lookup.state_machine_of_task_token(call.str_param("taskToken") or "")
+    return [_check(call, f"states:{call.operation}", machine or "*")]
+
+
+def _same_key(lookup: Lookup, call: Call, one: str, other: str) -> bool:
+    first = lookup.key(one, call.account_id, call.region)
+    second = lookup.key(other, call.account_id, call.region)
+    return first is not None and second is not None and first.arn == second.arn

@@ -1,0 +1,239 @@
+"""What a migration asks of each member role, as IAM authorises it: the table preflight simulates.
+
+Each entry is one authorisation the run's calls cause (the action, the resource ARN, the request's condition
+keys) in the step that makes it, and the statement of the shipped member template that grants it, so a
+refusal can say exactly what to add. Tags given at creation are authorised again as rds:AddTagsToResource:
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
+Actions, resources and condition keys follow the Service Authorization Reference for RDS:
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
+The KMS half (keys and key policies) is checked by the key checks of preflight, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aurora_ferry import naming
+
+SOURCE_TEMPLATE = "member-accounts/source-account.yaml"
+TARGET_TEMPLATE = "member-accounts/target-account.yaml"
+
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAM.ServiceLinkedRoles.html
+RDS_SERVICE_LINKED_ROLE = "role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS"
+
+
+@dataclass(frozen=True)
+class Need:
+    """One authorisation a member role must pass for the run to succeed."""
+
+    step: str
+    action: str
+    resource: str
+    statement: str  # "<template>: <Sid>" of the shipped template that grants it
+    context: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Why it may not be needed at all (then a refusal is a warning, not an error).
+    only_if: str | None = None
+
+    def context_entries(self) -> list[dict[str, object]]:
+        """The context as iam:SimulatePrincipalPolicy takes it."""
+        return [
+            {
+                "ContextKeyName": key,
+                "ContextKeyValues": list(values),
+                "ContextKeyType": "stringList" if key.lower() == "aws:tagkeys" else "string",
+            }
+            for key, values in self.context
+        ]
+
+
+@dataclass(frozen=True)
+class Arns:
+    """ARN builder for one account and Region."""
+
+    partition: str
+    region: str
+    account_id: str
+
+    def rds(self, kind: str, identifier: str, account_id: str | None = None) -> str:
+        return f"arn:{self.partition}:rds:{self.region}:{account_id or self.account_id}:{kind}:{identifier}"
+
+    def iam(self, resource: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:{resource}"
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """What the run does in the source account (preflight works it out from the source it found)."""
+
+    cluster_identifier: str | None  # snapshotted, when the source is a cluster
+    copy_from: (
+        str | None
+    )  # the snapshot copied into the run's own, when the source is a snapshot or re-encrypted
+    created: tuple[str, ...]  # the snapshots the run creates, in order
+    shared: str  # the one it shares with the targets
+    copies: tuple[tuple[str, str], ...] = field(default=())  # (to, from): each copy the run makes
+
+
+def _tag_context(tags: Sequence[dict[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    entries: list[tuple[str, tuple[str, ...]]] = [
+        (f"aws:RequestTag/{tag['Key']}", (tag["Value"],)) for tag in tags
+    ]
+    entries.append(("aws:TagKeys", tuple(tag["Key"] for tag in tags)))
+    return tuple(entries)
+
+
+_MANAGED = ((f"aws:ResourceTag/{naming.MANAGED_TAG}", ("true",)),)
+
+
+def source_needs(arns: Arns, plan: SourcePlan, run_id: str) -> list[Need]:
+    """The source role's authorisations: snapshot or copy (tagged), share, and the cleanup deletes."""
+    needs: list[Need] = []
+    purposes = {
+        naming.source_snapshot_id(run_id): "source-snapshot",
+        naming.share_copy_id(run_id): "share-copy",
+        naming.source_copy_id(run_id): "source-copy",
+    }
+    for to_id in plan.created:
+        tags = _tag_context(naming.tags_for(run_id, purposes.get(to_id, "source-snapshot")))
+        snapshot = arns.rds("cluster-snapshot", to_id)
+        copied_from = dict(plan.copies).get(to_id) if plan.copies else None
+        reads = None
+        if copied_from is not None:
+            action, step = "rds:CopyDBClusterSnapshot", "PrepareShareCopy"
+            reads = arns.rds("cluster-snapshot", copied_from)
+        elif plan.cluster_identifier is not None:
+            action, step = "rds:CreateDBClusterSnapshot", "PrepareSourceSnapshot"
+            reads = arns.rds("cluster", plan.cluster_identifier)
+        else:
+            continue
+        grant = f"{SOURCE_TEMPLATE}: CreateOnlyTaggedSnapshots"
+        needs += [
+            Need(step, action, reads, grant, tags),
+            Need(step, action, snapshot, grant, tags),
+            Need(step, "rds:AddTagsToResource", snapshot, f"{SOURCE_TEMPLATE}: TagOnlyAsManaged", tags),
+        ]
+    shared = arns.rds("cluster-snapshot", plan.shared)
+    grant = f"{SOURCE_TEMPLATE}: ShareAndDeleteOnlyManagedSnapshots"
+    needs.append(Need("ShareSnapshot", "rds:ModifyDBClusterSnapshotAttribute", shared, grant, _MANAGED))
+    needs += [
+        Need("Cleanup", "rds:DeleteDBClusterSnapshot", arns.rds("cluster-snapshot", name), grant, _MANAGED)
+        for name in plan.created
+    ]
+    return needs
+
+
+def target_needs(
+    arns: Arns,
+    source_account: str,
+    shared: str,
+    run_id: str,
+    cluster_identifier: str,
+    instance_count: int,
+    user_tags: dict[str, str],
+) -> list[Need]:
+    """One target role's authorisations: copy the shared snapshot, restore, add instances, clean up."""
+    copy = arns.rds("cluster-snapshot", naming.target_copy_id(run_id))
+    cluster = arns.rds("cluster", cluster_identifier)
+
+    def tagged(
+        step: str, purpose: str, pairs: list[tuple[str, str, str]], extra: dict[str, str]
+    ) -> list[Need]:
+        tags = _tag_context(naming.tags_for(run_id, purpose, extra))
+        return [
+            Need(step, action, resource, f"{TARGET_TEMPLATE}: {sid}", tags) for action, resource, sid in pairs
+        ]
+
+    copying = [
+        (
+            "rds:CopyDBClusterSnapshot",
+            arns.rds("cluster-snapshot", shared, source_account),
+            "CopyOnlyIntoTaggedSnapshots",
+        ),
+        ("rds:CopyDBClusterSnapshot", copy, "CopyOnlyIntoTaggedSnapshots"),
+        ("rds:AddTagsToResource", copy, "TagOnlyAsManaged"),
+    ]
+    restoring = [
+        ("rds:RestoreDBClusterFromSnapshot", cluster, "RestoreFromLocalCopies"),
+        ("rds:RestoreDBClusterFromSnapshot", copy, "RestoreFromLocalCopies"),
+        ("rds:AddTagsToResource", cluster, "TagOnlyAsManaged"),
+    ]
+    instances = []
+    for index in range(instance_count):
+        instance = arns.rds("db", naming.instance_id(cluster_identifier, index))
+        instances += [
+            ("rds:CreateDBInstance", instance, "CreateClusterInstances"),
+            ("rds:CreateDBInstance", cluster, "CreateClusterInstances"),
+            ("rds:AddTagsToResource", instance, "TagOnlyAsManaged"),
+        ]
+    return [
+        *tagged("CopyToTarget", "target-copy", copying, {}),
+        *tagged("RestoreCluster", "target-cluster", restoring, user_tags),
+        Need(
+            "RestoreCluster",
+            "iam:CreateServiceLinkedRole",
+            arns.iam(RDS_SERVICE_LINKED_ROLE),
+            f"{TARGET_TEMPLATE}: CreateRdsServiceLinkedRole",
+            (("iam:AWSServiceName", ("rds.amazonaws.com",)),),
+            only_if="the account has no Aurora or RDS resources yet (RDS then creates its service-linked role)",
+        ),
+        *tagged("CreateInstances", "target-instance", instances, user_tags),
+        Need(
+            "Cleanup",
+            "rds:DeleteDBClusterSnapshot",
+            copy,
+            f"{TARGET_TEMPLATE}: DeleteOnlyManagedSnapshots",
+            _MANAGED,
+        ),
+    ]
+
+
+def source_plan(kind: str, identifier: str, run_id: str, share_copy: bool) -> SourcePlan:
+    """The snapshots the run makes in the source account, as migration.py decides them.
+
+    `kind` is "cluster", "automated-snapshot" or "manual-snapshot"; `share_copy` whether a cluster's
+    snapshot is copied again under the share key.
+    """
+    if kind == "cluster":
+        snap = naming.source_snapshot_id(run_id)
+        if share_copy:
+            share = naming.share_copy_id(run_id)
+            return SourcePlan(identifier, None, (snap, share), share, ((share, snap),))
+        return SourcePlan(identifier, None, (snap,), snap)
+    target = naming.source_copy_id(run_id) if kind == "automated-snapshot" else naming.share_copy_id(run_id)
+    return SourcePlan(None, identifier, (target,), target, ((target, identifier),))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    need: Need
+    decision: str  # the simulator's EvalDecision: implicitDeny or explicitDeny
+
+
+def refusals(iam: Any, role_arn: str, needs: Sequence[Need]) -> list[Refusal]:
+    """The needs the role's own IAM policies refuse, asked of iam:SimulatePrincipalPolicy.
+
+    Only identity policies: no resource policy applies to these RDS and IAM actions. Raises what the
+    client raises (ClientError, BotoCoreError, NotImplementedError) for the caller to report.
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html
+    """
+    groups: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], list[Need]] = {}
+    for need in needs:
+        groups.setdefault((need.action, need.context), []).append(need)
+    found: list[Refusal] = []
+    for (action, _), members in groups.items():
+        by_resource = {need.resource: need for need in members}
+        params = {
+            "PolicySourceArn": role_arn,
+            "ActionNames": [action],
+            "ResourceArns": list(by_resource),
+            "ContextEntries": members[0].context_entries(),
+        }
+        for page in iam.get_paginator("simulate_principal_policy").paginate(**params):
+            for result in page.get("EvaluationResults", []):
+                decision = str(result.get("EvalDecision", ""))
+                refused = by_resource.get(str(result.get("EvalResourceName", "")))
+                if refused is not None and decision != "allowed":
+                    found.append(Refusal(refused, decision))
+    return found

@@ -1,0 +1,119 @@
+"""The shipped member templates grant exactly what each run needs: remove one statement and a named run fails.
+
+Each case deploys a copy of member-accounts/ with one statement (or one action of a statement) taken out,
+runs one sample, and expects the run to fail with AWS's access-denied answer naming the missing action.
+The same mutated world with the twin's IAM switched off succeeds, so each case fails without enforcement.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferry_cli.template import load_cfn_yaml
+from ferry_cli.twin.stacks import without_statements
+from tests.conftest import REPO, load_event, running_twin
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Mutation:
+    template: str  # "source-account" or "target-account"
+    sid: str  # the statement taken out of the member role's policies
+    event: str
+    world: str
+    denied: str  # the action the run's failure must name
+
+    @property
+    def id(self) -> str:
+        return f"{self.template}:{self.sid}"
+
+
+MIGRATE = ("migrate-cmk.json", "two-accounts.json")
+CLONE = ("clone-cross-account.json", "clones.json")
+CLONE_EXTERNAL = ("clone-cross-account-external.json", "clones.json")
+CLONE_SAME = ("clone-same-account.json", "clones.json")
+
+MUTATIONS = [
+    Mutation("source-account", "CreateOnlyTaggedSnapshots", *MIGRATE, "rds:CreateDBClusterSnapshot"),
+    Mutation("source-account", "TagOnlyAsManaged", *MIGRATE, "rds:AddTagsToResource"),
+    Mutation(
+        "source-account",
+        "ShareAndDeleteOnlyManagedSnapshots",
+        *MIGRATE,
+        "rds:ModifyDBClusterSnapshotAttribute",
+    ),
+    Mutation("target-account", "CopyOnlyIntoTaggedSnapshots", *MIGRATE, "rds:CopyDBClusterSnapshot"),
+    Mutation("target-account", "UseSourceShareKeyThroughRds", *MIGRATE, "kms:Decrypt"),
+    Mutation("target-account", "GrantSourceShareKeyToRds", *MIGRATE, "kms:CreateGrant"),
+    Mutation("target-account", "RestoreFromLocalCopies", *MIGRATE, "rds:RestoreDBClusterFromSnapshot"),
+    Mutation("target-account", "CreateRdsServiceLinkedRole", *MIGRATE, "iam:CreateServiceLinkedRole"),
+    Mutation("target-account", "CreateClusterInstances", *MIGRATE, "rds:CreateDBInstance"),
+    Mutation("source-account", "ShareClustersOnlyInTaggedShares", *CLONE, "ram:CreateResourceShare"),
+    Mutation("source-account", "TagSharesOnlyAsManaged", *CLONE, "ram:TagResource"),
+    Mutation(
+        "target-account",
+        "AcceptInvitationsFromSourceAccount",
+        *CLONE_EXTERNAL,
+        "ram:AcceptResourceShareInvitation",
+    ),
+    Mutation("target-account", "CloneOnlyIntoTaggedClusters", *CLONE, "rds:RestoreDBClusterToPointInTime"),
+    Mutation("target-account", "GrantSourceClusterKeysToRds", *CLONE, "kms:CreateGrant"),
+    Mutation(
+        "source-account", "CloneOnlyIntoTaggedClusters", *CLONE_SAME, "rds:RestoreDBClusterToPointInTime"
+    ),
+]
+
+
+def _mutated_templates(tmp_path: Path, mutation: Mutation) -> Path:
+    folder = tmp_path / "member-accounts"
+    folder.mkdir()
+    for name in ("source-account", "target-account"):
+        template = load_cfn_yaml(REPO / "member-accounts" / f"{name}.yaml")
+        if name == mutation.template:
+            template = without_statements(template, [mutation.sid])
+        # JSON is YAML: the long-form intrinsics load back unchanged.
+        (folder / f"{name}.yaml").write_text(json.dumps(template), encoding="utf-8")
+    return folder
+
+
+def _run(mutation: Mutation, folder: Path, *, enforce_iam: bool) -> dict[str, Any]:
+    machine = "CloneStateMachine" if mutation.event.startswith("clone") else "MigrationStateMachine"
+    with running_twin(
+        world=mutation.world, speed=3000, enforce_iam=enforce_iam, member_templates=folder
+    ) as twin:
+        description = twin.wait(
+            twin.start(load_event(mutation.event), machine=machine), timeout_real_seconds=240
+        )
+    return dict(description)
+
+
+@pytest.mark.parametrize("enforced", [True, False], ids=["enforced", "iam-off"])
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.id for m in MUTATIONS])
+def test_a_missing_statement_fails_the_run_naming_the_action(
+    mutation: Mutation, enforced: bool, tmp_path: Path
+) -> None:
+    # Given the member templates without one statement
+    folder = _mutated_templates(tmp_path, mutation)
+    # When the sample runs, under the twin's IAM or with it switched off
+    description = _run(mutation, folder, enforce_iam=enforced)
+    if enforced:
+        # Then it fails naming the action the statement granted: in Preflight, before anything is created,
+        # where the plan's permission table covers the call (naming the statement to restore), else with
+        # AWS's own refusal of the call
+        assert description["status"] == "FAILED"
+        cause = description.get("cause", "")
+        if description["error"] == "PreflightFailedError":
+            assert f"may not perform {mutation.denied} " in cause, cause
+            assert f"member-accounts/{mutation.template}.yaml: {mutation.sid}" in cause, cause
+        else:
+            assert f"perform: {mutation.denied} " in cause, cause
+    else:
+        # Then the run succeeds: only the twin's IAM can see the missing grant, so the case above fails
+        # without it
+        assert description["status"] == "SUCCEEDED", description.get("cause")

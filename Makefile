@@ -1,6 +1,6 @@
 VENV := .venv/bin
 
-.PHONY: install test lint typecheck validate security run ci bench
+.PHONY: install test lint typecheck validate security run ci bench asl
 
 install:
 	./scripts/bootstrap
@@ -11,6 +11,11 @@ test: install
 lint: install
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/python -m ferry_cli.asl --check
+
+# statemachine/*.asl.json are generated from cli/ferry_cli/asl/ (the one definition): regenerate after editing it.
+asl: install
+	$(VENV)/python -m ferry_cli.asl
 
 typecheck: install
 	$(VENV)/mypy
@@ -25,7 +30,8 @@ validate: install
 	.venv-checkov/bin/python -m pip install --quiet checkov
 
 security: .venv-checkov/bin/checkov
-	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml \
+		--config-file template.checkov.yaml
 	.venv-checkov/bin/checkov --quiet --compact --skip-download --framework cloudformation -d member-accounts
 
 run: install

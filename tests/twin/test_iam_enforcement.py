@@ -111,3 +111,23 @@ def test_account_attributes_report_the_worlds_quota_and_use() -> None:
     # Then the source account's three clusters are counted against the default quota
     assert quotas["DBClusters"]["Used"] == 3
     assert quotas["ManualClusterSnapshots"]["Max"] == 100
+
+
+def test_a_managed_policy_attached_to_a_role_counts_like_an_inline_one() -> None:
+    import json
+
+    with running_twin() as twin:
+        # Given SummarizeFunction's role, which may not assume member roles, and a customer managed policy
+        # that allows it, attached to that role
+        iam = twin.client("iam")
+        role_name = twin.iam.function_roles["SummarizeFunction"].rsplit("/", 1)[-1]
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": SOURCE_ROLE}],
+        }
+        arn = iam.create_policy(PolicyName="let-summarize-assume", PolicyDocument=json.dumps(document))[
+            "Policy"
+        ]["Arn"]
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=arn)
+        # When the function assumes the source role / Then the managed policy's grant is honoured
+        assert _assume_as(twin, "SummarizeFunction", SOURCE_ROLE, EXTERNAL_ID)["Credentials"]

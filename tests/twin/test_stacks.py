@@ -480,12 +480,16 @@ def test_every_function_gets_the_lambda_role_sam_generates(
 def test_member_acting_functions_may_assume_the_member_role_pattern(
     sam_template: dict[str, Any], function_roles: dict[str, FunctionRole]
 ) -> None:
-    # Given the functions whose template policies name MemberRoleArnPattern
+    # Given the functions whose template policies grant on MemberRoleArnPattern, directly or through the
+    # template's MemberAccessPolicy
     acting = {
         lid
         for lid, r in sam_template["Resources"].items()
         if r["Type"] == "AWS::Serverless::Function"
-        and "MemberRoleArnPattern" in json.dumps(r.get("Properties", {}))
+        and any(
+            name in json.dumps(r.get("Properties", {}))
+            for name in ("MemberRoleArnPattern", "MemberAccessPolicy")
+        )
     }
     assert "PreflightFunction" in acting
 
@@ -497,6 +501,51 @@ def test_member_acting_functions_may_assume_the_member_role_pattern(
     # And no other function may assume anything
     for logical_id in set(function_roles) - acting:
         assert not any("sts:AssumeRole" in actions(s) for s in role_statements(function_roles[logical_id]))
+
+
+def test_the_member_access_policy_reaches_exactly_the_functions_that_list_it(
+    sam_template: dict[str, Any], function_roles: dict[str, FunctionRole]
+) -> None:
+    # Given the template's managed policy, and the functions that attach it by Ref in their Policies
+    declared = sam_template["Resources"]["MemberAccessPolicy"]
+    assert declared["Type"] == "AWS::IAM::ManagedPolicy"
+    listing = {
+        lid
+        for lid, r in sam_template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and {"Ref": "MemberAccessPolicy"} in r["Properties"].get("Policies", [])
+    }
+    assert "PreflightFunction" in listing
+    assert "SummarizeFunction" not in listing
+    # The stack names the policy <stack>-<logical id>-<suffix>; the twin keeps it inline by that name
+    prefix = f"{TWIN_STACK}-MemberAccessPolicy-"
+
+    # Then each listing role carries the policy's document, resolved for this stack, and no other role does
+    for logical_id, role in function_roles.items():
+        carried = [document for name, document in role.inline_policies if name.startswith(prefix)]
+        if logical_id in listing:
+            assert len(carried) == 1, logical_id
+            assert [s["Sid"] for s in statements(carried[0])] == ["AssumeMemberRoles"]
+            assert [s["Resource"] for s in statements(carried[0])] == [MEMBER_ROLE_PATTERN]
+        else:
+            assert carried == [], logical_id
+        # And no ARN is left that only the template could explain (the twin knows AWS managed ones only)
+        assert all(":iam::aws:policy/" in arn for arn in role.managed_policy_arns), logical_id
+
+    with mock_aws():
+        # When the roles are created in moto
+        create_function_roles(function_roles, ORCHESTRATOR)
+        iam = account_client("iam", ORCHESTRATOR)
+        # Then IAM lists the policy on exactly the listing functions' roles
+        holding = {
+            logical_id
+            for logical_id, role in function_roles.items()
+            if any(
+                name.startswith(prefix)
+                for name in iam.list_role_policies(RoleName=role.role_name)["PolicyNames"]
+            )
+        }
+    assert holding == listing
 
 
 def test_wait_callback_policy_is_merged_into_each_role_it_names(

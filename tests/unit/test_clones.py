@@ -28,6 +28,7 @@ from aurora_ferry.errors import (
     CloneNotAllowedError,
     CloneVerificationError,
     InvalidInputError,
+    PayloadError,
     SourceNotFoundError,
     TargetConflictError,
 )
@@ -341,9 +342,11 @@ def test_cleanup_after_a_failure_reports_the_run_s_clone_left_in_place(client: C
 def test_malformed_step_payloads_name_the_field(
     parse: Callable[..., Any], payload: Any, problem: str
 ) -> None:
-    with pytest.raises(InvalidInputError) as caught:
+    # A payload the workflow built wrong is the workflow's fault, not the user's input
+    with pytest.raises(PayloadError) as caught:
         parse(payload)
     assert caught.value.problems[0].startswith(problem)
+    assert caught.value.category == "payload"
 
 
 def _succeeded_state(refresh: bool) -> dict[str, Any]:
@@ -421,7 +424,7 @@ def test_the_failure_summary_says_what_cleanup_did_and_that_the_dev_cluster_was_
 def test_the_validate_handler_returns_the_plan_without_calling_aws(lambda_context: Any) -> None:
     from tests.unit.conftest import load_handler_module
 
-    module: ModuleType = load_handler_module("clone_validate_input")
+    module: ModuleType = load_handler_module("validate_clone_input")
     with mock.patch.object(BaseClient, "_make_api_call", side_effect=AssertionError("AWS called")):
         result = module.lambda_handler(
             {"input": event("clone-cross-account.json"), "executionName": RUN}, lambda_context

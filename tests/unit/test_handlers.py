@@ -15,7 +15,7 @@ from botocore.client import BaseClient
 
 from aurora_ferry import naming
 from aurora_ferry.contract import parse_migration_request
-from aurora_ferry.errors import InvalidInputError
+from aurora_ferry.errors import InvalidInputError, PayloadError
 from aurora_ferry.naming import run_id_from_execution_name
 
 pytestmark = [
@@ -150,11 +150,14 @@ def test_poll_status_rejects_an_unknown_kind(handlers: dict[str, ModuleType], la
     # When the poll_status handler runs (with every AWS call made to fail)
     with (
         mock.patch.object(BaseClient, "_make_api_call", autospec=True, side_effect=no_aws),
-        pytest.raises(InvalidInputError) as caught,
+        pytest.raises(PayloadError) as caught,
     ):
         handlers["poll_status"].lambda_handler(event, lambda_context)
 
-    # Then the problem names the field and the allowed kinds, before any AWS call
+    # Then the problem names the field and the allowed kinds, before any AWS call, as a fault of the
+    # workflow's payload, not of the user's input
+    assert not isinstance(caught.value, InvalidInputError)
+    assert caught.value.category == "payload"
     assert caught.value.problems == [
         "event.kind: must be one of snapshot, cluster, instances, got 'database'"
     ]
@@ -173,7 +176,7 @@ def test_poll_status_names_a_missing_field(
     del event[missing]
 
     # When the handler runs
-    with pytest.raises(InvalidInputError) as caught:
+    with pytest.raises(PayloadError) as caught:
         handlers["poll_status"].lambda_handler(event, lambda_context)
 
     # Then the error names the missing field instead of failing with a KeyError
@@ -190,7 +193,7 @@ def test_target_steps_reject_an_account_that_is_not_a_target(
     # When the handler runs
     with (
         mock.patch.object(BaseClient, "_make_api_call", autospec=True, side_effect=no_aws),
-        pytest.raises(InvalidInputError) as caught,
+        pytest.raises(PayloadError) as caught,
     ):
         handlers["create_instances"].lambda_handler(event, lambda_context)
 

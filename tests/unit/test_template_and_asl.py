@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.errors import DOMAIN_ERRORS, QUEUED_ERRORS
+from aurora_ferry.errors import QUEUED_ERRORS
 from ferry_cli.template import SamTemplate, load_cfn_yaml
 
 pytestmark = pytest.mark.unit
@@ -79,52 +79,24 @@ def test_every_function_code_uri_exists_with_its_handler(template: SamTemplate) 
         assert f"def {function.handler_name}(" in function.module_file.read_text()
 
 
-def test_every_lambda_task_retries_transient_lambda_errors(template: SamTemplate) -> None:
-    for machine in template.state_machines:
-        for name, state in _all_states(_asl(template, machine)["States"]).items():
-            if state["Type"] != "Task":
-                continue
-            # Given a Task state, when its retriers are read
-            retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
-            # Then the transient Lambda errors and throttling are all retried
-            assert retried >= TRANSIENT_LAMBDA_ERRORS, (
-                f"{machine}.{name} does not retry {TRANSIENT_LAMBDA_ERRORS - retried}"
-            )
-            assert "AwsThrottledError" in retried, f"{machine}.{name} does not retry throttling"
-            assert "TimeoutSeconds" in state, f"{machine}.{name} has no timeout"
+def _snake_case(camel: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", camel).lower()
 
 
-def test_every_wait_loop_is_bounded_by_an_attempt_counter(template: SamTemplate) -> None:
-    for machine in template.state_machines:
-        states = _all_states(_asl(template, machine)["States"])
-        waits = [name for name, state in states.items() if state["Type"] == "Wait"]
-        assert waits, f"{machine} has no wait loop"
-        for wait in waits:
-            # Given a Wait state, follow it to the Choice that decides whether to loop again
-            check = states[wait]["Next"]
-            choice = states[states[check]["Next"]]
-            assert choice["Type"] == "Choice", f"{wait} is not followed by check -> choice"
-            # Then that Choice leaves the loop once the attempt counter reaches maxPollAttempts
-            bounds = [
-                rule
-                for rule in choice["Choices"]
-                if rule.get("NumericGreaterThanEqualsPath") == "$.input.options.maxPollAttempts"
-            ]
-            assert bounds, f"{wait}: loop has no attempt bound"
-            assert choice["Default"] == wait
-
-
-def test_domain_errors_are_all_caught_by_name(template: SamTemplate) -> None:
-    # Given the named domain errors the Lambda code raises
-    names = {error.__name__ for error in DOMAIN_ERRORS}
-    for machine in template.state_machines:
-        states = _all_states(_asl(template, machine)["States"])
-        # When the ASL's catchers are collected
-        caught = {
-            error for state in states.values() for c in state.get("Catch", []) for error in c["ErrorEquals"]
-        }
-        # Then every domain error is listed by name, so a rename breaks this test and not production
-        assert names <= caught, f"{machine} does not catch {names - caught}"
+def test_every_function_folder_is_its_logical_id_in_snake_case(template: SamTemplate, repo: Path) -> None:
+    # One name from the template (and the ASL, logs, the console) to the code and back, with no table to keep
+    expected = {}
+    for logical_id, resource in template.raw["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        # Given a function, RetireDevClusterFunction say
+        assert logical_id.endswith("Function"), logical_id
+        folder = _snake_case(logical_id.removesuffix("Function"))
+        expected[folder] = logical_id
+        # Then its code is in functions/retire_dev_cluster/
+        assert resource["Properties"]["CodeUri"].rstrip("/") == f"functions/{folder}", logical_id
+    # And no handler folder is left that no function deploys
+    assert {path.parent.name for path in (repo / "functions").glob("*/app.py")} == set(expected)
 
 
 def test_no_fixed_physical_names_in_the_template(template: SamTemplate) -> None:
@@ -135,23 +107,50 @@ def test_no_fixed_physical_names_in_the_template(template: SamTemplate) -> None:
             assert not fixed.match(key), f"{logical_id} sets a fixed physical name via {key}"
 
 
+# They make no call into a member account, so they must not be able to assume a member role.
+FUNCTIONS_WITHOUT_MEMBER_ACCESS = {
+    "ValidateInputFunction",
+    "SummarizeFunction",
+    "ValidateCloneInputFunction",
+    "SummarizeCloneFunction",
+}
+
+
 def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
-    # Least privilege: the functions' own policies allow sts:AssumeRole on the member-role pattern, and the
-    # wait and leftover functions named item actions on their own table; nothing else.
-    for logical_id, resource in template.raw["Resources"].items():
+    # Least privilege: sts:AssumeRole on the member-role pattern, through MemberAccessPolicy and nothing else,
+    # for the functions that act in member accounts; the wait and leftover functions add item actions on
+    # their own table; nothing else.
+    resources = template.raw["Resources"]
+    member_access = resources["MemberAccessPolicy"]
+    assert member_access["Type"] == "AWS::IAM::ManagedPolicy"
+    assert member_access["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "AssumeMemberRoles",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": {"Ref": "MemberRoleArnPattern"},
+        }
+    ]
+    # Attached only where a function lists it, never to roles, users or groups behind the functions' backs
+    assert not {"Roles", "Users", "Groups"} & set(member_access["Properties"])
+
+    granted = set()
+    for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         for policy in resource["Properties"].get("Policies", []):
+            if policy == {"Ref": "MemberAccessPolicy"}:
+                granted.add(logical_id)
+                continue
             for statement in policy["Statement"]:
-                if statement["Action"] != "sts:AssumeRole":
-                    actions = statement["Action"]
-                    assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), logical_id
-                    assert statement["Resource"] in (
-                        {"Fn::GetAtt": ["WaitTable", "Arn"]},
-                        {"Fn::GetAtt": ["LeftoverTable", "Arn"]},
-                    ), logical_id
-                    continue
-                assert statement["Resource"] == {"Ref": "MemberRoleArnPattern"}
+                actions = statement["Action"]
+                assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), logical_id
+                assert statement["Resource"] in (
+                    {"Fn::GetAtt": ["WaitTable", "Arn"]},
+                    {"Fn::GetAtt": ["LeftoverTable", "Arn"]},
+                ), logical_id
+    assert set(template.functions) >= FUNCTIONS_WITHOUT_MEMBER_ACCESS
+    assert granted == set(template.functions) - FUNCTIONS_WITHOUT_MEMBER_ACCESS
 
 
 def test_the_wait_callback_policy_names_only_the_migration_state_machine(template: SamTemplate) -> None:

@@ -354,7 +354,7 @@ def test_the_router_handler_ignores_an_event_for_an_unknown_resource(
     accounts: Accounts, handlers: dict[str, ModuleType], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(waits.WAIT_TABLE_ENV, TABLE)
-    result = handlers["route_rds_event"].lambda_handler(
+    result = handlers["rds_event_router"].lambda_handler(
         load("rds-event-cluster-created.json"), lambda_context
     )
     assert result["action"] == "ignored"
@@ -363,11 +363,12 @@ def test_the_router_handler_ignores_an_event_for_an_unknown_resource(
 def test_the_register_handler_names_a_missing_token(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:
-    from aurora_ferry.errors import InvalidInputError
+    from aurora_ferry.errors import PayloadError
 
-    with pytest.raises(InvalidInputError) as caught:
+    with pytest.raises(PayloadError) as caught:
         handlers["register_wait"].lambda_handler({"kind": "snapshot", "runId": "r"}, lambda_context)
     assert "event.taskToken" in str(caught.value)
+    assert caught.value.category == "payload"
 
 
 # ------------------------------------------------------------------------------------- adaptive polling

@@ -50,7 +50,11 @@ _LOCAL_URIS = {
 
 @dataclass(frozen=True)
 class FunctionRole:
-    """The execution role of one Lambda function, as the stack would create it."""
+    """The execution role of one Lambda function, as the stack would create it.
+
+    A customer managed policy the template defines is among `inline_policies`, by its name, not among
+    `managed_policy_arns`: it grants the same either way, and the twin reads inline documents only.
+    """
 
     function_logical_id: str
     role_name: str
@@ -230,9 +234,13 @@ def _policies_for_roles(resource: RenderedResource) -> list[tuple[str, str, dict
         ]
     if resource.type == "AWS::IAM::ManagedPolicy":
         # A customer managed policy grants the same as an inline one; the twin keeps it inline, by name.
-        name = resource.physical_id.rsplit("/", 1)[-1]
+        name = _managed_policy_name(resource)
         return [(str(role), name, props["PolicyDocument"]) for role in props.get("Roles", [])]
     return []
+
+
+def _managed_policy_name(resource: RenderedResource) -> str:
+    return resource.physical_id.rsplit("/", 1)[-1]
 
 
 def _attach_managed_policies(iam: Any, role_name: str, arns: list[str]) -> None:
@@ -312,7 +320,8 @@ def sam_function_roles(
 
     `physical_ids` (logical id -> ARN or name) gives what the twin deployed for functions, state machines
     and tables, so the policies name those. AWS::IAM::Policy and AWS::IAM::RolePolicy resources attached
-    to a role are merged into its inline policies.
+    to a role are merged into its inline policies, and so is each AWS::IAM::ManagedPolicy of the template
+    that a role attaches by ARN (a function's `Policies: [!Ref SomePolicy]`, or the policy's `Roles`).
     """
     raw = load_cfn_yaml(template_path)
     translated = copy.deepcopy(
@@ -337,6 +346,8 @@ def sam_function_roles(
     for resource in rendered.resources.values():
         for role_name, policy_name, document in _policies_for_roles(resource):
             attached.setdefault(role_name, []).append((policy_name, document))
+    # By the ARN that a Ref to the policy (or Fn::GetAtt PolicyArn, or the ARN written out) renders to.
+    defined = {str(p.arn): p for p in rendered.of_type("AWS::IAM::ManagedPolicy").values()}
     serverless = {
         lid
         for lid, res in (raw.get("Resources") or {}).items()
@@ -352,17 +363,22 @@ def sam_function_roles(
                 )
             continue
         props = role.properties
+        inline = [
+            *((str(p["PolicyName"]), p["PolicyDocument"]) for p in props.get("Policies", [])),
+            *attached.get(role.physical_id, []),
+        ]
+        arns = [str(arn) for arn in props.get("ManagedPolicyArns", [])]
+        for arn in arns:
+            if arn in defined and _managed_policy_name(defined[arn]) not in dict(inline):
+                inline.append((_managed_policy_name(defined[arn]), defined[arn].properties["PolicyDocument"]))
         roles[function.logical_id] = FunctionRole(
             function_logical_id=lid,
             role_name=role.physical_id,
             role_path=str(props.get("Path", "/")),
             role_arn=str(role.arn),
             trust_policy=props["AssumeRolePolicyDocument"],
-            inline_policies=[
-                *((str(p["PolicyName"]), p["PolicyDocument"]) for p in props.get("Policies", [])),
-                *attached.get(role.physical_id, []),
-            ],
-            managed_policy_arns=[str(arn) for arn in props.get("ManagedPolicyArns", [])],
+            inline_policies=inline,
+            managed_policy_arns=[arn for arn in arns if arn not in defined],
         )
     return roles
 

@@ -1,7 +1,7 @@
 """Typed views of the payloads statemachine/clone.asl.json sends each clone function.
 
 As for the migration (aurora_ferry.events), the state machine builds these payloads itself: a malformed one
-is a template bug, and still fails with InvalidInputError naming the missing field.
+is a template bug, and fails with PayloadError naming the missing field (not the user's input error).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 from aurora_ferry.aws import AccountAccess
 from aurora_ferry.clone_contract import CloneRequest, parse_clone_request
 from aurora_ferry.clones import SourceFacts
-from aurora_ferry.errors import InvalidInputError
-from aurora_ferry.events import _field
+from aurora_ferry.errors import PayloadError
+from aurora_ferry.events import required_field
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class CloneRunEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> CloneRunEvent:
-        return cls(parse_clone_request(_field(event, "input")), str(_field(event, "runId")))
+        return cls(parse_clone_request(required_field(event, "input")), str(required_field(event, "runId")))
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ class CloneSourceEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> CloneSourceEvent:
-        raw = _field(event, "source")
+        raw = required_field(event, "source")
         if not isinstance(raw, dict):
-            raise InvalidInputError(["event.source: must be the object InspectCloneSource returned"])
+            raise PayloadError(["event.source: must be the object InspectCloneSource returned"])
         return cls(CloneRunEvent.parse(event), SourceFacts.from_json(raw))
 
 
@@ -49,16 +49,14 @@ class RetireEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> RetireEvent:
-        action = str(_field(event, "action"))
+        action = str(required_field(event, "action"))
         if action not in cls.ACTIONS:
-            raise InvalidInputError(
-                [f"event.action: must be one of {', '.join(cls.ACTIONS)}, got {action!r}"]
-            )
-        clusters = _field(event, "clusters")
+            raise PayloadError([f"event.action: must be one of {', '.join(cls.ACTIONS)}, got {action!r}"])
+        clusters = required_field(event, "clusters")
         if not isinstance(clusters, list) or not all(
             isinstance(c, dict) and isinstance(c.get("identifier"), str) for c in clusters
         ):
-            raise InvalidInputError(["event.clusters: must be a list of {identifier, arn} objects"])
+            raise PayloadError(["event.clusters: must be a list of {identifier, arn} objects"])
         return cls(CloneRunEvent.parse(event), action, clusters)
 
 
@@ -73,18 +71,18 @@ class ClonePollEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> ClonePollEvent:
-        kind = str(_field(event, "kind"))
+        kind = str(required_field(event, "kind"))
         if kind not in cls.KINDS:
-            raise InvalidInputError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
+            raise PayloadError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
         if "identifiers" in event:
             identifiers = event["identifiers"]
             if not isinstance(identifiers, list):
-                raise InvalidInputError(["event.identifiers: must be a list of identifiers"])
+                raise PayloadError(["event.identifiers: must be a list of identifiers"])
         else:
-            identifiers = [_field(event, "identifier")]
+            identifiers = [required_field(event, "identifier")]
         return cls(
             kind,
-            AccountAccess.from_json(_field(event, "access")),
+            AccountAccess.from_json(required_field(event, "access")),
             [str(i) for i in identifiers],
             int(event.get("attempt", 0)),
         )

@@ -1,10 +1,10 @@
 """Aurora copy-on-write clones as plain steps: same account, cross-account through AWS RAM, dev refresh.
 
-Handlers under functions/clone_*/ only parse their event and call one of these. As in the migration, every
-step is safe to run twice: names are derived from the run id, and an "already exists" answer for something
-carrying this run's tags counts as done. Nothing here modifies the source cluster; the only thing ever
-deleted is, for a refresh, an older dev cluster that carries aurora-ferry:managed=true, and the RAM share the
-run itself created.
+The clone workflow's handlers (functions/*/, template.yaml) only parse their event and call one of these.
+As in the migration, every step is safe to run twice: names are derived from the run id, and an "already
+exists" answer for something carrying this run's tags counts as done. Nothing here modifies the source
+cluster; the only thing ever deleted is, for a refresh, an older dev cluster that carries
+aurora-ferry:managed=true, and the RAM share the run itself created.
 
 AWS documentation followed:
 - Cloning and its limits: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html

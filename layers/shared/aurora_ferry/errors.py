@@ -8,7 +8,15 @@ from __future__ import annotations
 
 
 class FerryError(Exception):
-    """Base class: every error the workflow can end on, with the account and region it happened in."""
+    """Base class: every error the workflow can end on, with the account and region it happened in.
+
+    `category` says whose fault it is, so an operator knows where to look: "input" (the execution input or
+    what it names), "aws" (what AWS answered: permissions, keys, quotas, state), "payload" (a step was
+    handed state it cannot read: a bug in the workflow, not the user's), "configuration" (the deployment
+    is missing something the code needs).
+    """
+
+    category = "aws"
 
     def __init__(self, message: str, *, account_id: str | None = None, region: str | None = None) -> None:
         self.account_id = account_id
@@ -22,9 +30,30 @@ class FerryError(Exception):
 class InvalidInputError(FerryError):
     """The execution input breaks the contract; raised before any AWS call."""
 
+    category = "input"
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid input: " + "; ".join(problems))
+
+
+class PayloadError(FerryError):
+    """A step was handed a state-machine payload it cannot read (a field missing or of the wrong shape).
+
+    The user's input was already validated, so this is a fault of the workflow (its ASL or a step's output),
+    never reported as the user's error."""
+
+    category = "payload"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("state machine payload: " + "; ".join(problems))
+
+
+class ConfigurationError(FerryError):
+    """The deployment lacks something the code needs (an environment variable, a resource name)."""
+
+    category = "configuration"
 
 
 class AssumeRoleError(FerryError):

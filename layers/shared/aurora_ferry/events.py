@@ -11,16 +11,15 @@ from typing import Any
 
 from aurora_ferry.aws import AccountAccess
 from aurora_ferry.contract import MigrationRequest, Target, parse_migration_request
-from aurora_ferry.errors import InvalidInputError
+from aurora_ferry.errors import PayloadError
 from aurora_ferry.migration import find_target
 from aurora_ferry.snapshots import SnapshotRef
 
 
-def _field(event: dict[str, Any], name: str) -> Any:
+def required_field(event: dict[str, Any], name: str) -> Any:
+    """A field the state machine must have put in the step's payload; PayloadError names it if not."""
     if name not in event:
-        raise InvalidInputError(
-            [f"event.{name}: required by this step, missing from the state machine payload"]
-        )
+        raise PayloadError([f"event.{name}: required by this step, missing from the state machine payload"])
     return event[name]
 
 
@@ -31,7 +30,9 @@ class RunEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> RunEvent:
-        return cls(parse_migration_request(_field(event, "input")), str(_field(event, "runId")))
+        return cls(
+            parse_migration_request(required_field(event, "input")), str(required_field(event, "runId"))
+        )
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class SnapshotEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any], key: str = "snapshot") -> SnapshotEvent:
-        return cls(RunEvent.parse(event), SnapshotRef.from_json(_field(event, key)))
+        return cls(RunEvent.parse(event), SnapshotRef.from_json(required_field(event, key)))
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,11 @@ class TargetEvent:
     @classmethod
     def parse(cls, event: dict[str, Any]) -> TargetEvent:
         run = RunEvent.parse(event)
-        account_id = str(_field(event, "accountId"))
+        account_id = str(required_field(event, "accountId"))
         try:
             target = find_target(run.request, account_id)
         except KeyError as error:
-            raise InvalidInputError(
+            raise PayloadError(
                 [f"event.accountId: {account_id} is not one of the input's targets"]
             ) from error
         return cls(run, target)
@@ -77,13 +78,13 @@ class PollEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> PollEvent:
-        kind = str(_field(event, "kind"))
+        kind = str(required_field(event, "kind"))
         if kind not in cls.KINDS:
-            raise InvalidInputError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
-        identifiers = event.get("identifiers") or [_field(event, "identifier")]
+            raise PayloadError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
+        identifiers = event.get("identifiers") or [required_field(event, "identifier")]
         return cls(
             kind,
-            AccountAccess.from_json(_field(event, "access")),
+            AccountAccess.from_json(required_field(event, "access")),
             list(identifiers),
             int(event.get("attempt", 0)),
             int(event.get("intervalSeconds", 30)),

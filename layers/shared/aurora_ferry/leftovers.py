@@ -34,7 +34,7 @@ from aurora_ferry.aws import (
     scan_items,
     translated,
 )
-from aurora_ferry.errors import FerryError, InvalidInputError, LeftoverCleanupError
+from aurora_ferry.errors import ConfigurationError, FerryError, LeftoverCleanupError
 from aurora_ferry.observability import logger, metrics
 from aurora_ferry.snapshots import describe_snapshot
 
@@ -81,7 +81,9 @@ class LeftoverStore:
     def from_environment(cls) -> LeftoverStore:
         name = os.environ.get(LEFTOVER_TABLE_ENV)
         if not name:
-            raise InvalidInputError([f"environment: {LEFTOVER_TABLE_ENV} must name the leftover table"])
+            raise ConfigurationError(
+                f"environment: {LEFTOVER_TABLE_ENV} must name the leftover table (template.yaml)"
+            )
         return cls(name)
 
     @property

@@ -38,8 +38,8 @@ from aurora_ferry.aws import (
     resource_key,
     scan_items,
 )
-from aurora_ferry.errors import AwsThrottledError, InvalidInputError, ResourceFailedError
-from aurora_ferry.events import PollEvent, _field
+from aurora_ferry.errors import AwsThrottledError, ConfigurationError, PayloadError, ResourceFailedError
+from aurora_ferry.events import PollEvent, required_field
 from aurora_ferry.migration import PollResult, poll_cluster, poll_instances, poll_snapshot
 from aurora_ferry.observability import logger
 
@@ -94,10 +94,10 @@ class WaitRequest:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> WaitRequest:
-        token = _field(event, "taskToken")
+        token = required_field(event, "taskToken")
         if not isinstance(token, str) or not token:
-            raise InvalidInputError(["event.taskToken: must be the state's $$.Task.Token"])
-        return cls(token, PollEvent.parse(event), str(_field(event, "runId")))
+            raise PayloadError(["event.taskToken: must be the state's $$.Task.Token"])
+        return cls(token, PollEvent.parse(event), str(required_field(event, "runId")))
 
     @property
     def keys(self) -> list[str]:
@@ -158,7 +158,9 @@ class WaitStore:
     def from_environment(cls) -> WaitStore:
         name = os.environ.get(WAIT_TABLE_ENV)
         if not name:
-            raise InvalidInputError([f"environment: {WAIT_TABLE_ENV} must name the wait table"])
+            raise ConfigurationError(
+                f"environment: {WAIT_TABLE_ENV} must name the wait table (template.yaml)"
+            )
         return cls(name)
 
     @property

@@ -141,7 +141,9 @@ class Authorizer:
             (str(name), policy_document(document)) for name, document in role.policies.items()
         ]
         for arn, managed in role.managed_policies.items():
-            policies.append((str(arn), policy_document(getattr(managed, "document", None))))
+            # A managed policy's text is its default version's document.
+            default = next((v for v in managed.versions if v.version_id == managed.default_version_id), None)
+            policies.append((str(arn), policy_document(default.document if default is not None else None)))
         return policies
 
     # --- deciding ---------------------------------------------------------------------------------------

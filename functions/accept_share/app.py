@@ -6,15 +6,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aurora_ferry.clone_events import CloneRunEvent
 from aurora_ferry.clones import accept_share
-from aurora_ferry.errors import InvalidInputError
-from aurora_ferry.events import _field
+from aurora_ferry.errors import PayloadError
+from aurora_ferry.events import required_field
 from aurora_ferry.handler import lambda_entry
 
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = CloneRunEvent.parse(event)
-    share = _field(event, "share")
+    share = required_field(event, "share")
     if not isinstance(share, dict) or "resourceShareArn" not in share:
-        raise InvalidInputError(["event.share: must be the object ShareSourceCluster returned"])
+        raise PayloadError(["event.share: must be the object ShareSourceCluster returned"])
     return accept_share(run.request, share, int(event.get("attempt", 0))).to_json()

@@ -1,0 +1,447 @@
+"""A small builder for aurora-ferry's Amazon States Language: the few state shapes both workflows repeat.
+
+States are added to a `Flow` in the order the ASL lists them, which is the happy path. A `Next` left as
+`None` means "the state added after this one"; `Flow.build` refuses a definition with a dangling or unknown
+`Next`, so a typo fails when the ASL is generated instead of when SAM deploys it.
+
+Only JSONPath ASL is produced (no JSONata, variables or child state machines): moto's interpreter, which
+runs the ASL in the tests, supports nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurora_ferry.errors import DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS, FerryError
+
+State = dict[str, Any]
+Errors = tuple[type[FerryError], ...]
+
+# Lambda's own transient failures, which AWS recommends retrying on every Lambda task, and Lambda.Unknown (the
+# function died without an error type). https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
+LAMBDA_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+)
+# The service integration a task uses to pause on a task token; a SAM substitution, so it stays in the
+# stack's partition. https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token
+INVOKE_AND_WAIT = "LambdaInvokeWaitForTokenArn"
+TIMING_COMMENT = "Records when this stage was reached, for the per-step timings."
+INTERVAL = "$.input.options.pollIntervalSeconds"
+MAX_ATTEMPTS = "$.input.options.maxPollAttempts"
+# The sweeper heartbeats every waiting task each 5 minutes: three missed sweeps, or a day without the event,
+# raise States.Timeout and the run falls back to polling.
+EVENT_WAIT_SECONDS = 86400
+EVENT_HEARTBEAT_SECONDS = 900
+POLL_TIMEOUT_SECONDS = 60
+# What a poll loop's `$.poll` holds before its first check.
+POLL_START = {"attempt": 0, "ready": False, "status": "unknown"}
+
+
+def names(errors: Errors) -> list[str]:
+    """The ErrorEquals names of `errors`: Step Functions names a Lambda error after the raised class."""
+    return [error.__name__ for error in errors]
+
+
+def sub(name: str) -> str:
+    """A `${name}` placeholder, filled from the state machine's DefinitionSubstitutions in template.yaml."""
+    return "${" + name + "}"
+
+
+def params(**fields: Any) -> State:
+    """Parameters where a string starting with `$` is a path: its key gets the `.$` suffix ASL requires.
+
+    (So a literal string starting with `$` cannot be written here; none of the workflows needs one.)
+    """
+    return {
+        (f"{key}.$" if isinstance(value, str) and value.startswith("$") else key): value
+        for key, value in fields.items()
+    }
+
+
+def run(**more: Any) -> State:
+    """What most steps are given: the validated input, the run id, and `more`."""
+    return params(input="$.input", runId="$.runId", **more)
+
+
+def retries(*, queued: bool = False) -> list[State]:
+    """The one retry policy of every task; `queued` adds the long wait behind Aurora's copy limit.
+
+    The first retrier whose ErrorEquals names the error applies, and retries run out before any Catch is
+    considered, so a throttled call is retried even though the task also catches everything.
+    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+    """
+    policy: list[State] = [
+        {
+            "ErrorEquals": list(LAMBDA_ERRORS),
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2,
+            "JitterStrategy": "FULL",
+        },
+        # Full jitter spreads the retries of the parallel Map iterations that were throttled together.
+        {
+            "ErrorEquals": names(TRANSIENT_ERRORS),
+            "IntervalSeconds": 5,
+            "MaxAttempts": 8,
+            "BackoffRate": 2,
+            "MaxDelaySeconds": 120,
+            "JitterStrategy": "FULL",
+        },
+    ]
+    if queued:
+        # Aurora runs at most five cluster snapshot copies per destination Region: every 5 minutes for 6 hours,
+        # concurrent runs queue instead of failing.
+        policy.append(
+            {"ErrorEquals": names(QUEUED_ERRORS), "IntervalSeconds": 300, "MaxAttempts": 72, "BackoffRate": 1}
+        )
+    return policy
+
+
+def catches(errors: Errors, to: str) -> list[State]:
+    """Domain errors by name, then everything else, both to `to` with the error kept in `$.failure`.
+
+    Both catchers lead to the same state; the domain errors are listed by name anyway so that renaming an error
+    class is an ASL change a reviewer sees. Catchers, like retriers, are matched in order.
+    """
+    return [
+        {"ErrorEquals": names(errors), "ResultPath": "$.failure", "Next": to},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": to},
+    ]
+
+
+def task_state(
+    comment: str,
+    resource: str,
+    parameters: State,
+    *,
+    timeout: int,
+    result: str | None,
+    heartbeat: int | None = None,
+    queued: bool = False,
+) -> State:
+    """A task up to its retries; callers add Catch and Next or End."""
+    state: State = {
+        "Type": "Task",
+        "Comment": comment,
+        "Resource": sub(resource),
+        "Parameters": parameters,
+        "TimeoutSeconds": timeout,
+    }
+    if heartbeat is not None:
+        state["HeartbeatSeconds"] = heartbeat
+    if result is not None:
+        state["ResultPath"] = result
+    state["Retry"] = retries(queued=queued)
+    return state
+
+
+def summary_state(comment: str, resource: str, outcome: str, result: str | None = None) -> State:
+    """The summary task both endings share; no Catch: a failing summary has nowhere better to go."""
+    fields = params(
+        state="$", outcome=outcome, executionName="$$.Execution.Name", finishedAt="$$.State.EnteredTime"
+    )
+    return task_state(comment, resource, fields, timeout=60, result=result)
+
+
+def machine(comment: str, flow: Flow, *, timeout: int) -> State:
+    """A whole state machine; `timeout` bounds the execution even if some wait were unbounded."""
+    body = flow.build()
+    return {
+        "Comment": comment,
+        "StartAt": body["StartAt"],
+        "TimeoutSeconds": timeout,
+        "States": body["States"],
+    }
+
+
+def _exits(state: State) -> list[State]:
+    """The parts of a state that carry a Next: itself, its Choice rules, its catchers."""
+    return [part for part in (state, *state.get("Choices", []), *state.get("Catch", [])) if "Next" in part]
+
+
+class Flow:
+    """The states of one scope (a state machine, or a Map's iterator), in the order the ASL lists them.
+
+    `failure` is where a caught error or an exhausted wait goes; it may change as the flow grows (before the run
+    creates anything there is nothing to clean up). With `catch=False` tasks do not catch: an error fails the
+    scope, e.g. a Map iteration, and the enclosing state's Catch takes over.
+    """
+
+    def __init__(self, failure: str, *, errors: Errors = DOMAIN_ERRORS, catch: bool = True) -> None:
+        self.failure = failure
+        self.errors = errors
+        self.catch = catch
+        self._states: dict[str, State] = {}
+        self._open: list[tuple[str, State]] = []
+
+    def add(self, states: dict[str, State]) -> None:
+        """Adds `states` in order; every `Next: None` left open so far goes to the first of them.
+
+        The states of one call link to each other by name, so their own open `Next`s only close on the next call.
+        """
+        first = next(iter(states))
+        for _, slot in self._open:
+            slot["Next"] = first
+        self._open = []
+        for name, state in states.items():
+            if name in self._states:
+                raise ValueError(f"two states are named {name}")
+            self._states[name] = state
+            self._open += [(name, part) for part in _exits(state) if part["Next"] is None]
+
+    def build(self) -> State:
+        """`StartAt` and `States`, once every Next names a state of this scope."""
+        if self._open:
+            raise ValueError(f"{self._open[0][0]} goes nowhere: its Next was left for a state never added")
+        for name, state in self._states.items():
+            targets = [part["Next"] for part in _exits(state)] + (
+                [state["Default"]] if "Default" in state else []
+            )
+            unknown = [target for target in targets if target not in self._states]
+            if unknown:
+                raise ValueError(f"{name} goes to {unknown}, which this scope does not have")
+        return {"StartAt": next(iter(self._states)), "States": self._states}
+
+    def _catches(self) -> list[State]:
+        return catches(self.errors, self.failure) if self.catch else []
+
+    def task(
+        self,
+        name: str,
+        comment: str,
+        resource: str,
+        parameters: State,
+        *,
+        timeout: int,
+        result: str,
+        queued: bool = False,
+        best_effort: bool = False,
+    ) -> None:
+        """A Lambda task with the standard retries and catches.
+
+        A `best_effort` task (cleanup) goes on to the next state whatever happens: a cleanup error must not
+        replace the run's own outcome, so it is kept in `$.cleanupError`, which the summary reports.
+        """
+        state = task_state(comment, resource, parameters, timeout=timeout, result=result, queued=queued)
+        if best_effort:
+            state["Next"] = None
+            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanupError", "Next": None}]
+        else:
+            if self.catch:
+                state["Catch"] = self._catches()
+            state["Next"] = None
+        self.add({name: state})
+
+    def mark(self, field: str, comment: str = TIMING_COMMENT, **extra: str) -> None:
+        """`Mark<Field>`: stores when the run got here (and `extra` paths) under `$.marks.<field>`."""
+        state = {"Type": "Pass", "Comment": comment, "Parameters": params(at="$$.State.EnteredTime", **extra)}
+        self.add(
+            {f"Mark{field[0].upper()}{field[1:]}": {**state, "ResultPath": f"$.marks.{field}", "Next": None}}
+        )
+
+    def choice(self, name: str, comment: str, rules: list[State], default: str) -> None:
+        self.add({name: {"Type": "Choice", "Comment": comment, "Choices": rules, "Default": default}})
+
+    def fail(self, name: str, error_path: str, cause_path: str) -> None:
+        self.add({name: {"Type": "Fail", "ErrorPath": error_path, "CausePath": cause_path}})
+
+    def summarize(self, name: str, comment: str, resource: str) -> None:
+        """The successful end: the summary is the execution's output (no ResultPath)."""
+        self.add({name: {**summary_state(comment, resource, "succeeded"), "End": True}})
+
+    def failure_path(
+        self,
+        cleanup: str,
+        comment: str,
+        resource: str,
+        parameters: State,
+        *,
+        describe: str,
+        summarize: str,
+        fail: str,
+    ) -> None:
+        """Where `failure` leads: best-effort cleanup, a readable error and cause, then a Fail state with them.
+
+        The caught error sits in `$.failure` (the Catch's ResultPath); the summary function turns it into
+        `$.summary.error` and `.cause`, which the Fail state reports.
+        """
+        self.task(cleanup, comment, resource, parameters, timeout=300, result="$.cleanup", best_effort=True)
+        readable = "Turns the caught error into a readable error and cause."
+        self.add({describe: {**summary_state(readable, summarize, "failed", "$.summary"), "Next": fail}})
+        self.fail(fail, "$.summary.error", "$.summary.cause")
+
+    def map(
+        self,
+        name: str,
+        comment: str,
+        iterator: Flow,
+        *,
+        items: str,
+        concurrency: int,
+        selector: State,
+        result: str,
+    ) -> None:
+        """An inline Map: `iterator` runs once per item, at most `concurrency` at a time; a failed iteration fails
+        the Map, whose Catch then applies. https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html
+        """
+        body = iterator.build()
+        state: State = {
+            "Type": "Map",
+            "Comment": comment,
+            "ItemsPath": items,
+            "MaxConcurrency": concurrency,
+            "ItemSelector": selector,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **body},
+            "ResultPath": result,
+        }
+        if self.catch:
+            state["Catch"] = self._catches()
+        self.add({name: {**state, "Next": None}})
+
+    def _loop(self, key: str, noun: str, goal: str, check: State, delay: str) -> dict[str, State]:
+        """Check<key> → Is<key>Ready → WaitFor<key> → Check<key>, bounded by options.maxPollAttempts.
+
+        The check function returns the attempt it made, so the Choice can stop the loop: without the bound a
+        resource stuck in some status would keep the run polling until the execution's own timeout.
+        """
+        exhausted = f"{key}WaitExhausted"
+        return {
+            f"Check{key}": {**check, "Next": f"Is{key}Ready"},
+            f"Is{key}Ready": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.poll.ready", "BooleanEquals": True, "Next": None},
+                    {
+                        "Variable": "$.poll.attempt",
+                        "NumericGreaterThanEqualsPath": MAX_ATTEMPTS,
+                        "Next": exhausted,
+                    },
+                ],
+                "Default": f"WaitFor{key}",
+            },
+            f"WaitFor{key}": {"Type": "Wait", "SecondsPath": delay, "Next": f"Check{key}"},
+            exhausted: {
+                "Type": "Pass",
+                "Comment": f"The {noun} never {goal} in time.",
+                "Parameters": {
+                    "Error": "WaitLimitExceeded",
+                    "Cause.$": f"States.Format('{noun} still {{}} after {{}} checks (options.maxPollAttempts)', "
+                    "$.poll.status, $.poll.attempt)",
+                },
+                "ResultPath": "$.failure",
+                "Next": self.failure,
+            },
+        }
+
+    def poll_loop(self, key: str, noun: str, comment: str, resource: str, parameters: State) -> None:
+        """A bounded loop polling `resource` every options.pollIntervalSeconds; leaves to the next state added.
+
+        `parameters` say what to check; the loop adds the attempt counter the function increments.
+        """
+        check = task_state(
+            comment,
+            resource,
+            {**parameters, "attempt.$": "$.poll.attempt"},
+            timeout=POLL_TIMEOUT_SECONDS,
+            result="$.poll",
+        )
+        if self.catch:
+            check["Catch"] = self._catches()
+        self.add(
+            {
+                f"Start{key}Wait": {
+                    "Type": "Pass",
+                    "Result": dict(POLL_START),
+                    "ResultPath": "$.poll",
+                    "Next": f"Check{key}",
+                },
+                **self._loop(key, noun, "got there", check, INTERVAL),
+            }
+        )
+
+    def event_wait(
+        self,
+        key: str,
+        noun: str,
+        subject: State,
+        *,
+        poll: str,
+        register: str,
+        event: str | None = None,
+        when: State | None = None,
+    ) -> None:
+        """Waits until the `subject` resource is available; leaves to the next state added.
+
+        With options.waitStrategy "polling": the fixed-interval poll loop. Otherwise, when RDS announces the
+        resource with `event` (only `when` that choice rule holds, if given), an `Await<key>` task registers its
+        task token with `register` and pauses until the event router or the sweeper completes it; its timeout
+        or missed heartbeats raise States.Timeout, caught into the same bounded poll loop. Without an event the
+        loop polls adaptively: `poll` doubles its delay after each check.
+        https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token
+        """
+        start, adaptive, waiting = f"Start{key}Wait", f"Start{key}AdaptiveWait", f"Await{key}"
+        # Under "events", whatever is not sure to be announced is polled with back-off.
+        backs_off = event is None or when is not None
+        rules: list[State] = [
+            {"Variable": "$.input.options.waitStrategy", "StringEquals": "polling", "Next": start}
+        ]
+        if event is not None and when is not None:
+            rules.append({**when, "Next": waiting})
+        states: dict[str, State] = {
+            f"Choose{key}Wait": {
+                "Type": "Choice",
+                "Choices": rules,
+                "Default": adaptive if backs_off else waiting,
+            }
+        }
+        if event is not None:
+            payload = {
+                **params(taskToken="$$.Task.Token", runId="$.runId", intervalSeconds=INTERVAL),
+                **subject,
+            }
+            states[waiting] = {
+                **task_state(
+                    f"Waits for {event} (the {noun} is available); the sweeper heartbeats it meanwhile.",
+                    INVOKE_AND_WAIT,
+                    {"FunctionName": sub(register), "Payload": payload},
+                    timeout=EVENT_WAIT_SECONDS,
+                    heartbeat=EVENT_HEARTBEAT_SECONDS,
+                    result="$.poll",
+                ),
+                # States.Timeout first: the catch-all after it would otherwise take the timeout to the failure.
+                "Catch": [
+                    {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.eventWait", "Next": start},
+                    *self._catches(),
+                ],
+                "Next": None,
+            }
+        starts = {start: f"Polls the {noun} every options.pollIntervalSeconds."}
+        if backs_off:
+            back_off = "poll it with back-off from options.pollIntervalSeconds."
+            starts[adaptive] = f"No RDS event announces the {noun}: {back_off}"
+        for name, comment in starts.items():
+            states[name] = {
+                "Type": "Pass",
+                "Comment": comment,
+                "Result": {**POLL_START, "adaptive": name == adaptive},
+                "ResultPath": "$.poll",
+                "Next": f"Check{key}",
+            }
+        check = task_state(
+            f"Describes the {noun} once.",
+            poll,
+            {
+                **subject,
+                **params(attempt="$.poll.attempt", intervalSeconds=INTERVAL, adaptive="$.poll.adaptive"),
+            },
+            timeout=POLL_TIMEOUT_SECONDS,
+            result="$.poll",
+        )
+        if self.catch:
+            check["Catch"] = self._catches()
+        # The poll function computes the delay: the interval itself, or doubled per attempt when adaptive.
+        self.add({**states, **self._loop(key, noun, "became available", check, "$.poll.nextDelaySeconds")})

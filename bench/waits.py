@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aurora_ferry.naming import run_id_from_execution_name
-from ferry_cli.twin.rules import Transition
+from aurora_ferry.core import naming
+from ferry_cli.twin.lifecycle import Transition
 from ferry_cli.twin.runtime import Twin
 from ferry_cli.twin.world import World, load_world
 
@@ -196,7 +196,7 @@ def _run_both(world: World, timeout: float) -> dict[str, Any]:
                 raise SystemExit(
                     f"bench: the {strategy} run ended {description['status']}: {description.get('cause')}"
                 )
-            run_id = run_id_from_execution_name(f"bench-{strategy}")
+            run_id = naming.run_id_from_execution_name(f"bench-{strategy}")
             history = twin.history(arns[strategy])
             event = inputs[strategy]
             measured = _measure(history, _ready_times(finished, run_id, event), event)

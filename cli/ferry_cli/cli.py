@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from aurora_ferry.contract import parse_migration_request
-from aurora_ferry.errors import InvalidInputError
+from aurora_ferry.core import InvalidInputError
+from aurora_ferry.migration import parse_migration_request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORLD = REPO_ROOT / "worlds" / "two-accounts.json"
@@ -98,7 +98,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from aurora_ferry.clone_contract import is_clone_input, parse_clone_request
+    from aurora_ferry.clone import is_clone_input, parse_clone_request
 
     raw = _read_json(args.input, "input")
     try:

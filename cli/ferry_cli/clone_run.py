@@ -1,6 +1,6 @@
 """What `ferry` does differently for a clone input (statemachine/clone.asl.json) than for a migration.
 
-A clone input has a singular ``target``; a migration input has ``targets`` (aurora_ferry.clone_contract).
+A clone input has a singular ``target``; a migration input has ``targets`` (aurora_ferry.clone).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TextIO
 
-from aurora_ferry.clone_contract import is_clone_input
+from aurora_ferry.clone import is_clone_input
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The clone samples (events/clone-*.json) name this world's accounts, keys and clusters.

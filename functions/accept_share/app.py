@@ -4,11 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.clone_events import CloneRunEvent
-from aurora_ferry.clones import accept_share
-from aurora_ferry.errors import PayloadError
-from aurora_ferry.events import required_field
-from aurora_ferry.handler import lambda_entry
+from aurora_ferry.clone import CloneRunEvent, accept_share
+from aurora_ferry.core import PayloadError, lambda_entry, required_field
 
 
 @lambda_entry

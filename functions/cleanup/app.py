@@ -4,10 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.events import RunEvent
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.leftovers import LeftoverStore
-from aurora_ferry.migration import cleanup
+from aurora_ferry.core import lambda_entry
+from aurora_ferry.migration import LeftoverStore, RunEvent, cleanup
 
 
 @lambda_entry

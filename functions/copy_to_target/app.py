@@ -4,10 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.events import TargetEvent
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import copy_shared_snapshot, target_access
-from aurora_ferry.snapshots import SnapshotRef
+from aurora_ferry.core import SnapshotRef, lambda_entry
+from aurora_ferry.migration import TargetEvent, copy_shared_snapshot, target_access
 
 
 @lambda_entry

@@ -4,9 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.events import TargetEvent
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import create_instances
+from aurora_ferry.core import lambda_entry
+from aurora_ferry.migration import TargetEvent, create_instances
 
 
 @lambda_entry

@@ -4,10 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.clone_events import ClonePollEvent
-from aurora_ferry.clones import poll_gone
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import poll_cluster, poll_instances
+from aurora_ferry.clone import ClonePollEvent, poll_gone
+from aurora_ferry.core import lambda_entry, poll_cluster, poll_instances
 
 
 @lambda_entry

@@ -4,9 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.events import PollEvent
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import poll_cluster, poll_instances, poll_snapshot
+from aurora_ferry.core import PollEvent, lambda_entry, poll_cluster, poll_instances, poll_snapshot
 from aurora_ferry.waits import next_poll_delay
 
 

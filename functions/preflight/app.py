@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.events import RunEvent
-from aurora_ferry.handler import lambda_entry
+from aurora_ferry.core import lambda_entry
+from aurora_ferry.migration import RunEvent
 from aurora_ferry.preflight import run_preflight
 
 

@@ -4,9 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.events import SnapshotEvent
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import prepare_shareable_snapshot
+from aurora_ferry.core import lambda_entry
+from aurora_ferry.migration import SnapshotEvent, prepare_shareable_snapshot
 
 
 @lambda_entry

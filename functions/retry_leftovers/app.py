@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.leftovers import retry_leftovers
+from aurora_ferry.core import lambda_entry
+from aurora_ferry.migration import retry_leftovers
 
 
 @lambda_entry

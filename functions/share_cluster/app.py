@@ -4,9 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.clone_events import CloneSourceEvent
-from aurora_ferry.clones import share_source_cluster
-from aurora_ferry.handler import lambda_entry
+from aurora_ferry.clone import CloneSourceEvent, share_source_cluster
+from aurora_ferry.core import lambda_entry
 
 
 @lambda_entry

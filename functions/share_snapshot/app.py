@@ -4,10 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.contract import parse_migration_request
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import share_snapshot
-from aurora_ferry.snapshots import SnapshotRef
+from aurora_ferry.core import SnapshotRef, lambda_entry
+from aurora_ferry.migration import parse_migration_request, share_snapshot
 
 
 @lambda_entry

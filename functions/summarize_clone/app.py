@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.clone_summary import summarize_clone_failure, summarize_clone_success
-from aurora_ferry.handler import lambda_entry
+from aurora_ferry.clone import summarize_clone_failure, summarize_clone_success
+from aurora_ferry.core import lambda_entry
 
 
 @lambda_entry

@@ -4,16 +4,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.clone_contract import parse_clone_request
-from aurora_ferry.clones import plan, source_access, target_access
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.naming import run_id_from_execution_name
+from aurora_ferry.clone import parse_clone_request, plan, source_access, target_access
+from aurora_ferry.core import lambda_entry, naming
 
 
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_clone_request(event.get("input"))
-    run_id = run_id_from_execution_name(str(event.get("executionName") or context.aws_request_id))
+    run_id = naming.run_id_from_execution_name(str(event.get("executionName") or context.aws_request_id))
     return {
         "input": request.to_json(),
         "runId": run_id,

@@ -4,10 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.contract import parse_migration_request
-from aurora_ferry.handler import lambda_entry
-from aurora_ferry.migration import source_access
-from aurora_ferry.naming import run_id_from_execution_name
+from aurora_ferry.core import lambda_entry, naming
+from aurora_ferry.migration import parse_migration_request, source_access
 
 
 @lambda_entry
@@ -15,6 +13,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = parse_migration_request(event.get("input"))
     return {
         "input": request.to_json(),
-        "runId": run_id_from_execution_name(str(event.get("executionName") or context.aws_request_id)),
+        "runId": naming.run_id_from_execution_name(str(event.get("executionName") or context.aws_request_id)),
         "sourceAccess": source_access(request).to_json(),
     }

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.handler import lambda_entry
+from aurora_ferry.core import lambda_entry
 from aurora_ferry.waits import sweep
 
 

@@ -35,7 +35,9 @@ def test_local_run_json_reports_status_output_resources_and_counts(
     }
     assert report["stateTransitions"] > 0
     assert report["lambdaInvocations"]["total"] == sum(report["lambdaInvocations"]["byFunction"].values())
-    assert report["lambdaInvocations"]["byFunction"]["PollStatusFunction"] > 3
+    # Copies have no RDS event, so each of the two (share copy, target copy) is polled at least once; how often
+    # depends on the back-off, not asserted here
+    assert report["lambdaInvocations"]["byFunction"]["PollStatusFunction"] >= 2
 
 
 def test_local_run_prints_the_failing_state_error_and_cause_and_exits_non_zero(

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.clones import short_run_id
-from aurora_ferry.errors import ResourceFailedError
+from aurora_ferry.clone.names import short_run_id
+from aurora_ferry.core import ResourceFailedError
 from tests.conftest import load_event, running_twin
 
 pytestmark = pytest.mark.e2e

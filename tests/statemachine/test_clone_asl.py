@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.errors import CloneVerificationError
+from aurora_ferry.core import CloneVerificationError
 from tests.conftest import REPO, load_event, running_twin
 
 pytestmark = pytest.mark.statemachine

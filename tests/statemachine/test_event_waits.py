@@ -49,7 +49,7 @@ def _real(twin_box: list[Any], function: str) -> Any:
 def _heartbeat_only(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import boto3
 
-    from aurora_ferry.waits import WaitStore
+    from aurora_ferry.waits.store import WaitStore
 
     sfn = boto3.client("stepfunctions")
     tokens = {stored.task_token for stored in WaitStore.from_environment().scan()}
@@ -147,7 +147,13 @@ def test_a_resource_that_fails_while_awaited_fails_the_run_with_its_cause() -> N
             cluster._status = "incompatible-restore"
         return result
 
-    with running_twin(handler_overrides={"RegisterWaitFunction": register_then_fail}) as twin:
+    # (a restore that takes ten twin days, so the cluster is still creating when its wait registers; on the
+    # event-path clock, so the sweeper, not the heartbeat timeout, finds it)
+    with running_twin(
+        speed=EVENT_PATH_SPEED,
+        handler_overrides={"RegisterWaitFunction": register_then_fail},
+        durations={"cluster_restore": 864000},
+    ) as twin:
         box.append(twin)
         # When the migration runs
         description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=240)

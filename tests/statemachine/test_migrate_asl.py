@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.errors import ResourceFailedError
-from aurora_ferry.naming import run_id_from_execution_name, source_snapshot_id, target_copy_id
+from aurora_ferry.core import ResourceFailedError
+from aurora_ferry.core.naming import run_id_from_execution_name, source_snapshot_id, target_copy_id
 from tests.conftest import load_event, running_twin
 
 pytestmark = pytest.mark.statemachine

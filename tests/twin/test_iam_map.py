@@ -69,7 +69,7 @@ def test_the_scan_would_catch_a_new_unmapped_call(tmp_path: Path) -> None:
 def test_the_twin_refuses_an_unmapped_call_from_a_handler() -> None:
     # Given a handler that makes a call the map does not cover
     def handler(event: object, context: object) -> dict[str, str]:
-        from aurora_ferry.aws import AccountAccess, rds
+        from aurora_ferry.core import AccountAccess, rds
 
         access = AccountAccess(
             "111111111111",

@@ -1,4 +1,5 @@
-"""The twin's Aurora / KMS rules (ferry_cli.twin.rules) and its scaled clock (ferry_cli.twin.clock).
+"""The twin's Aurora / KMS rules (ferry_cli.twin.rules and the family modules it assembles: lifecycle,
+clusters, snapshots, kms) and its scaled clock (ferry_cli.twin.clock).
 
 Every rule has a test that fails on plain moto. Accounts are played through STS AssumeRole: moto
 routes the returned credentials to the account in the role ARN.
@@ -6,10 +7,12 @@ routes the returned credentials to the account in the role ARN.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC
+from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
@@ -19,16 +22,16 @@ from moto import mock_aws
 from moto.kms.models import kms_backends
 from moto.rds.models import DBCluster, RDSBackend, rds_backends
 
+import ferry_cli.twin
 from ferry_cli.twin.clock import TwinClock
-from ferry_cli.twin.rules import (
+from ferry_cli.twin.kms import (
     CROSS_ACCOUNT_COPY_ACTIONS,
-    Durations,
-    TwinRegistry,
-    aws_rules,
     default_rds_key_arn,
     is_default_rds_key,
-    key_policy_allows,
+    key_policy_refusals,
 )
+from ferry_cli.twin.lifecycle import Durations, TwinRegistry
+from ferry_cli.twin.rules import aws_rules
 
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"
@@ -142,19 +145,31 @@ def create_cluster(
     )["DBCluster"]
     # An existing cluster, as most tests need it: AWS snapshots only an available cluster (twin rule).
     if available:
-        from moto.rds.models import rds_backends
-
         rds_backends[account][REGION].clusters[cluster_id]._status = "available"
     return cluster
 
 
-def creating_snapshot(aws: Clients, twin: TwinRegistry, snapshot_id: str = "snap") -> Any:
-    """A manual snapshot of an available SOURCE cluster "prod", still creating; returns SOURCE's RDS client."""
-    create_cluster(aws, SOURCE, "prod")
+def manual_snapshot(
+    aws: Clients,
+    twin: TwinRegistry,
+    *,
+    account: str = SOURCE,
+    cluster_id: str = "prod",
+    snapshot_id: str = "snap",
+    available: bool = True,
+    encrypted: bool = True,
+    kms_key_id: str | None = None,
+) -> str:
+    """A manual snapshot of a new available cluster (encrypted with ``kms_key_id``, by default the account's
+    aws/rds key); available, or still creating when ``available`` is false. Returns the snapshot's ARN."""
+    create_cluster(aws, account, cluster_id, encrypted=encrypted, kms_key_id=kms_key_id)
     twin.settle_all()
-    rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier=snapshot_id)
-    return rds
+    arn = aws("rds", account).create_db_cluster_snapshot(
+        DBClusterIdentifier=cluster_id, DBClusterSnapshotIdentifier=snapshot_id
+    )["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+    if available:
+        twin.settle_all()
+    return str(arn)
 
 
 def snapshot_of(aws: Clients, account: str, snapshot_id: str) -> dict[str, Any]:
@@ -172,20 +187,34 @@ def shared_snapshot(
     source_key_policy: str | None = None,
     share_with: str = TARGET,
 ) -> str:
-    """An available snapshot in SOURCE, encrypted with a SOURCE CMK, shared with ``share_with``."""
+    """An available snapshot "prod-snap" in SOURCE, encrypted with a SOURCE CMK, shared with ``share_with``."""
     kms_key_id = None
     if encrypted:
         kms_key_id = create_key(aws, SOURCE, source_key_policy or key_policy(SOURCE, share_with))
-    create_cluster(aws, SOURCE, "prod", encrypted=encrypted, kms_key_id=kms_key_id)
-    rds = aws("rds", SOURCE)
-    arn = rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="prod-snap")[
-        "DBClusterSnapshot"
-    ]["DBClusterSnapshotArn"]
-    twin.settle_all()
-    rds.modify_db_cluster_snapshot_attribute(
+    arn = manual_snapshot(aws, twin, snapshot_id="prod-snap", encrypted=encrypted, kms_key_id=kms_key_id)
+    aws("rds", SOURCE).modify_db_cluster_snapshot_attribute(
         DBClusterSnapshotIdentifier="prod-snap", AttributeName="restore", ValuesToAdd=[share_with]
     )
-    return str(arn)
+    return arn
+
+
+def copy_to_target(aws: Clients, arn: str, kms_key_id: str | None = None) -> dict[str, Any]:
+    """TARGET copies the snapshot ``arn`` to "landed", re-encrypting with ``kms_key_id`` (default: a new
+    TARGET key)."""
+    copied: dict[str, Any] = aws("rds", TARGET).copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=arn,
+        TargetDBClusterSnapshotIdentifier="landed",
+        KmsKeyId=kms_key_id or create_key(aws, TARGET),
+    )["DBClusterSnapshot"]
+    return copied
+
+
+def restore_list(aws: Clients, account: str, snapshot_id: str) -> list[str]:
+    """The accounts (and "all") a snapshot is shared with, as its owner reads them."""
+    attributes = aws("rds", account).describe_db_cluster_snapshot_attributes(
+        DBClusterSnapshotIdentifier=snapshot_id
+    )["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+    return [value for a in attributes if a["AttributeName"] == "restore" for value in a["AttributeValues"]]
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -233,16 +262,11 @@ def test_clock_rejects_non_positive_speed_and_backward_jumps() -> None:
 def test_manual_snapshot_is_creating_until_its_duration_has_passed(
     aws: Clients, twin: TwinRegistry, clock: TwinClock
 ) -> None:
-    # Given an available cluster
-    create_cluster(aws, SOURCE, "prod")
-    twin.settle_all()
-
-    # When a manual snapshot is taken
-    created = aws("rds", SOURCE).create_db_cluster_snapshot(
-        DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap"
-    )["DBClusterSnapshot"]
+    # Given / When a manual snapshot of an available cluster is taken
+    manual_snapshot(aws, twin, available=False)
 
     # Then it is creating, progresses linearly, and is available only after snapshot_create (600 s)
+    created = snapshot_of(aws, SOURCE, "snap")
     assert (created["Status"], created["PercentProgress"]) == ("creating", 0)
     clock.advance(300)
     halfway = snapshot_of(aws, SOURCE, "snap")
@@ -255,15 +279,11 @@ def test_manual_snapshot_is_creating_until_its_duration_has_passed(
 
 @pytest.mark.twin
 def test_lifecycle_follows_scaled_real_time(aws: Clients) -> None:
-    # Given a clock 200x faster than real time and 500 twin seconds to create a snapshot (2.5 s, long enough
-    # that a loaded machine still reads it while it is creating)
+    # Given a clock 200x faster than real time and 500 twin seconds to create a snapshot (2.5 s of real time,
+    # long enough to read the snapshot while it is creating), and a snapshot just started
     clock = TwinClock(speed=200.0)
     with aws_rules(clock, Durations(snapshot_create=500.0)) as twin:
-        create_cluster(aws, SOURCE, "prod")
-        twin.settle_all()
-        aws("rds", SOURCE).create_db_cluster_snapshot(
-            DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap"
-        )
+        manual_snapshot(aws, twin, available=False)
         assert snapshot_of(aws, SOURCE, "snap")["Status"] == "creating"
 
         # When 600 twin seconds pass on the clock
@@ -290,10 +310,8 @@ def test_restored_cluster_and_its_instance_wait_for_their_durations(
     aws: Clients, twin: TwinRegistry, clock: TwinClock
 ) -> None:
     # Given an available snapshot
-    create_cluster(aws, SOURCE, "prod")
+    manual_snapshot(aws, twin)
     rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
-    twin.settle_all()
 
     # When a cluster is restored (1200 s) and an instance (600 s) is added straight away
     restored = rds.restore_db_cluster_from_snapshot(
@@ -377,7 +395,8 @@ def test_snapshot_that_is_not_available_cannot_be_copied_shared_restored_or_dele
     aws: Clients, twin: TwinRegistry
 ) -> None:
     # Given a snapshot that is still creating
-    rds = creating_snapshot(aws, twin)
+    manual_snapshot(aws, twin, available=False)
+    rds = aws("rds", SOURCE)
 
     # When it is copied, shared, restored or deleted
     attempts: list[Callable[[], Any]] = [
@@ -409,8 +428,8 @@ def test_deleting_a_copy_in_progress_cancels_it_and_frees_its_copy_slot(
     aws: Clients, twin: TwinRegistry
 ) -> None:
     # Given an available snapshot and a copy of it in progress
-    rds = creating_snapshot(aws, twin)
-    twin.settle_all()
+    manual_snapshot(aws, twin)
+    rds = aws("rds", SOURCE)
     copied = rds.copy_db_cluster_snapshot(
         SourceDBClusterSnapshotIdentifier="snap", TargetDBClusterSnapshotIdentifier="snap-copy"
     )["DBClusterSnapshot"]
@@ -438,10 +457,8 @@ def test_unshared_snapshot_arn_is_not_found_from_another_account(aws: Clients, t
     # name (moto alone would resolve the SOURCE ARN to it)
     arn = shared_snapshot(aws, twin, encrypted=False, share_with=THIRD)
     target_key = create_key(aws, TARGET)
-    create_cluster(aws, TARGET, "prod", encrypted=False)
+    manual_snapshot(aws, twin, account=TARGET, snapshot_id="prod-snap", encrypted=False)
     rds = aws("rds", TARGET)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="prod-snap")
-    twin.settle_all()
 
     # When TARGET copies, restores or describes it by ARN
     attempts: list[Callable[[], Any]] = [
@@ -554,13 +571,7 @@ def test_only_the_owner_can_change_who_a_snapshot_is_shared_with(aws: Clients, t
 
     # Then it is not found for TARGET, and the restore list is unchanged
     assert error_code(exc) == "DBClusterSnapshotNotFoundFault"
-    attributes = aws("rds", SOURCE).describe_db_cluster_snapshot_attributes(
-        DBClusterSnapshotIdentifier="prod-snap"
-    )
-    values = attributes["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"][0][
-        "AttributeValues"
-    ]
-    assert values == [TARGET]
+    assert restore_list(aws, SOURCE, "prod-snap") == [TARGET]
 
 
 # ---------------------------------------------------------------------------------------------- rule 4
@@ -569,14 +580,11 @@ def test_only_the_owner_can_change_who_a_snapshot_is_shared_with(aws: Clients, t
 @pytest.mark.twin
 def test_snapshot_encrypted_with_the_default_key_cannot_be_shared(aws: Clients, twin: TwinRegistry) -> None:
     # Given a snapshot of a cluster encrypted with the default aws/rds key
-    create_cluster(aws, SOURCE, "prod")
-    rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
-    twin.settle_all()
+    manual_snapshot(aws, twin)
 
     # When it is shared with TARGET
     with pytest.raises(ClientError) as exc:
-        rds.modify_db_cluster_snapshot_attribute(
+        aws("rds", SOURCE).modify_db_cluster_snapshot_attribute(
             DBClusterSnapshotIdentifier="snap", AttributeName="restore", ValuesToAdd=[TARGET]
         )
 
@@ -588,14 +596,10 @@ def test_snapshot_encrypted_with_the_default_key_cannot_be_shared(aws: Clients, 
 @pytest.mark.twin
 def test_encrypted_snapshot_cannot_be_public_but_unencrypted_can(aws: Clients, twin: TwinRegistry) -> None:
     # Given an encrypted (CMK) and an unencrypted available snapshot
-    create_cluster(aws, SOURCE, "secret", kms_key_id=create_key(aws, SOURCE))
-    create_cluster(aws, SOURCE, "open", encrypted=False)
+    secret_key = create_key(aws, SOURCE)
+    manual_snapshot(aws, twin, cluster_id="secret", snapshot_id="secret-snap", kms_key_id=secret_key)
+    open_arn = manual_snapshot(aws, twin, cluster_id="open", snapshot_id="open-snap", encrypted=False)
     rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="secret", DBClusterSnapshotIdentifier="secret-snap")
-    open_arn = rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="open", DBClusterSnapshotIdentifier="open-snap"
-    )["DBClusterSnapshot"]["DBClusterSnapshotArn"]
-    twin.settle_all()
 
     # When both are shared with "all"
     with pytest.raises(ClientError) as exc:
@@ -621,11 +625,7 @@ def test_snapshot_can_be_shared_with_at_most_20_accounts(aws: Clients, twin: Twi
     rds.modify_db_cluster_snapshot_attribute(
         DBClusterSnapshotIdentifier="prod-snap", AttributeName="restore", ValuesToAdd=[*others, TARGET, "all"]
     )
-    attributes = rds.describe_db_cluster_snapshot_attributes(DBClusterSnapshotIdentifier="prod-snap")
-    values = attributes["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"][0][
-        "AttributeValues"
-    ]
-    assert sorted(values) == sorted([TARGET, *others, "all"])
+    assert sorted(restore_list(aws, SOURCE, "prod-snap")) == sorted([TARGET, *others, "all"])
 
     # When a 21st account is added
     with pytest.raises(ClientError) as exc:
@@ -732,11 +732,7 @@ def test_key_policy_missing_create_grant_refuses_cross_account_copy(aws: Clients
 
     # When TARGET copies it
     with pytest.raises(ClientError) as exc:
-        aws("rds", TARGET).copy_db_cluster_snapshot(
-            SourceDBClusterSnapshotIdentifier=arn,
-            TargetDBClusterSnapshotIdentifier="landed",
-            KmsKeyId=create_key(aws, TARGET),
-        )
+        copy_to_target(aws, arn)
 
     # Then the source key is not accessible, and the message says which key, account and action
     assert error_code(exc) == "KMSKeyNotAccessibleFault"
@@ -755,22 +751,13 @@ def test_via_service_condition_must_name_the_region_of_the_copy(
     # Given a shared snapshot whose key grants TARGET only via RDS in ``via_region``
     policy = key_policy(SOURCE, TARGET, via_region=via_region)
     arn = shared_snapshot(aws, twin, source_key_policy=policy)
-    rds = aws("rds", TARGET)
 
-    # When TARGET copies it in us-east-1
-    def copy() -> Any:
-        return rds.copy_db_cluster_snapshot(
-            SourceDBClusterSnapshotIdentifier=arn,
-            TargetDBClusterSnapshotIdentifier="landed",
-            KmsKeyId=create_key(aws, TARGET),
-        )
-
-    # Then only a statement for rds.us-east-1.amazonaws.com counts
+    # When TARGET copies it in us-east-1 / Then only a statement for rds.us-east-1.amazonaws.com counts
     if allowed:
-        assert copy()["DBClusterSnapshot"]["Status"] == "copying"
+        assert copy_to_target(aws, arn)["Status"] == "copying"
     else:
         with pytest.raises(ClientError) as exc:
-            copy()
+            copy_to_target(aws, arn)
         assert error_code(exc) == "KMSKeyNotAccessibleFault"
 
 
@@ -782,11 +769,7 @@ def test_target_key_of_another_account_needs_its_policy_too(aws: Clients, twin: 
 
     # When TARGET copies the snapshot re-encrypting with THIRD's key
     with pytest.raises(ClientError) as exc:
-        aws("rds", TARGET).copy_db_cluster_snapshot(
-            SourceDBClusterSnapshotIdentifier=arn,
-            TargetDBClusterSnapshotIdentifier="landed",
-            KmsKeyId=third_key,
-        )
+        copy_to_target(aws, arn, third_key)
 
     # Then THIRD's key is not accessible to TARGET
     assert error_code(exc) == "KMSKeyNotAccessibleFault"
@@ -809,11 +792,7 @@ def test_disabled_or_deleted_source_key_refuses_copy(
 
     # When TARGET copies it
     with pytest.raises(ClientError) as exc:
-        aws("rds", TARGET).copy_db_cluster_snapshot(
-            SourceDBClusterSnapshotIdentifier=arn,
-            TargetDBClusterSnapshotIdentifier="landed",
-            KmsKeyId=create_key(aws, TARGET),
-        )
+        copy_to_target(aws, arn)
 
     # Then the key is not accessible
     assert error_code(exc) == "KMSKeyNotAccessibleFault"
@@ -822,20 +801,12 @@ def test_disabled_or_deleted_source_key_refuses_copy(
 @pytest.mark.twin
 def test_default_key_of_another_account_can_never_be_used(aws: Clients, twin: TwinRegistry) -> None:
     # Given a default-key snapshot forced into TARGET's restore list behind the API's back
-    create_cluster(aws, SOURCE, "prod")
-    arn = aws("rds", SOURCE).create_db_cluster_snapshot(
-        DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap"
-    )["DBClusterSnapshot"]["DBClusterSnapshotArn"]
-    twin.settle_all()
+    arn = manual_snapshot(aws, twin)
     rds_backends[SOURCE][REGION].cluster_snapshots["snap"].attributes["restore"].append(TARGET)
 
     # When TARGET copies it
     with pytest.raises(ClientError) as exc:
-        aws("rds", TARGET).copy_db_cluster_snapshot(
-            SourceDBClusterSnapshotIdentifier=arn,
-            TargetDBClusterSnapshotIdentifier="landed",
-            KmsKeyId=create_key(aws, TARGET),
-        )
+        copy_to_target(aws, arn)
 
     # Then the AWS managed key refuses another account even though its policy names Principal "*"
     assert error_code(exc) == "KMSKeyNotAccessibleFault"
@@ -853,28 +824,41 @@ def _allow(principal: Any, action: Any, condition: dict[str, Any] | None = None)
     return statement
 
 
+SOURCE_KEY_ARN = f"arn:aws:kms:{REGION}:{SOURCE}:key/0b5e1c3a-0000-4000-8000-000000000001"
+TARGET_ROOT = f"arn:aws:iam::{TARGET}:root"
+
+
+def refused(policy: Any, actions: Any = CROSS_ACCOUNT_COPY_ACTIONS) -> list[str]:
+    """What the twin's evaluator refuses TARGET on a SOURCE key, through RDS in us-east-1."""
+    return list(key_policy_refusals(policy, SOURCE_KEY_ARN, SOURCE, TARGET, REGION, actions))
+
+
 @pytest.mark.twin
 @pytest.mark.parametrize(
     ("policy", "missing"),
     [
-        pytest.param(
-            _policy(_allow({"AWS": f"arn:aws:iam::{TARGET}:root"}, "kms:*")), [], id="root-kms-star"
-        ),
+        pytest.param(_policy(_allow({"AWS": TARGET_ROOT}, "kms:*")), [], id="root-kms-star"),
         pytest.param(_policy(_allow({"AWS": TARGET}, "kms:*")), [], id="bare-account-id"),
         pytest.param(_policy(_allow("*", "kms:*")), [], id="everyone"),
         pytest.param(_policy(_allow({"AWS": "*"}, "kms:*")), [], id="aws-star"),
         pytest.param(
-            _policy(
-                _allow({"AWS": [f"arn:aws:iam::{THIRD}:root", f"arn:aws:iam::{TARGET}:role/ferry"]}, "kms:*")
-            ),
+            _policy(_allow({"AWS": [f"arn:aws:iam::{THIRD}:root", TARGET_ROOT]}, "kms:*")),
             [],
-            id="role-in-target-in-a-list",
+            id="target-root-in-a-list",
         ),
         pytest.param(
-            _policy(_allow({"AWS": f"arn:aws:iam::{TARGET}:root"}, KEY_USE_AND_GRANTS)),
+            # The account-level question: a key policy that names one role of TARGET lets that role use the key
+            # (its own IAM half is the twin's IAM's business), so the account is not refused here.
+            _policy(_allow({"AWS": f"arn:aws:iam::{TARGET}:role/ferry"}, "kms:*")),
             [],
-            id="doc-wildcards",
+            id="one-role-of-the-target-admits-that-role",
         ),
+        pytest.param(
+            _policy(_allow({"AWS": f"arn:aws:iam::{THIRD}:role/ferry"}, "kms:*")),
+            list(CROSS_ACCOUNT_COPY_ACTIONS),
+            id="a-role-of-another-account",
+        ),
+        pytest.param(_policy(_allow({"AWS": TARGET_ROOT}, KEY_USE_AND_GRANTS)), [], id="doc-wildcards"),
         pytest.param(
             _policy(_allow({"AWS": f"arn:aws:iam::{THIRD}:root"}, "kms:*")),
             list(CROSS_ACCOUNT_COPY_ACTIONS),
@@ -905,14 +889,10 @@ def _allow(principal: Any, action: Any, condition: dict[str, Any] | None = None)
         ),
         pytest.param(
             _policy(
-                _allow(
-                    {"AWS": TARGET},
-                    "kms:*",
-                    {"StringLike": {"kms:ViaService": "rds.*.amazonaws.com"}, "Bool": {"kms:Anything": "x"}},
-                )
+                _allow({"AWS": TARGET}, "kms:*", {"StringLike": {"kms:ViaService": "rds.*.amazonaws.com"}})
             ),
             [],
-            id="via-service-like-and-other-conditions-ignored",
+            id="via-service-like",
         ),
         pytest.param(
             _policy(
@@ -925,24 +905,206 @@ def _allow(principal: Any, action: Any, condition: dict[str, Any] | None = None)
             list(CROSS_ACCOUNT_COPY_ACTIONS),
             id="via-another-service",
         ),
+        pytest.param(
+            _policy(
+                _allow(
+                    {"AWS": TARGET},
+                    "kms:*",
+                    {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
+            ),
+            [a for a in CROSS_ACCOUNT_COPY_ACTIONS if a != "kms:CreateGrant"],
+            id="grant-is-for-aws-resource-only-on-grants",
+        ),
     ],
 )
-def test_key_policy_allows_evaluates_principals_actions_and_via_service(
+def test_the_twin_evaluates_key_policy_principals_actions_and_rds_conditions(
     policy: dict[str, Any], missing: list[str]
 ) -> None:
-    # Given a key policy / When evaluated for TARGET copying in us-east-1 / Then these are missing
-    assert key_policy_allows(policy, TARGET, REGION, CROSS_ACCOUNT_COPY_ACTIONS) == missing
+    # Given a key policy / When the twin evaluates it for TARGET copying in us-east-1 / Then these are refused
+    assert refused(policy) == missing
 
 
 @pytest.mark.twin
-def test_key_policy_allows_is_case_insensitive_for_actions_and_accepts_a_single_statement() -> None:
+def test_the_twins_key_policy_evaluation_is_case_insensitive_for_actions_and_accepts_a_single_statement() -> (
+    None
+):
     # Given a policy whose Statement is one object with lower-case actions
     policy = {"Statement": {"Effect": "Allow", "Principal": {"AWS": TARGET}, "Action": "KMS:reencrypt*"}}
 
     # When / Then both ReEncrypt actions are allowed and nothing else
-    assert key_policy_allows(
-        policy, TARGET, REGION, ["kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:Decrypt"]
-    ) == ["kms:Decrypt"]
+    assert refused(policy, ["kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:Decrypt"]) == ["kms:Decrypt"]
+
+
+# Key policies on which aurora_ferry.kms_policy (the product's static evaluator, which skips NotPrincipal and
+# assumes that conditions on keys it cannot know hold) answers differently from IAM: the twin must judge them
+# as KMS does, so that a product bug of that kind fails a twin run instead of being repeated by it.
+POLICIES_THE_PRODUCT_MISJUDGES = [
+    pytest.param(
+        _policy(
+            _allow({"AWS": TARGET_ROOT}, "kms:*"),
+            {
+                "Sid": "OnlyTheOwner",
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": f"arn:aws:iam::{SOURCE}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+        ),
+        id="deny-with-not-principal",
+    ),
+    pytest.param(
+        _policy(_allow({"AWS": TARGET_ROOT}, "kms:*", {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}})),
+        id="allow-on-a-key-rds-does-not-send",
+    ),
+]
+
+# Key policies both evaluators must get right: NotAction, and negated conditions on kms:CallerAccount.
+POLICIES_WITH_NEGATIONS = [
+    pytest.param(
+        _policy({"Effect": "Allow", "Principal": {"AWS": TARGET_ROOT}, "NotAction": "kms:CreateGrant"}),
+        ["kms:CreateGrant"],
+        id="allow-with-not-action",
+    ),
+    pytest.param(
+        _policy(
+            _allow({"AWS": TARGET_ROOT}, "kms:*"),
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"kms:CallerAccount": [SOURCE, THIRD]}},
+            },
+        ),
+        list(CROSS_ACCOUNT_COPY_ACTIONS),
+        id="deny-every-caller-account-but-two-others",
+    ),
+    pytest.param(
+        _policy(
+            _allow({"AWS": TARGET_ROOT}, "kms:*"),
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "NotAction": ["kms:Describe*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"kms:CallerAccount": SOURCE}},
+            },
+        ),
+        [a for a in CROSS_ACCOUNT_COPY_ACTIONS if a not in ("kms:DescribeKey", "kms:Decrypt")],
+        id="deny-other-accounts-all-but-reads",
+    ),
+    pytest.param(
+        _policy(_allow("*", "kms:*", {"StringNotEquals": {"kms:CallerAccount": THIRD}})),
+        [],
+        id="allow-everyone-but-a-third-account",
+    ),
+]
+
+
+@pytest.mark.twin
+@pytest.mark.parametrize("policy", POLICIES_THE_PRODUCT_MISJUDGES)
+def test_the_twin_refuses_what_kms_refuses_where_the_products_evaluator_would_allow(
+    aws: Clients, twin: TwinRegistry, policy: dict[str, Any]
+) -> None:
+    # Given a shared snapshot whose key policy KMS would not let TARGET use
+    arn = shared_snapshot(aws, twin, source_key_policy=json.dumps(policy))
+
+    # When TARGET copies it
+    with pytest.raises(ClientError) as exc:
+        copy_to_target(aws, arn)
+
+    # Then the source key is not accessible, for every action RDS needs
+    assert error_code(exc) == "KMSKeyNotAccessibleFault"
+    assert refused(policy) == list(CROSS_ACCOUNT_COPY_ACTIONS)
+
+
+@pytest.mark.twin
+@pytest.mark.parametrize(("policy", "missing"), POLICIES_WITH_NEGATIONS)
+def test_the_twin_evaluates_not_action_and_negated_caller_account_conditions(
+    policy: dict[str, Any], missing: list[str]
+) -> None:
+    # Given a key policy with NotAction or StringNotEquals / When the twin evaluates it / Then as KMS would
+    assert refused(policy) == missing
+
+
+@pytest.mark.twin
+def test_a_denied_action_names_the_deny_statement(aws: Clients, twin: TwinRegistry) -> None:
+    # Given a shared snapshot whose key policy denies TARGET's account kms:CreateGrant in a named statement
+    policy = _policy(
+        _allow({"AWS": TARGET_ROOT}, "kms:*"),
+        {"Sid": "NoGrants", "Effect": "Deny", "Principal": {"AWS": TARGET}, "Action": "kms:CreateGrant"},
+    )
+    arn = shared_snapshot(aws, twin, source_key_policy=json.dumps(policy))
+
+    # When TARGET copies it
+    with pytest.raises(ClientError) as exc:
+        copy_to_target(aws, arn)
+
+    # Then the message names the refused action and the statement that refused it
+    assert error_code(exc) == "KMSKeyNotAccessibleFault"
+    assert "kms:CreateGrant (denied by key-policy/NoGrants)" in error_message(exc)
+
+
+def _imports(module: Path) -> list[tuple[str, str | None]]:
+    """(module, imported name) for every import of a Python file; the name is None for ``import x``."""
+    found: list[tuple[str, str | None]] = []
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            found.extend((node.module, alias.name) for alias in node.names)
+    return found
+
+
+TWIN_MODULES = sorted(Path(ferry_cli.twin.__file__).parent.rglob("*.py"))
+
+
+def _kms_policy_imports(module: Path) -> list[str]:
+    """The imports of the product's key policy evaluator (aurora_ferry[.<package>].kms_policy) in a file."""
+    return [
+        f"{module.name}: {name}" + (f".{imported}" if imported else "")
+        for name, imported in _imports(module)
+        if name.split(".")[0] == "aurora_ferry" and "kms_policy" in (*name.split("."), imported)
+    ]
+
+
+@pytest.mark.twin
+def test_no_twin_module_imports_the_products_key_policy_evaluator(tmp_path: Path) -> None:
+    # Given every module of the twin, and a file with the imports the scan must recognise
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from aurora_ferry.kms_policy import key_policy_allows\n"
+        "from aurora_ferry.core import kms_policy\n"
+        "import aurora_ferry.core.kms_policy\n",
+        encoding="utf-8",
+    )
+
+    # When their imports are read
+    offenders = [found for module in TWIN_MODULES for found in _kms_policy_imports(module)]
+
+    # Then none brings in the product's evaluator (the twin judges key policies with its own), and the scan
+    # would have seen one
+    assert TWIN_MODULES
+    assert offenders == []
+    assert len(_kms_policy_imports(sample)) == 3
+
+
+@pytest.mark.twin
+def test_twin_modules_import_no_private_names_from_each_other() -> None:
+    # Given every module of the twin / When their imports of other twin modules are read
+    private = [
+        f"{module.name}: {name}.{imported}"
+        for module in TWIN_MODULES
+        for name, imported in _imports(module)
+        if name.startswith("ferry_cli.twin") and imported is not None and imported.startswith("_")
+    ]
+
+    # Then each uses only what the others make public
+    assert private == []
+
+
+# ---------------------------------------------------------------------------------------------- clusters
 
 
 @pytest.mark.twin
@@ -951,26 +1113,30 @@ def test_a_stopped_cluster_cannot_be_snapshotted(aws: Clients, twin: TwinRegistr
     create_cluster(aws, SOURCE, "prod")
     rds = aws("rds", SOURCE)
     rds.stop_db_cluster(DBClusterIdentifier="prod")
-    # When it is snapshotted / Then RDS refuses, as for any cluster that is not available
-    with pytest.raises(ClientError) as raised:
+
+    # When it is snapshotted
+    with pytest.raises(ClientError) as exc:
         rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
-    assert raised.value.response["Error"]["Code"] == "InvalidDBClusterStateFault"
-    assert "stopped" in raised.value.response["Error"]["Message"]
+
+    # Then RDS refuses, as for any cluster that is not available
+    assert error_code(exc) == "InvalidDBClusterStateFault"
+    assert "stopped" in error_message(exc)
 
 
 @pytest.mark.twin
 def test_an_existing_cluster_identifier_is_refused_not_replaced(aws: Clients, twin: TwinRegistry) -> None:
     # Given a cluster and a snapshot of it
-    created = create_cluster(aws, SOURCE, "prod")
+    manual_snapshot(aws, twin)
     rds = aws("rds", SOURCE)
-    rds.create_db_cluster_snapshot(DBClusterIdentifier="prod", DBClusterSnapshotIdentifier="snap")
-    twin.settle_all()
+    created = rds.describe_db_clusters(DBClusterIdentifier="prod")["DBClusters"][0]
+
     # When a restore names the same cluster identifier
-    with pytest.raises(ClientError) as raised:
+    with pytest.raises(ClientError) as exc:
         rds.restore_db_cluster_from_snapshot(
             DBClusterIdentifier="prod", SnapshotIdentifier="snap", Engine="aurora-postgresql"
         )
+
     # Then RDS refuses with DBClusterAlreadyExistsFault and the first cluster is still the one that was there
-    assert raised.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"
+    assert error_code(exc) == "DBClusterAlreadyExistsFault"
     still = rds.describe_db_clusters(DBClusterIdentifier="prod")["DBClusters"][0]
     assert still["DbClusterResourceId"] == created["DbClusterResourceId"]

@@ -77,8 +77,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fresh_sessions() -> Iterator[None]:
-    """aurora_ferry.aws caches STS sessions per container; a cache from another mock would leak."""
-    from aurora_ferry.aws import forget_sessions
+    """aurora_ferry.core caches STS sessions per container; a cache from another mock would leak."""
+    from aurora_ferry.core import forget_sessions
 
     forget_sessions()
     yield
@@ -90,7 +90,7 @@ def mocked_aws(aws_env: None, fresh_sessions: None) -> Iterator[None]:
     """moto for every service, with the domain's session cache and metrics reset around it."""
     from moto import mock_aws
 
-    from aurora_ferry.observability import metrics
+    from aurora_ferry.core import metrics
 
     metrics.clear_metrics()
     with mock_aws():

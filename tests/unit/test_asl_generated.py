@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.errors import CLONE_ERRORS, DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS
+from aurora_ferry.core import CLONE_ERRORS, DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS
 from ferry_cli.asl import DEFINITIONS, generate, render
 from ferry_cli.asl.__main__ import main
 from ferry_cli.asl.builder import LAMBDA_ERRORS, Flow, machine, names, params, run

@@ -1,4 +1,4 @@
-"""The clone input contract (aurora_ferry.clone_contract): samples, defaults, and every problem named."""
+"""The clone input contract (aurora_ferry.clone.contract): samples, defaults, and every problem named."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from unittest import mock
 import pytest
 from botocore.client import BaseClient
 
-from aurora_ferry.clone_contract import CloneRequest, is_clone_input, parse_clone_request
-from aurora_ferry.errors import InvalidInputError
+from aurora_ferry.clone import CloneRequest, is_clone_input, parse_clone_request
+from aurora_ferry.core import InvalidInputError
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The clone domain (aurora_ferry.clones, clone_events, clone_summary) against plain moto, no state machine.
+"""The clone domain (aurora_ferry.clone) against plain moto, no state machine.
 
 Plain moto has no clone groups, no RAM invitations and always reports CrossAccountClone false; where a test
 needs a clone group it sets moto's cluster attribute directly. The rules moto lacks are covered by the twin's
@@ -19,12 +19,19 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from aurora_ferry import clones
-from aurora_ferry.aws import AccountAccess
-from aurora_ferry.clone_contract import CloneRequest, parse_clone_request
-from aurora_ferry.clone_events import ClonePollEvent, CloneSourceEvent, RetireEvent
-from aurora_ferry.clone_summary import summarize_clone_failure, summarize_clone_success
-from aurora_ferry.errors import (
+from aurora_ferry import clone
+from aurora_ferry.clone import (
+    ClonePollEvent,
+    CloneRequest,
+    CloneSourceEvent,
+    RetireEvent,
+    parse_clone_request,
+    summarize_clone_failure,
+    summarize_clone_success,
+)
+from aurora_ferry.clone import names as clone_names
+from aurora_ferry.core import (
+    AccountAccess,
     CloneNotAllowedError,
     CloneVerificationError,
     InvalidInputError,
@@ -32,7 +39,7 @@ from aurora_ferry.errors import (
     SourceNotFoundError,
     TargetConflictError,
 )
-from aurora_ferry.naming import MANAGED_TAG, RUN_ID_TAG
+from aurora_ferry.core.naming import MANAGED_TAG, RUN_ID_TAG
 
 pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 
@@ -128,12 +135,12 @@ def test_clone_names_are_derived_from_the_input_or_the_run_id() -> None:
     plain = request_of("clone-same-account.json")
     refresh = request_of("clone-refresh.json")
     # Then the plain clone keeps its name and a refresh gets "<replaces>-<8 hex of the run id>"
-    assert clones.clone_identifier(plain, RUN) == "orders-sandbox"
-    suffix = clones.short_run_id(RUN)
+    assert clone_names.clone_identifier(plain, RUN) == "orders-sandbox"
+    suffix = clone_names.short_run_id(RUN)
     assert len(suffix) == 8 and int(suffix, 16) >= 0
-    assert clones.clone_identifier(refresh, RUN) == f"orders-dev-{suffix}"
-    assert clones.clone_identifier(refresh, "run-2") != clones.clone_identifier(refresh, RUN)
-    assert clones.plan(refresh, RUN) == {
+    assert clone_names.clone_identifier(refresh, RUN) == f"orders-dev-{suffix}"
+    assert clone_names.clone_identifier(refresh, "run-2") != clone_names.clone_identifier(refresh, RUN)
+    assert clone.plan(refresh, RUN) == {
         "cloneIdentifier": f"orders-dev-{suffix}",
         "crossAccount": False,
         "shareName": f"aurora-ferry-{RUN}",
@@ -141,11 +148,13 @@ def test_clone_names_are_derived_from_the_input_or_the_run_id() -> None:
 
 
 def test_clone_tags_mark_the_tool_the_run_and_the_refreshed_dev_cluster() -> None:
-    tags = {t["Key"]: t["Value"] for t in clones.clone_tags(request_of("clone-refresh.json"), RUN, "clone")}
+    tags = {
+        t["Key"]: t["Value"] for t in clone_names.clone_tags(request_of("clone-refresh.json"), RUN, "clone")
+    }
     assert tags == {
         "team": "payments",
         "env": "dev",
-        clones.REFRESH_OF_TAG: "orders-dev",
+        clone_names.REFRESH_OF_TAG: "orders-dev",
         MANAGED_TAG: "true",
         RUN_ID_TAG: RUN,
         "aurora-ferry:purpose": "clone",
@@ -164,18 +173,18 @@ def test_a_cluster_owned_by_another_account_is_refused_before_any_aws_call() -> 
             CloneNotAllowedError, match=f"owned by account {DEV} and was shared with account {PROD}"
         ),
     ):
-        clones.inspect_clone(parse_clone_request(raw), RUN)
+        clone.inspect_clone(parse_clone_request(raw), RUN)
 
 
 def test_a_missing_source_is_source_not_found(client: Client) -> None:
     with pytest.raises(SourceNotFoundError, match="source cluster orders not found"):
-        clones.inspect_clone(request_of("clone-same-account.json"), RUN)
+        clone.inspect_clone(request_of("clone-same-account.json"), RUN)
 
 
 def test_a_source_without_instances_is_refused(client: Client) -> None:
     cluster(client, PROD, "orders", instances=0)
     with pytest.raises(CloneNotAllowedError, match="has no DB instance"):
-        clones.inspect_clone(request_of("clone-same-account.json"), RUN)
+        clone.inspect_clone(request_of("clone-same-account.json"), RUN)
 
 
 def test_a_source_with_fifteen_clones_is_refused(client: Client) -> None:
@@ -185,7 +194,7 @@ def test_a_source_with_fifteen_clones_is_refused(client: Client) -> None:
         cluster(client, PROD, sibling, instances=0)
     set_clone_group(PROD, ["orders", *siblings], "group-1")
     with pytest.raises(CloneNotAllowedError, match="already has 15 clones in its clone group group-1"):
-        clones.inspect_clone(request_of("clone-same-account.json"), RUN)
+        clone.inspect_clone(request_of("clone-same-account.json"), RUN)
 
 
 def test_fourteen_clones_leave_room_for_one_more(client: Client) -> None:
@@ -194,7 +203,7 @@ def test_fourteen_clones_leave_room_for_one_more(client: Client) -> None:
     for sibling in siblings:
         cluster(client, PROD, sibling, instances=0)
     set_clone_group(PROD, ["orders", *siblings], "group-1")
-    checked = clones.inspect_clone(request_of("clone-same-account.json"), RUN)
+    checked = clone.inspect_clone(request_of("clone-same-account.json"), RUN)
     assert checked["source"]["cloneGroupId"] == "group-1"
 
 
@@ -203,7 +212,7 @@ def test_a_key_for_an_unencrypted_source_is_refused(client: Client) -> None:
     key = client("kms", PROD).create_key()["KeyMetadata"]["Arn"]
     request = request_of("clone-same-account.json", target__kmsKeyArn=key)
     with pytest.raises(CloneNotAllowedError, match="is not encrypted"):
-        clones.inspect_clone(request, RUN)
+        clone.inspect_clone(request, RUN)
 
 
 def test_a_cross_account_clone_under_the_default_key_is_refused(client: Client) -> None:
@@ -211,7 +220,7 @@ def test_a_cross_account_clone_under_the_default_key_is_refused(client: Client) 
 
     cluster(client, PROD, "orders", key=default_rds_key_arn(PROD, REGION))
     with pytest.raises(CloneNotAllowedError, match="default aws/rds key"):
-        clones.inspect_clone(request_of("clone-cross-account.json"), RUN)
+        clone.inspect_clone(request_of("clone-cross-account.json"), RUN)
 
 
 def test_a_cross_account_clone_of_an_encrypted_cluster_needs_the_target_key(client: Client) -> None:
@@ -220,7 +229,7 @@ def test_a_cross_account_clone_of_an_encrypted_cluster_needs_the_target_key(clie
     raw = event("clone-cross-account.json")
     del raw["target"]["kmsKeyArn"]
     with pytest.raises(InvalidInputError) as caught:
-        clones.inspect_clone(parse_clone_request(raw), RUN)
+        clone.inspect_clone(parse_clone_request(raw), RUN)
     assert caught.value.problems[0].startswith("target.kmsKeyArn: required")
 
 
@@ -228,7 +237,7 @@ def test_a_taken_clone_name_is_a_target_conflict(client: Client) -> None:
     cluster(client, PROD, "orders")
     cluster(client, PROD, "orders-sandbox")
     with pytest.raises(TargetConflictError, match="orders-sandbox already exists"):
-        clones.inspect_clone(request_of("clone-same-account.json"), RUN)
+        clone.inspect_clone(request_of("clone-same-account.json"), RUN)
 
 
 def test_a_refresh_finds_the_dev_cluster_and_earlier_refresh_clones(client: Client) -> None:
@@ -236,10 +245,10 @@ def test_a_refresh_finds_the_dev_cluster_and_earlier_refresh_clones(client: Clie
     cluster(client, PROD, "orders")
     managed = {MANAGED_TAG: "true", RUN_ID_TAG: "old"}
     cluster(client, PROD, "orders-dev", tags=managed)
-    cluster(client, PROD, "orders-dev-0a1b2c3d", tags={**managed, clones.REFRESH_OF_TAG: "orders-dev"})
+    cluster(client, PROD, "orders-dev-0a1b2c3d", tags={**managed, clone_names.REFRESH_OF_TAG: "orders-dev"})
     cluster(client, PROD, "orders-dev-other", tags=managed)
     # When the refresh is inspected
-    checked = clones.inspect_clone(request_of("clone-refresh.json"), RUN)
+    checked = clone.inspect_clone(request_of("clone-refresh.json"), RUN)
     # Then both are to be retired, and only they
     assert checked["retiring"] is True
     assert [c["identifier"] for c in checked["replaces"]] == ["orders-dev", "orders-dev-0a1b2c3d"]
@@ -247,7 +256,7 @@ def test_a_refresh_finds_the_dev_cluster_and_earlier_refresh_clones(client: Clie
 
 def test_a_first_refresh_retires_nothing(client: Client) -> None:
     cluster(client, PROD, "orders")
-    checked = clones.inspect_clone(request_of("clone-refresh.json"), RUN)
+    checked = clone.inspect_clone(request_of("clone-refresh.json"), RUN)
     assert checked == {"source": checked["source"], "replaces": [], "retiring": False}
 
 
@@ -262,7 +271,7 @@ def test_a_refresh_refuses_a_dev_cluster_it_could_not_or_must_not_delete(
     cluster(client, PROD, "orders")
     cluster(client, PROD, "orders-dev", tags=tags, deletion_protection=protected)
     with pytest.raises(CloneNotAllowedError, match=words):
-        clones.inspect_clone(request_of("clone-refresh.json"), RUN)
+        clone.inspect_clone(request_of("clone-refresh.json"), RUN)
 
 
 # --------------------------------------------------------------------------- verify, retire, polls
@@ -277,12 +286,12 @@ def test_a_cross_account_clone_that_does_not_report_cross_account_clone_fails_ve
     request = request_of("clone-cross-account.json", target__kmsKeyArn=key)
     # When it is verified, then the named error says what was expected
     with pytest.raises(CloneVerificationError, match="CrossAccountClone=false, expected true"):
-        clones.verify_clone(request, RUN)
+        clone.verify_clone(request, RUN)
 
 
 def test_a_same_account_clone_verifies(client: Client) -> None:
     cluster(client, PROD, "orders-sandbox")
-    assert clones.verify_clone(request_of("clone-same-account.json"), RUN)["crossAccountClone"] is False
+    assert clone.verify_clone(request_of("clone-same-account.json"), RUN)["crossAccountClone"] is False
 
 
 def test_retiring_deletes_only_clusters_the_tool_made(client: Client) -> None:
@@ -291,11 +300,11 @@ def test_retiring_deletes_only_clusters_the_tool_made(client: Client) -> None:
     cluster(client, PROD, "orders-dev-hand", tags={})
     targets = [{"identifier": "orders-dev"}, {"identifier": "orders-dev-hand"}]
     request = request_of("clone-refresh.json")
-    access = clones.target_access(request)
+    access = clone.target_access(request)
     # When instances, then clusters are retired
-    instances = clones.retire_instances(request, targets)
-    gone = clones.poll_gone(access, "instances-gone", instances["instanceIdentifiers"], 0)
-    retired = clones.retire_clusters(request, targets)
+    instances = clone.retire_instances(request, targets)
+    gone = clone.poll_gone(access, "instances-gone", instances["instanceIdentifiers"], 0)
+    retired = clone.retire_clusters(request, targets)
     # Then only the managed one went, the other is reported left in place
     assert instances["instanceIdentifiers"] == ["orders-dev-1"]
     assert gone.ready and gone.attempt == 1
@@ -303,21 +312,21 @@ def test_retiring_deletes_only_clusters_the_tool_made(client: Client) -> None:
     assert [a["action"] for a in retired["actions"]] == ["deleted", "left-in-place"]
     remaining = [c["DBClusterIdentifier"] for c in client("rds", PROD).describe_db_clusters()["DBClusters"]]
     assert remaining == ["orders-dev-hand"]
-    assert clones.poll_gone(access, "clusters-gone", ["orders-dev"], 3).to_json()["ready"] is True
+    assert clone.poll_gone(access, "clusters-gone", ["orders-dev"], 3).to_json()["ready"] is True
 
 
 def test_poll_gone_reports_what_is_left(client: Client) -> None:
     cluster(client, PROD, "orders-dev")
     access = AccountAccess(PROD, REGION, f"arn:aws:iam::{PROD}:role/aurora-ferry-source")
-    result = clones.poll_gone(access, "clusters-gone", ["orders-dev", "never-was"], 0)
+    result = clone.poll_gone(access, "clusters-gone", ["orders-dev", "never-was"], 0)
     assert (result.ready, result.details["remaining"]) == (False, {"orders-dev": "available"})
 
 
 def test_cleanup_after_a_failure_reports_the_run_s_clone_left_in_place(client: Client) -> None:
     cluster(client, PROD, "orders-sandbox", tags={MANAGED_TAG: "true", RUN_ID_TAG: RUN})
-    result = clones.cleanup_clone_run(request_of("clone-same-account.json"), RUN, failed=True)
+    result = clone.cleanup_clone_run(request_of("clone-same-account.json"), RUN, failed=True)
     assert [a["action"] for a in result["actions"]] == ["left-in-place"]
-    assert clones.cleanup_clone_run(request_of("clone-same-account.json"), "run-2", failed=True) == {
+    assert clone.cleanup_clone_run(request_of("clone-same-account.json"), "run-2", failed=True) == {
         "actions": []
     }
 

@@ -1,4 +1,4 @@
-"""The execution input contract (aurora_ferry.contract): every sample parses, bad input is refused
+"""The execution input contract (aurora_ferry.migration.contract): every sample parses, bad input is refused
 with the field path and what is allowed, all problems come at once, and validation never calls AWS."""
 
 from __future__ import annotations
@@ -13,8 +13,13 @@ from unittest import mock
 import pytest
 from botocore.client import BaseClient
 
-from aurora_ferry.contract import CleanupPolicy, MigrationRequest, WaitStrategy, parse_migration_request
-from aurora_ferry.errors import InvalidInputError
+from aurora_ferry.core import InvalidInputError
+from aurora_ferry.migration.contract import (
+    CleanupPolicy,
+    MigrationRequest,
+    WaitStrategy,
+    parse_migration_request,
+)
 
 pytestmark = pytest.mark.unit
 

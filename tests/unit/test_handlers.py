@@ -13,10 +13,9 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from aurora_ferry import naming
-from aurora_ferry.contract import parse_migration_request
-from aurora_ferry.errors import InvalidInputError, PayloadError
-from aurora_ferry.naming import run_id_from_execution_name
+from aurora_ferry.core import InvalidInputError, PayloadError, naming
+from aurora_ferry.core.naming import run_id_from_execution_name
+from aurora_ferry.migration import parse_migration_request
 
 pytestmark = [
     pytest.mark.unit,

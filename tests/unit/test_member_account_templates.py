@@ -8,7 +8,7 @@ snapshot copy and nothing more, keys rotate, and destructive snapshot actions ar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -107,9 +107,6 @@ NO_VALUE = object()
 
 
 def resolve(node: Any, template: dict[str, Any], params: dict[str, Any]) -> Any:
-    def condition(name: str) -> bool:
-        return bool(resolve(template["Conditions"][name], template, params))
-
     if isinstance(node, list):
         return [v for v in (resolve(item, template, params) for item in node) if v is not NO_VALUE]
     if not isinstance(node, dict):
@@ -119,30 +116,39 @@ def resolve(node: Any, template: dict[str, Any], params: dict[str, Any]) -> Any:
             k: v for k, v in ((k, resolve(v, template, params)) for k, v in node.items()) if v is not NO_VALUE
         }
     ((fn, arg),) = node.items()
-    match fn:
-        case "Ref":
-            return NO_VALUE if arg == "AWS::NoValue" else params[arg]
-        case "Condition":
-            return condition(arg)
-        case "Fn::If":
-            return resolve(arg[1] if condition(arg[0]) else arg[2], template, params)
-        case "Fn::Equals":
-            left, right = (resolve(v, template, params) for v in arg)
-            return left == right
-        case "Fn::Not":
-            return not resolve(arg[0], template, params)
-        case "Fn::Join":
-            return arg[0].join(resolve(arg[1], template, params))
-        case "Fn::Split":
-            return resolve(arg[1], template, params).split(arg[0])
-        case "Fn::Select":
-            return resolve(arg[1], template, params)[int(arg[0])]
-        case "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else arg
-            names = {**params, **{k: resolve(v, template, params) for k, v in extra.items()}}
-            return re.sub(r"\$\{([\w:]+)\}", lambda m: str(names[m.group(1)]), text)
-        case _:
-            return {fn: resolve(arg, template, params)}
+    intrinsic = INTRINSICS.get(fn)
+    if intrinsic is None:
+        return {fn: resolve(arg, template, params)}
+    return intrinsic(arg, template, params)
+
+
+def _condition(name: str, template: dict[str, Any], params: dict[str, Any]) -> bool:
+    return bool(resolve(template["Conditions"][name], template, params))
+
+
+def _equals(arg: Any, template: dict[str, Any], params: dict[str, Any]) -> bool:
+    left, right = (resolve(v, template, params) for v in arg)
+    return bool(left == right)
+
+
+def _sub(arg: Any, template: dict[str, Any], params: dict[str, Any]) -> str:
+    text, extra = (arg, {}) if isinstance(arg, str) else arg
+    names = {**params, **{k: resolve(v, template, params) for k, v in extra.items()}}
+    return re.sub(r"\$\{([\w:]+)\}", lambda m: str(names[m.group(1)]), text)
+
+
+# Each intrinsic function the templates use: (its argument, the template, the parameters) -> its value.
+INTRINSICS: dict[str, Callable[[Any, dict[str, Any], dict[str, Any]], Any]] = {
+    "Ref": lambda arg, _, params: NO_VALUE if arg == "AWS::NoValue" else params[arg],
+    "Condition": _condition,
+    "Fn::If": lambda arg, t, p: resolve(arg[1] if _condition(arg[0], t, p) else arg[2], t, p),
+    "Fn::Equals": _equals,
+    "Fn::Not": lambda arg, t, p: not resolve(arg[0], t, p),
+    "Fn::Join": lambda arg, t, p: arg[0].join(resolve(arg[1], t, p)),
+    "Fn::Split": lambda arg, t, p: resolve(arg[1], t, p).split(arg[0]),
+    "Fn::Select": lambda arg, t, p: resolve(arg[1], t, p)[int(arg[0])],
+    "Fn::Sub": _sub,
+}
 
 
 def source_params(partition: str = "aws", **overrides: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from aurora_ferry.naming import SNAPSHOT_PREFIX
+from aurora_ferry.core.naming import SNAPSHOT_PREFIX
 from ferry_cli.template import load_cfn_yaml
 from ferry_cli.twin.world import DOCUMENTED_PARAMETERS
 from tests.conftest import REPO

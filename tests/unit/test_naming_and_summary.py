@@ -1,4 +1,4 @@
-"""Deterministic names and tags (aurora_ferry.naming) and the run's output (aurora_ferry.summary)."""
+"""Deterministic names and tags (aurora_ferry.core.naming) and the run's output (aurora_ferry.migration.summary)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry import naming
-from aurora_ferry.contract import CLUSTER_ID, SNAPSHOT_ID
-from aurora_ferry.summary import summarize_failure, summarize_success
+from aurora_ferry.core import naming
+from aurora_ferry.core.validation import CLUSTER_ID, SNAPSHOT_ID
+from aurora_ferry.migration import summarize_failure, summarize_success
 
 pytestmark = pytest.mark.unit
 

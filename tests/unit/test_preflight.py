@@ -1,9 +1,9 @@
-"""The read-only preflight (aurora_ferry.preflight) in the local twin, and the key policy evaluator
-(aurora_ferry.kms_policy) it shares with the twin.
+"""The read-only preflight (aurora_ferry.preflight) in the local twin, and its static key policy evaluator
+(aurora_ferry.core.kms_policy).
 
 Each twin test starts the default world (worlds/two-accounts.json): source 111111111111 with the share key
 0b5e1c3a-... trusted by 222222222222 and 333333333333 but not 444444444444. The preflight runs in the
-test thread; the twin's moto mock is process-wide, so the member roles are assumed as in a real run.
+test thread as the PreflightFunction (under its execution role), assuming the member roles as in a real run.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from aurora_ferry import aws
-from aurora_ferry.contract import parse_migration_request
-from aurora_ferry.errors import DOMAIN_ERRORS, AssumeRoleError, PreflightFailedError
-from aurora_ferry.kms_policy import (
+from aurora_ferry.core import DOMAIN_ERRORS, AccountAccess, AssumeRoleError, PreflightFailedError, session_for
+from aurora_ferry.core.kms_policy import (
     CROSS_ACCOUNT_COPY_ACTIONS,
     SOURCE_KEY_COPY_ACTIONS,
     KeyPolicyVerdict,
@@ -32,7 +30,9 @@ from aurora_ferry.kms_policy import (
     key_policy_allows,
     without_account_delegation,
 )
+from aurora_ferry.migration import parse_migration_request
 from aurora_ferry.preflight import Finding, PreflightReport, run_preflight
+from aurora_ferry.preflight import runner as preflight_runner
 from tests.conftest import load_event, running_twin
 
 pytestmark = pytest.mark.unit
@@ -332,9 +332,9 @@ def test_security_groups_outside_the_subnet_groups_vpc_are_an_error() -> None:
 
 def test_a_role_that_cannot_be_assumed_is_an_error_and_its_account_is_skipped() -> None:
     # moto's STS does not check trust policies, so the refusal is played by patching session_for.
-    real_session_for = aws.session_for
+    real_session_for = session_for
 
-    def session_for(access: aws.AccountAccess) -> Any:
+    def refusing_session_for(access: AccountAccess) -> Any:
         if access.account_id == QA:
             raise AssumeRoleError(
                 f"cannot assume {access.role_arn}: AccessDenied: not trusted",
@@ -343,7 +343,7 @@ def test_a_role_that_cannot_be_assumed_is_an_error_and_its_account_is_skipped() 
             )
         return real_session_for(access)
 
-    with running_twin(), mock.patch.object(aws, "session_for", session_for):
+    with running_twin(), mock.patch.object(preflight_runner, "session_for", refusing_session_for):
         # Given two targets, the second (333333333333) refusing the orchestrator
         report = preflight(event("migrate-two-targets.json"))
 
@@ -395,7 +395,7 @@ def test_a_source_at_its_snapshot_quota_is_an_error_in_the_source() -> None:
 def test_a_low_default_snapshot_quota_is_used_when_the_quota_answer_is_refused() -> None:
     with (
         running_twin(),
-        mock.patch("aurora_ferry.preflight.DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA", 1),
+        mock.patch("aurora_ferry.preflight.quotas.DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA", 1),
         botocore_calls({"DescribeAccountAttributes": access_denied("DescribeAccountAttributes")}),
     ):
         # Given no quota answer and a default that leaves room for one snapshot

@@ -19,20 +19,30 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from aurora_ferry import leftovers as leftovers_module
-from aurora_ferry import migration, naming
-from aurora_ferry.aws import AccountAccess
-from aurora_ferry.contract import MigrationRequest, parse_migration_request
-from aurora_ferry.errors import (
+from aurora_ferry import migration
+from aurora_ferry.core import (
+    AccountAccess,
     AssumeRoleError,
     LeftoverCleanupError,
     ResourceFailedError,
     SnapshotNotShareableError,
+    SnapshotRef,
     SourceNotFoundError,
     TargetConflictError,
+    naming,
+    poll_cluster,
+    poll_snapshot,
+    rds,
 )
-from aurora_ferry.leftovers import RETRY_FOR_SECONDS, LeftoverStore, record_leftover, retry_leftovers
-from aurora_ferry.snapshots import SnapshotRef
+from aurora_ferry.migration import (
+    LeftoverStore,
+    MigrationRequest,
+    cleanup_steps,
+    parse_migration_request,
+    retry_leftovers,
+)
+from aurora_ferry.migration import leftovers as leftovers_module
+from aurora_ferry.migration.leftovers import RETRY_FOR_SECONDS, record_leftover
 
 pytestmark = pytest.mark.unit
 
@@ -688,7 +698,7 @@ def test_cleanup_does_not_record_a_snapshot_it_may_never_delete(
     refusal = ClientError(
         {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "DeleteDBClusterSnapshot"
     )
-    with mock.patch.object(migration, "rds", side_effect=_refusing_deletes(refusal)):
+    with mock.patch.object(cleanup_steps, "rds", side_effect=_refusing_deletes(refusal)):
         # When cleanup runs
         result = migration.cleanup(request, RUN, leftovers)
     # Then it is reported left in place, without a retry
@@ -698,7 +708,7 @@ def test_cleanup_does_not_record_a_snapshot_it_may_never_delete(
 
 
 def _refusing_deletes(refusal: ClientError) -> Any:
-    real_rds = migration.rds
+    real_rds = rds
 
     def client_for(access: AccountAccess) -> Any:
         client = real_rds(access)
@@ -804,7 +814,7 @@ def test_retry_goes_on_past_an_unreachable_account_and_then_fails_naming_it(
     def unreachable(access: AccountAccess) -> Any:
         if access.account_id == THIRD:
             raise AssumeRoleError(f"cannot assume {access.role_arn}: AccessDenied", account_id=THIRD)
-        return migration.rds(access)
+        return rds(access)
 
     # When the retry runs
     with (
@@ -829,7 +839,7 @@ def test_poll_snapshot_reports_ready_and_counts_attempts(world: World) -> None:
     ref = migration.prepare_source_snapshot(request, RUN)
 
     # When it is polled on attempt 3
-    result = migration.poll_snapshot(source_access(), ref.identifier, 3)
+    result = poll_snapshot(source_access(), ref.identifier, 3)
 
     # Then it is ready and the attempt counter moves on
     assert result.ready is True
@@ -846,7 +856,7 @@ def test_poll_snapshot_of_a_snapshot_in_progress_is_not_ready(world: World) -> N
     rds_backends[SOURCE][REGION].cluster_snapshots[ref.identifier].status = "creating"
 
     # When it is polled
-    result = migration.poll_snapshot(source_access(), ref.identifier, 0)
+    result = poll_snapshot(source_access(), ref.identifier, 0)
 
     # Then it is not ready yet
     assert (result.status, result.ready, result.attempt) == ("creating", False, 1)
@@ -861,7 +871,7 @@ def test_poll_snapshot_raises_when_the_snapshot_failed(world: World) -> None:
 
     # When it is polled
     with pytest.raises(ResourceFailedError) as caught:
-        migration.poll_snapshot(source_access(), ref.identifier, 0)
+        poll_snapshot(source_access(), ref.identifier, 0)
 
     # Then the failure names the snapshot, its status and the account
     assert caught.value.account_id == SOURCE
@@ -873,7 +883,7 @@ def test_poll_snapshot_raises_when_the_snapshot_disappeared(world: World) -> Non
     # Given a snapshot id that no longer exists
     # When it is polled
     with pytest.raises(ResourceFailedError) as caught:
-        migration.poll_snapshot(source_access(), "ferry-run-1-snap", 0)
+        poll_snapshot(source_access(), "ferry-run-1-snap", 0)
 
     # Then the run is told it disappeared
     assert "disappeared" in str(caught.value)
@@ -882,7 +892,7 @@ def test_poll_snapshot_raises_when_the_snapshot_disappeared(world: World) -> Non
 def test_poll_cluster_returns_endpoints_when_available(world: World) -> None:
     # Given an available cluster
     # When it is polled
-    result = migration.poll_cluster(source_access(), CLUSTER, 0)
+    result = poll_cluster(source_access(), CLUSTER, 0)
 
     # Then it is ready, with its endpoints
     assert result.ready is True

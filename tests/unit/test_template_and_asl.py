@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.errors import QUEUED_ERRORS
+from aurora_ferry.core import QUEUED_ERRORS
 from ferry_cli.template import SamTemplate, load_cfn_yaml
 
 pytestmark = pytest.mark.unit

@@ -14,11 +14,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from aurora_ferry import migration, waits
-from aurora_ferry.aws import AccountAccess
-from aurora_ferry.errors import CopyQueueFullError, ResourceFailedError
-from aurora_ferry.events import PollEvent
-from aurora_ferry.waits import WaitRequest, WaitStore, next_poll_delay, register_wait, route_event, sweep
+from aurora_ferry.core import AccountAccess, CopyQueueFullError, PollEvent, ResourceFailedError
+from aurora_ferry.migration.copies import copy_snapshot
+from aurora_ferry.waits import WaitRequest, next_poll_delay, register_wait, route_event, sweep
+from aurora_ferry.waits.completion import SOURCE_TYPES
+from aurora_ferry.waits.store import WAIT_TABLE_ENV, WaitStore
 
 pytestmark = [pytest.mark.unit, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 
@@ -346,14 +346,14 @@ def test_sample_rds_events_are_the_ones_the_rule_routes(name: str) -> None:
     # Then it has the shape EventBridge delivers and names a resource type the router knows
     assert event["source"] == "aws.rds"
     assert event["detail"]["EventID"] in {"RDS-EVENT-0075", "RDS-EVENT-0170", "RDS-EVENT-0005"}
-    assert event["detail"]["SourceType"] in waits.SOURCE_TYPES
+    assert event["detail"]["SourceType"] in SOURCE_TYPES
     assert event["resources"] == [event["detail"]["SourceArn"]]
 
 
 def test_the_router_handler_ignores_an_event_for_an_unknown_resource(
     accounts: Accounts, handlers: dict[str, ModuleType], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(waits.WAIT_TABLE_ENV, TABLE)
+    monkeypatch.setenv(WAIT_TABLE_ENV, TABLE)
     result = handlers["rds_event_router"].lambda_handler(
         load("rds-event-cluster-created.json"), lambda_context
     )
@@ -363,7 +363,7 @@ def test_the_router_handler_ignores_an_event_for_an_unknown_resource(
 def test_the_register_handler_names_a_missing_token(
     handlers: dict[str, ModuleType], lambda_context: Any
 ) -> None:
-    from aurora_ferry.errors import PayloadError
+    from aurora_ferry.core import PayloadError
 
     with pytest.raises(PayloadError) as caught:
         handlers["register_wait"].lambda_handler({"kind": "snapshot", "runId": "r"}, lambda_context)
@@ -416,16 +416,12 @@ def test_a_copy_waits_in_the_queue_while_five_copies_are_in_progress(accounts: A
 
     # When the run starts its own copy
     with pytest.raises(CopyQueueFullError) as caught:
-        migration._copy_snapshot(
-            client, access, SNAPSHOT, "ferry-nightly-orders-share", None, "nightly", "share"
-        )
+        copy_snapshot(client, access, SNAPSHOT, "ferry-nightly-orders-share", None, "nightly", "share")
 
     # Then it is told to queue (a named error the state machine retries), and nothing was copied
     assert "5 cluster snapshot copies are already in progress" in str(caught.value)
     assert "ferry-nightly-orders-share" not in rds_backends[SOURCE][REGION].cluster_snapshots
     # And once one copy finishes, the same call goes through
     rds_backends[SOURCE][REGION].cluster_snapshots["other-copy-0"].status = "available"
-    copied = migration._copy_snapshot(
-        client, access, SNAPSHOT, "ferry-nightly-orders-share", None, "nightly", "share"
-    )
+    copied = copy_snapshot(client, access, SNAPSHOT, "ferry-nightly-orders-share", None, "nightly", "share")
     assert copied["DBClusterSnapshotIdentifier"] == "ferry-nightly-orders-share"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_ferry.errors import DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS, FerryError
+from aurora_ferry.core import DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS, FerryError
 
 State = dict[str, Any]
 Errors = tuple[type[FerryError], ...]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aurora_ferry.errors import CLONE_ERRORS, DOMAIN_ERRORS
+from aurora_ferry.core import CLONE_ERRORS, DOMAIN_ERRORS
 from ferry_cli.asl.builder import Flow, State, machine, params, run
 
 COMMENT = (

@@ -39,7 +39,7 @@ from unittest import mock
 
 from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, load_cfn_yaml
 from ferry_cli.twin.clock import TwinClock
-from ferry_cli.twin.rules import Transition
+from ferry_cli.twin.lifecycle import Transition
 
 LOG = logging.getLogger(__name__)
 

@@ -34,7 +34,8 @@ from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.events import wired_events
 from ferry_cli.twin.iam.authorizer import TWIN_ACCESS_KEY, Authorizer, enforced
 from ferry_cli.twin.iam.lookup import MotoLookup, create_rds_service_linked_role
-from ferry_cli.twin.rules import aws_rules, default_rds_key_arn
+from ferry_cli.twin.kms import default_rds_key_arn
+from ferry_cli.twin.rules import aws_rules
 from ferry_cli.twin.stacks import (
     create_function_roles,
     deploy_member_stack,
@@ -200,7 +201,7 @@ class Twin:
             timezone=__import__("datetime").timezone,
         )
         scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(twin.clock.real_seconds(seconds)))
-        from aurora_ferry import aws as runtime_aws
+        import aurora_ferry.core.access as runtime_aws
 
         with ExitStack() as stack:
             # Each Lambda function is its own container in AWS: one function's assumed-role sessions must
@@ -551,7 +552,7 @@ def _quiet_logger(name: str) -> Iterator[None]:
 
 
 class _PerFunctionSessions:
-    """aurora_ferry.aws's session cache, one per function (each function is its own container in AWS)."""
+    """aurora_ferry.core.access's session cache, one per function (each function is its own container in AWS)."""
 
     def __init__(self, iam: Authorizer) -> None:
         self._iam = iam
@@ -572,6 +573,6 @@ class _PerFunctionSessions:
 
 
 def _forget_cached_sessions() -> None:
-    from aurora_ferry.aws import forget_sessions
+    from aurora_ferry.core import forget_sessions
 
     forget_sessions()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ferry_cli.twin.rules import Durations
+from ferry_cli.twin.lifecycle import Durations
 
 DEFAULT_KEY_ACTIONS = [
     "kms:CreateGrant",
@@ -100,7 +100,7 @@ class AccountSpec:
     name: str
     keys: tuple[KeySpec, ...]
     clusters: tuple[ClusterSpec, ...]
-    # AWS Organizations organization id (o-...): RAM shares within one need no invitation (twin/clones.py).
+    # AWS Organizations organization id (o-...): RAM shares within one need no invitation (twin/ram.py).
     organization_id: str | None = None
     member_stack: MemberStackSpec | None = None
     # Limits for rds:DescribeAccountAttributes (DBClusters, DBInstances, ManualClusterSnapshots).

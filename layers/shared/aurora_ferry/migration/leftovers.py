@@ -13,33 +13,31 @@ warning and a metric) after RETRY_FOR_SECONDS.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from aurora_ferry import naming
-from aurora_ferry.aws import (
+from aurora_ferry.core import (
     AccountAccess,
+    FerryError,
+    LeftoverCleanupError,
+    TableStore,
+    describe_snapshot,
     dynamodb_errors,
     error_code,
-    orchestrator_client,
+    logger,
+    metrics,
+    naming,
     rds,
     resource_key,
     scan_items,
     translated,
 )
-from aurora_ferry.errors import ConfigurationError, FerryError, LeftoverCleanupError
-from aurora_ferry.observability import logger, metrics
-from aurora_ferry.snapshots import describe_snapshot
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 LEFTOVER_TABLE_ENV = "LEFTOVER_TABLE_NAME"
 # A cluster snapshot of a multi-terabyte cluster can take many hours; a week covers any of them. After that
@@ -70,27 +68,11 @@ class Leftover:
         return datetime.fromtimestamp(self.retry_until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class LeftoverStore:
+class LeftoverStore(TableStore):
     """The leftover table: one row per snapshot still to delete, with a TTL past the retry window."""
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @classmethod
-    def from_environment(cls) -> LeftoverStore:
-        name = os.environ.get(LEFTOVER_TABLE_ENV)
-        if not name:
-            raise ConfigurationError(
-                f"environment: {LEFTOVER_TABLE_ENV} must name the leftover table (template.yaml)"
-            )
-        return cls(name)
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = orchestrator_client("dynamodb")
-        return self._client
+    TABLE_ENV = LEFTOVER_TABLE_ENV
+    TABLE_KIND = "leftover table"
 
     def put(self, leftover: Leftover) -> None:
         payload = json.dumps(

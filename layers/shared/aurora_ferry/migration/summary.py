@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from itertools import pairwise
 from typing import Any
+
+from aurora_ferry.core import explain, mark_at, seconds_between
 
 # Stage marks recorded by the state machine, in order; each step's time is the gap to the previous mark.
 SOURCE_STAGES = (
@@ -36,15 +36,17 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                 "instanceArns": result["instances"]["instanceArns"],
                 "snapshotCopyArn": result["copy"]["arn"],
                 "timings": _timings(
-                    [("shared", _at(marks, "shared"))]
-                    + [(name, _at(target_marks, name)) for name, _ in TARGET_STAGES],
+                    [("shared", mark_at(marks, "shared"))]
+                    + [(name, mark_at(target_marks, name)) for name, _ in TARGET_STAGES],
                     dict(TARGET_STAGES),
                 ),
             }
         )
-    source_timings = _timings([(name, _at(marks, name)) for name, _ in SOURCE_STAGES], dict(SOURCE_STAGES))
+    source_timings = _timings(
+        [(name, mark_at(marks, name)) for name, _ in SOURCE_STAGES], dict(SOURCE_STAGES)
+    )
     tail = _timings(
-        [("targetsReady", _at(marks, "targetsReady")), ("cleanedUp", _at(marks, "cleanedUp"))],
+        [("targetsReady", mark_at(marks, "targetsReady")), ("cleanedUp", mark_at(marks, "cleanedUp"))],
         {"cleanedUp": "cleanup"},
     )
     created = [_created(state.get("source"), "source snapshot"), _created(state.get("share"), "share copy")]
@@ -62,7 +64,7 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
     ]
     cleanup = state.get("cleanup") or {}
     if "cleanupError" in state:
-        cleanup = {**cleanup, "error": _explain(state["cleanupError"])[1]}
+        cleanup = {**cleanup, "error": explain(state["cleanupError"])[1]}
     return {
         "status": "SUCCEEDED",
         "runId": state["runId"],
@@ -81,34 +83,22 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
             f for f in state.get("preflight", {}).get("findings", []) if f.get("severity") != "info"
         ],
         "timings": {"source": source_timings, "cleanup": tail},
-        "totalSeconds": _seconds_between(_at(marks, "started"), finished_at),
+        "totalSeconds": seconds_between(mark_at(marks, "started"), finished_at),
     }
 
 
 def summarize_failure(state: dict[str, Any]) -> dict[str, str]:
     """Error name and a one-paragraph cause, with what cleanup did, for the Fail state."""
-    error, cause = _explain(state.get("failure", {}))
+    error, cause = explain(state.get("failure", {}))
     cleanup = state.get("cleanup")
     if cleanup:
         done = [_cleanup_action(a) for a in cleanup.get("actions", [])]
         cause += f" | cleanup ({cleanup.get('policy')}): {', '.join(done) if done else 'nothing to clean up'}"
     if "cleanupError" in state:
-        cause += f" | cleanup failed: {_explain(state['cleanupError'])[1]}"
+        cause += f" | cleanup failed: {explain(state['cleanupError'])[1]}"
     if "runId" in state:
         cause += f" | run {state['runId']}; the source cluster and snapshots the run did not create were not modified"
     return {"error": error, "cause": cause}
-
-
-def _explain(failure: dict[str, Any]) -> tuple[str, str]:
-    error = str(failure.get("Error", "UnknownError"))
-    raw_cause = failure.get("Cause", "")
-    try:
-        parsed = json.loads(raw_cause)
-    except (TypeError, ValueError):
-        return error, str(raw_cause)
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed.get("errorType", error)), str(parsed["errorMessage"])
-    return error, str(raw_cause)
 
 
 def _created(snapshot: dict[str, Any] | None, kind: str) -> dict[str, Any]:
@@ -117,27 +107,13 @@ def _created(snapshot: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     return {"accountId": snapshot["accountId"], "arn": snapshot["arn"], "kind": kind}
 
 
-def _at(marks: dict[str, Any], name: str) -> str | None:
-    mark = marks.get(name)
-    return mark.get("at") if isinstance(mark, dict) else None
-
-
 def _timings(points: list[tuple[str, str | None]], labels: dict[str, str | None]) -> list[dict[str, Any]]:
     timings = []
     for (_, start), (name, end) in pairwise(points):
         label = labels.get(name)
         if label and start and end:
-            timings.append({"step": label, "seconds": _seconds_between(start, end)})
+            timings.append({"step": label, "seconds": seconds_between(start, end)})
     return timings
-
-
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    delta = datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(
-        start.replace("Z", "+00:00")
-    )
-    return round(delta.total_seconds(), 3)
 
 
 def _cleanup_action(action: dict[str, Any]) -> str:

@@ -21,101 +21,39 @@ and not raised.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.aws import (
+from aurora_ferry.core import (
     THROTTLING_CODES,
-    AccountAccess,
-    dynamodb_errors,
+    AwsThrottledError,
+    PollEvent,
+    PollResult,
+    ResourceFailedError,
     error_code,
+    logger,
     orchestrator_client,
+    poll_cluster,
+    poll_instances,
+    poll_snapshot,
     resource_key,
-    scan_items,
 )
-from aurora_ferry.errors import AwsThrottledError, ConfigurationError, PayloadError, ResourceFailedError
-from aurora_ferry.events import PollEvent, required_field
-from aurora_ferry.migration import PollResult, poll_cluster, poll_instances, poll_snapshot
-from aurora_ferry.observability import logger
+from aurora_ferry.waits.store import StoredWait, WaitRequest, WaitStore
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
-
-WAIT_TABLE_ENV = "WAIT_TABLE_NAME"
-# Longer than the 7-day execution timeout: DynamoDB's TTL only removes what every run has given up on.
-TOKEN_TTL_SECONDS = 8 * 24 * 3600
-# One sweep looks at no more than this many stored waits (20 targets x 3 waits x a few runs fit easily).
-MAX_SWEEP_ITEMS = 1000
-
-# Adaptive polling for waits no event announces: the interval doubles from options.pollIntervalSeconds up
-# to this cap (or the interval itself when that is longer).
-ADAPTIVE_MAX_DELAY_SECONDS = 600
-_MAX_DOUBLINGS = 20
 
 # The errors SendTaskSuccess/Failure/Heartbeat answer for a token that is already completed, timed out, or
 # belongs to an execution that ended: the wait is over either way.
 TOKEN_GONE_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
-# Resource types as they appear in RDS ARNs (arn:aws:rds:<region>:<account>:<type>:<id>), per wait kind.
-RESOURCE_TYPES = {"snapshot": "cluster-snapshot", "cluster": "cluster", "instances": "db"}
 # EventBridge detail.SourceType of the RDS events the orchestrator's rule forwards, to the same types.
 SOURCE_TYPES = {"CLUSTER_SNAPSHOT": "cluster-snapshot", "CLUSTER": "cluster", "DB_INSTANCE": "db"}
 
 CompletedBy = Literal["register", "event", "sweeper"]
-
-
-def next_poll_delay(attempt: int, interval_seconds: int, adaptive: bool) -> int:
-    """Seconds to wait before the next check, after `attempt` checks.
-
-    Fixed polling waits `interval_seconds` each time. Adaptive polling starts there and doubles after each
-    check, up to ADAPTIVE_MAX_DELAY_SECONDS: a 2-hour copy is checked about 17 times instead of 240 times at
-    30 s, and its end is seen at most 10 minutes late.
-    """
-    if not adaptive:
-        return interval_seconds
-    cap = max(interval_seconds, ADAPTIVE_MAX_DELAY_SECONDS)
-    doublings = min(max(attempt - 1, 0), _MAX_DOUBLINGS)
-    return int(min(cap, interval_seconds * 2**doublings))
-
-
-@dataclass(frozen=True)
-class WaitRequest:
-    """What a waitForTaskToken state hands register_wait: its token and the resources it waits for."""
-
-    task_token: str
-    poll: PollEvent
-    run_id: str
-
-    @classmethod
-    def parse(cls, event: dict[str, Any]) -> WaitRequest:
-        token = required_field(event, "taskToken")
-        if not isinstance(token, str) or not token:
-            raise PayloadError(["event.taskToken: must be the state's $$.Task.Token"])
-        return cls(token, PollEvent.parse(event), str(required_field(event, "runId")))
-
-    @property
-    def keys(self) -> list[str]:
-        access = self.poll.access
-        resource_type = RESOURCE_TYPES[self.poll.kind]
-        return [
-            resource_key(access.account_id, access.region, resource_type, i) for i in self.poll.identifiers
-        ]
-
-
-@dataclass(frozen=True)
-class StoredWait:
-    """One row of the wait table (one per resource; the rows of an instances wait share the token)."""
-
-    key: str
-    task_token: str
-    request: WaitRequest
-    expires_at: int
 
 
 @dataclass(frozen=True)
@@ -145,106 +83,6 @@ def check_resources(poll: PollEvent) -> Outcome:
 def step_functions() -> SFNClient:
     client: SFNClient = orchestrator_client("stepfunctions")
     return client
-
-
-class WaitStore:
-    """The wait table: task tokens keyed by resource, with a TTL so abandoned rows expire on their own."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @classmethod
-    def from_environment(cls) -> WaitStore:
-        name = os.environ.get(WAIT_TABLE_ENV)
-        if not name:
-            raise ConfigurationError(
-                f"environment: {WAIT_TABLE_ENV} must name the wait table (template.yaml)"
-            )
-        return cls(name)
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = orchestrator_client("dynamodb")
-        return self._client
-
-    def put(self, request: WaitRequest) -> None:
-        now = int(time.time())
-        payload = json.dumps(
-            {
-                "kind": request.poll.kind,
-                "access": request.poll.access.to_json(),
-                "identifiers": request.poll.identifiers,
-                "intervalSeconds": request.poll.interval_seconds,
-                "runId": request.run_id,
-            }
-        )
-        for key in request.keys:
-            with dynamodb_errors("store wait token"):
-                # A later registration for the same resource (a retried state) replaces the earlier one.
-                self.client.put_item(
-                    TableName=self.table_name,
-                    Item={
-                        "resourceKey": {"S": key},
-                        "taskToken": {"S": request.task_token},
-                        "wait": {"S": payload},
-                        "registeredAt": {"N": str(now)},
-                        "expiresAt": {"N": str(now + TOKEN_TTL_SECONDS)},
-                    },
-                )
-
-    def get(self, key: str) -> StoredWait | None:
-        with dynamodb_errors("read wait token"):
-            item = self.client.get_item(
-                TableName=self.table_name, Key={"resourceKey": {"S": key}}, ConsistentRead=True
-            ).get("Item")
-        return _stored(item) if item else None
-
-    def delete(self, keys: list[str], task_token: str) -> None:
-        """Remove the rows of one wait, only while they still hold that wait's token."""
-        for key in keys:
-            try:
-                with dynamodb_errors("delete wait token"):
-                    self.client.delete_item(
-                        TableName=self.table_name,
-                        Key={"resourceKey": {"S": key}},
-                        ConditionExpression="taskToken = :token",
-                        ExpressionAttributeValues={":token": {"S": task_token}},
-                    )
-            except ClientError as error:
-                if error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                # Gone already, or taken over by a newer registration of the same resource: leave it.
-
-    def scan(self, limit: int = MAX_SWEEP_ITEMS) -> Iterator[StoredWait]:
-        """Every stored wait, at most `limit` of them (a bounded scan)."""
-        for item in scan_items(self.client, self.table_name, limit, "scan wait tokens"):
-            stored = _stored(item)
-            if stored is not None:
-                yield stored
-
-
-def _stored(item: dict[str, Any]) -> StoredWait | None:
-    try:
-        wait = json.loads(item["wait"]["S"])
-        token = item["taskToken"]["S"]
-        poll = PollEvent(
-            kind=wait["kind"],
-            access=AccountAccess.from_json(wait["access"]),
-            identifiers=list(wait["identifiers"]),
-            attempt=0,
-            interval_seconds=int(wait.get("intervalSeconds", 30)),
-        )
-        return StoredWait(
-            key=item["resourceKey"]["S"],
-            task_token=token,
-            request=WaitRequest(token, poll, str(wait.get("runId", ""))),
-            expires_at=int(item.get("expiresAt", {}).get("N", "0")),
-        )
-    except (KeyError, TypeError, ValueError):
-        logger.warning("ignoring a malformed wait table row", extra={"key": item.get("resourceKey")})
-        return None
 
 
 # --- completing a wait --------------------------------------------------------------------------------------

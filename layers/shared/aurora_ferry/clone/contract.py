@@ -5,7 +5,7 @@ them apart (``is_clone_input``). Like the migration's contract, the input is che
 call, every problem is reported at once naming its field, and unknown fields are refused.
 
 What this module cannot know offline (the source's encryption, its instances, its clone group, the target's
-other clusters) is checked read-only by ``aurora_ferry.clones.inspect_clone`` before anything is changed.
+other clusters) is checked read-only by ``aurora_ferry.clone.inspect_clone`` before anything is changed.
 """
 
 from __future__ import annotations
@@ -15,29 +15,28 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aurora_ferry.contract import (
+from aurora_ferry.core import (
     KMS_KEY_ARN,
     MAX_INSTANCES,
-    MAX_POLL_ATTEMPTS_RANGE,
-    MAX_WAIT_SECONDS,
     PARTITION,
-    POLL_INTERVAL_RANGE,
-    REGION,
-    _account_id,
-    _camel,
-    _cluster_id,
-    _int,
-    _kms_key_arn,
-    _optional_external_id,
-    _optional_name,
-    _Problems,
-    _reject_unknown,
-    _role_arn,
-    _security_groups,
-    _string,
-    _tags,
+    InvalidInputError,
+    Problems,
+    camel_json,
+    reject_unknown,
+    valid_account_id,
+    valid_bool,
+    valid_cluster_id,
+    valid_instance_class,
+    valid_int,
+    valid_kms_key_arn,
+    valid_optional_external_id,
+    valid_optional_name,
+    valid_poll_settings,
+    valid_region,
+    valid_role_arn,
+    valid_security_groups,
+    valid_tags,
 )
-from aurora_ferry.errors import InvalidInputError
 
 # RDS allows 50 tags per resource; a clone carries aurora-ferry:managed, :run-id, :purpose and, for a
 # refresh, :refresh-of.
@@ -117,7 +116,7 @@ class CloneRequest:
 
     def to_json(self) -> dict[str, Any]:
         """The normalised contract, camelCase, defaults filled in (absent optional values left out)."""
-        normalised: dict[str, Any] = _camel(asdict(self))
+        normalised: dict[str, Any] = camel_json(asdict(self))
         return normalised
 
 
@@ -143,15 +142,14 @@ _TARGET_FIELDS = {
     "deletionProtection",
     "tags",
 }
-_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$", re.ASCII)
 
 
 def parse_clone_request(raw: Any) -> CloneRequest:
     """Validate a raw clone input; raise InvalidInputError naming every bad field."""
     if not isinstance(raw, Mapping):
         raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
-    problems = _Problems()
-    _reject_unknown(raw, _TOP_FIELDS, "", problems)
+    problems = Problems()
+    reject_unknown(raw, _TOP_FIELDS, "", problems)
     refresh = _parse_refresh(raw.get("refresh"), problems)
     source = _parse_source(raw.get("source"), problems)
     target = _parse_target(raw.get("target"), refresh, problems)
@@ -167,7 +165,7 @@ def parse_clone_request(raw: Any) -> CloneRequest:
 
 
 def _check_refresh_against_source(
-    source: CloneSource, target: CloneTarget, refresh: Refresh, problems: _Problems
+    source: CloneSource, target: CloneTarget, refresh: Refresh, problems: Problems
 ) -> None:
     if target.account_id != source.account_id:
         return
@@ -176,18 +174,15 @@ def _check_refresh_against_source(
         problems.add("refresh.replaces", "must not be the source cluster: a refresh deletes what it replaces")
 
 
-def _parse_source(raw: Any, problems: _Problems) -> CloneSource | None:
+def _parse_source(raw: Any, problems: Problems) -> CloneSource | None:
     if not isinstance(raw, Mapping):
         problems.add("source", "required object with accountId, region, roleArn and clusterIdentifier")
         return None
-    _reject_unknown(raw, _SOURCE_FIELDS, "source.", problems)
-    account = _account_id(raw.get("accountId"), "source.accountId", problems)
-    region = _string(raw.get("region"), "source.region", problems)
-    if region is not None and not REGION.fullmatch(region):
-        problems.add("source.region", f"must be an AWS region name such as eu-west-1, got {region!r}")
-        region = None
-    role = _role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
-    external_id = _optional_external_id(raw.get("externalId"), "source.externalId", problems)
+    reject_unknown(raw, _SOURCE_FIELDS, "source.", problems)
+    account = valid_account_id(raw.get("accountId"), "source.accountId", problems)
+    region = valid_region(raw.get("region"), "source.region", problems)
+    role = valid_role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
+    external_id = valid_optional_external_id(raw.get("externalId"), "source.externalId", problems)
     cluster = _cluster_ref(raw.get("clusterIdentifier"), region, problems)
     if account is None or region is None or role is None or cluster is None:
         return None
@@ -196,7 +191,7 @@ def _parse_source(raw: Any, problems: _Problems) -> CloneSource | None:
     )
 
 
-def _cluster_ref(value: Any, region: str | None, problems: _Problems) -> str | None:
+def _cluster_ref(value: Any, region: str | None, problems: Problems) -> str | None:
     path = "source.clusterIdentifier"
     if isinstance(value, str) and value.startswith("arn:"):
         match = CLUSTER_ARN.fullmatch(value)
@@ -213,17 +208,17 @@ def _cluster_ref(value: Any, region: str | None, problems: _Problems) -> str | N
             )
             return None
         return value
-    return _cluster_id(value, path, problems)
+    return valid_cluster_id(value, path, problems)
 
 
-def _parse_target(raw: Any, refresh: Refresh | None, problems: _Problems) -> CloneTarget | None:
+def _parse_target(raw: Any, refresh: Refresh | None, problems: Problems) -> CloneTarget | None:
     if not isinstance(raw, Mapping):
         problems.add("target", "required object with accountId, roleArn, cloneIdentifier and instanceClass")
         return None
-    _reject_unknown(raw, _TARGET_FIELDS, "target.", problems)
-    account = _account_id(raw.get("accountId"), "target.accountId", problems)
-    role = _role_arn(raw.get("roleArn"), "target.roleArn", account, problems)
-    external_id = _optional_external_id(raw.get("externalId"), "target.externalId", problems)
+    reject_unknown(raw, _TARGET_FIELDS, "target.", problems)
+    account = valid_account_id(raw.get("accountId"), "target.accountId", problems)
+    role = valid_role_arn(raw.get("roleArn"), "target.roleArn", account, problems)
+    external_id = valid_optional_external_id(raw.get("externalId"), "target.externalId", problems)
     clone_id: str | None = None
     if refresh is not None:
         if raw.get("cloneIdentifier") is not None:
@@ -233,43 +228,17 @@ def _parse_target(raw: Any, refresh: Refresh | None, problems: _Problems) -> Clo
                 "derived from the run id>",
             )
     else:
-        clone_id = _cluster_id(raw.get("cloneIdentifier"), "target.cloneIdentifier", problems)
-    key = None
-    if raw.get("kmsKeyArn") is not None:
-        key = _kms_key_arn(raw.get("kmsKeyArn"), "target.kmsKeyArn", problems)
-        if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
-            problems.add(
-                "target.kmsKeyArn",
-                f"must be the target's own key in account {account}, got a key of account {match['account']}",
-            )
-            key = None
-    instance_class = _string(raw.get("instanceClass"), "target.instanceClass", problems)
-    if instance_class is not None and not _INSTANCE_CLASS.fullmatch(instance_class):
-        problems.add("target.instanceClass", f"must look like db.r6g.large, got {instance_class!r}")
-        instance_class = None
-    count = _int(raw.get("instanceCount", 1), "target.instanceCount", 1, MAX_INSTANCES, problems)
-    subnet_group = _optional_name(raw.get("dbSubnetGroupName"), "target.dbSubnetGroupName", problems)
-    param_group = _optional_name(
+        clone_id = valid_cluster_id(raw.get("cloneIdentifier"), "target.cloneIdentifier", problems)
+    key = _target_key(raw.get("kmsKeyArn"), account, problems)
+    instance_class = valid_instance_class(raw.get("instanceClass"), "target.instanceClass", problems)
+    count = valid_int(raw.get("instanceCount", 1), "target.instanceCount", 1, MAX_INSTANCES, problems)
+    subnet_group = valid_optional_name(raw.get("dbSubnetGroupName"), "target.dbSubnetGroupName", problems)
+    param_group = valid_optional_name(
         raw.get("dbClusterParameterGroupName"), "target.dbClusterParameterGroupName", problems
     )
-    groups = _security_groups(raw.get("vpcSecurityGroupIds", []), "target.vpcSecurityGroupIds", problems)
-    # A refreshed dev clone is deleted by the next refresh, so it can't have deletion protection.
-    deletion_protection = raw.get("deletionProtection", refresh is None)
-    if not isinstance(deletion_protection, bool):
-        problems.add("target.deletionProtection", "must be true or false")
-        deletion_protection = refresh is None
-    elif deletion_protection and refresh is not None:
-        problems.add(
-            "target.deletionProtection",
-            "must be false with refresh: the next refresh deletes this clone (default false with refresh)",
-        )
-    tags_raw = raw.get("tags", {})
-    if isinstance(tags_raw, Mapping) and len(tags_raw) > MAX_CLONE_USER_TAGS:
-        problems.add(
-            "target.tags", f"at most {MAX_CLONE_USER_TAGS} tags (RDS allows 50; aurora-ferry adds 4)"
-        )
-        tags_raw = {}
-    tags = _tags(tags_raw, "target.tags", problems)
+    groups = valid_security_groups(raw.get("vpcSecurityGroupIds", []), "target.vpcSecurityGroupIds", problems)
+    deletion_protection = _deletion_protection(raw, refresh, problems)
+    tags = _clone_tags(raw.get("tags", {}), problems)
     if account is None or role is None or instance_class is None or count is None:
         return None
     if refresh is None and clone_id is None:
@@ -285,13 +254,50 @@ def _parse_target(raw: Any, refresh: Refresh | None, problems: _Problems) -> Clo
         db_subnet_group_name=subnet_group,
         vpc_security_group_ids=tuple(groups),
         db_cluster_parameter_group_name=param_group,
-        deletion_protection=bool(deletion_protection),
+        deletion_protection=deletion_protection,
         tags=tags,
     )
 
 
+def _target_key(value: Any, account: str | None, problems: Problems) -> str | None:
+    """target.kmsKeyArn, optional: a key of the target's own account."""
+    if value is None:
+        return None
+    key = valid_kms_key_arn(value, "target.kmsKeyArn", problems)
+    if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
+        problems.add(
+            "target.kmsKeyArn",
+            f"must be the target's own key in account {account}, got a key of account {match['account']}",
+        )
+        return None
+    return key
+
+
+def _deletion_protection(raw: Mapping[str, Any], refresh: Refresh | None, problems: Problems) -> bool:
+    # A refreshed dev clone is deleted by the next refresh, so it can't have deletion protection.
+    default = refresh is None
+    protected = valid_bool(
+        raw.get("deletionProtection", default), "target.deletionProtection", default, problems
+    )
+    if protected and refresh is not None:
+        problems.add(
+            "target.deletionProtection",
+            "must be false with refresh: the next refresh deletes this clone (default false with refresh)",
+        )
+    return protected
+
+
+def _clone_tags(value: Any, problems: Problems) -> dict[str, str]:
+    if isinstance(value, Mapping) and len(value) > MAX_CLONE_USER_TAGS:
+        problems.add(
+            "target.tags", f"at most {MAX_CLONE_USER_TAGS} tags (RDS allows 50; aurora-ferry adds 4)"
+        )
+        value = {}
+    return valid_tags(value, "target.tags", problems)
+
+
 def _check_target_against_source(
-    source: CloneSource, target: CloneTarget, raw_target: Any, problems: _Problems
+    source: CloneSource, target: CloneTarget, raw_target: Any, problems: Problems
 ) -> None:
     # "You can't create a clone in a different AWS Region from the source Aurora DB cluster."
     # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html#Aurora.Managing.Clone.Limitations
@@ -312,26 +318,25 @@ def _check_target_against_source(
             )
 
 
-def _parse_sharing(raw: Any, problems: _Problems) -> Sharing:
+def _parse_sharing(raw: Any, problems: Problems) -> Sharing:
     if not isinstance(raw, Mapping):
         problems.add("sharing", "must be an object")
         return Sharing()
-    _reject_unknown(raw, {"allowExternalPrincipals"}, "sharing.", problems)
-    allow = raw.get("allowExternalPrincipals", False)
-    if not isinstance(allow, bool):
-        problems.add("sharing.allowExternalPrincipals", "must be true or false")
-        allow = False
+    reject_unknown(raw, {"allowExternalPrincipals"}, "sharing.", problems)
+    allow = valid_bool(
+        raw.get("allowExternalPrincipals", False), "sharing.allowExternalPrincipals", False, problems
+    )
     return Sharing(allow_external_principals=allow)
 
 
-def _parse_refresh(raw: Any, problems: _Problems) -> Refresh | None:
+def _parse_refresh(raw: Any, problems: Problems) -> Refresh | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
         problems.add("refresh", "must be an object with replaces")
         return None
-    _reject_unknown(raw, {"replaces"}, "refresh.", problems)
-    replaces = _cluster_id(raw.get("replaces"), "refresh.replaces", problems)
+    reject_unknown(raw, {"replaces"}, "refresh.", problems)
+    replaces = valid_cluster_id(raw.get("replaces"), "refresh.replaces", problems)
     if replaces is not None and len(replaces) > MAX_REPLACES_LENGTH:
         problems.add(
             "refresh.replaces",
@@ -342,30 +347,12 @@ def _parse_refresh(raw: Any, problems: _Problems) -> Refresh | None:
     return None if replaces is None else Refresh(replaces=replaces)
 
 
-def _parse_options(raw: Any, problems: _Problems) -> CloneOptions:
+def _parse_options(raw: Any, problems: Problems) -> CloneOptions:
     if not isinstance(raw, Mapping):
         problems.add("options", "must be an object")
         return CloneOptions()
-    _reject_unknown(raw, {"pollIntervalSeconds", "maxPollAttempts"}, "options.", problems)
-    interval = _int(
-        raw.get("pollIntervalSeconds", CloneOptions.poll_interval_seconds),
-        "options.pollIntervalSeconds",
-        *POLL_INTERVAL_RANGE,
-        problems,
+    reject_unknown(raw, {"pollIntervalSeconds", "maxPollAttempts"}, "options.", problems)
+    interval, attempts = valid_poll_settings(
+        raw, (CloneOptions.poll_interval_seconds, CloneOptions.max_poll_attempts), problems
     )
-    attempts = _int(
-        raw.get("maxPollAttempts", CloneOptions.max_poll_attempts),
-        "options.maxPollAttempts",
-        *MAX_POLL_ATTEMPTS_RANGE,
-        problems,
-    )
-    if interval and attempts and interval * attempts > MAX_WAIT_SECONDS:
-        problems.add(
-            "options",
-            f"pollIntervalSeconds x maxPollAttempts allows a wait of {interval * attempts} s; "
-            f"at most {MAX_WAIT_SECONDS} s (7 days)",
-        )
-    return CloneOptions(
-        poll_interval_seconds=interval or CloneOptions.poll_interval_seconds,
-        max_poll_attempts=attempts or CloneOptions.max_poll_attempts,
-    )
+    return CloneOptions(poll_interval_seconds=interval, max_poll_attempts=attempts)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.aws import AccountAccess, error_code, kms, translated
-from aurora_ferry.errors import SourceNotFoundError
-from aurora_ferry.observability import logger
+from aurora_ferry.core.access import AccountAccess, error_code, kms, translated
+from aurora_ferry.core.errors import SourceNotFoundError
+from aurora_ferry.core.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from aurora_ferry.errors import (
+from aurora_ferry.core.errors import (
     AssumeRoleError,
     AwsThrottledError,
     FerryError,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # Standard retry mode absorbs short throttling bursts inside one invocation; what is left becomes
 # AwsThrottledError and the state machine backs off between invocations.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="aurora-ferry")
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, user_agent_extra="aurora-ferry")
 _REFRESH_BEFORE = timedelta(minutes=10)
 _SESSION_NAME = "aurora-ferry"
 
@@ -76,7 +76,7 @@ _lock = threading.Lock()
 def _sts_client() -> STSClient:
     global _sts  # noqa: PLW0603 - one STS client per container, created lazily so imports stay cheap
     if _sts is None:
-        _sts = boto3.client("sts", config=_CLIENT_CONFIG)
+        _sts = boto3.client("sts", config=CLIENT_CONFIG)
     return _sts
 
 
@@ -124,17 +124,17 @@ def orchestrator_client(service: str) -> Any:
     with _lock:
         client = _orchestrator_clients.get((service, region))
         if client is None:
-            client = boto3.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+            client = boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
             _orchestrator_clients[(service, region)] = client
         return client
 
 
 def rds(access: AccountAccess) -> RDSClient:
-    return session_for(access).client("rds", config=_CLIENT_CONFIG)
+    return session_for(access).client("rds", config=CLIENT_CONFIG)
 
 
 def kms(access: AccountAccess) -> KMSClient:
-    return session_for(access).client("kms", config=_CLIENT_CONFIG)
+    return session_for(access).client("kms", config=CLIENT_CONFIG)
 
 
 def error_code(error: ClientError) -> str:
@@ -163,46 +163,3 @@ def translated(access: AccountAccess, action: str) -> Iterator[None]:
         if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
             raise SnapshotQuotaError(message, **where) from error
         raise
-
-
-class dynamodb_errors:  # noqa: N801 - used like a context-manager function
-    """DynamoDB throttling becomes AwsThrottledError, which the state machine (or EventBridge) retries."""
-
-    def __init__(self, action: str) -> None:
-        self.action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
-        if isinstance(error, ClientError) and (
-            error_code(error) in THROTTLING_CODES
-            or error_code(error) == "ProvisionedThroughputExceededException"
-        ):
-            raise AwsThrottledError(f"{self.action}: {error_code(error)}") from error
-
-
-def resource_key(account_id: str, region: str, resource_type: str, identifier: str) -> str:
-    """A DynamoDB key for one RDS resource in one account and Region (the wait and leftover tables)."""
-    return f"{account_id}:{region}:{resource_type}:{identifier}"
-
-
-_SCAN_PAGE = 100
-
-
-def scan_items(client: Any, table_name: str, limit: int, action: str) -> Iterator[dict[str, Any]]:
-    """The table's items, at most `limit` of them (a bounded scan), a page at a time."""
-    start: dict[str, Any] | None = None
-    seen = 0
-    while seen < limit:
-        params: dict[str, Any] = {"TableName": table_name, "Limit": min(_SCAN_PAGE, limit - seen)}
-        if start:
-            params["ExclusiveStartKey"] = start
-        with dynamodb_errors(action):
-            page = client.scan(**params)
-        items = page.get("Items", [])
-        seen += len(items)
-        yield from items
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return

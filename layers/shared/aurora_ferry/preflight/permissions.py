@@ -6,7 +6,7 @@ refusal can say exactly what to add. Tags given at creation are authorised again
 https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
 Actions, resources and condition keys follow the Service Authorization Reference for RDS:
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
-The KMS half (keys and key policies) is checked by the key checks of preflight, not here.
+The KMS half (keys and key policies) is checked by the key checks (keys.py, key_use.py), not here.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurora_ferry import naming
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aurora_ferry.core import error_code, error_message, naming
+from aurora_ferry.preflight.context import Account, Preflight, TargetAccount, untyped_client
+from aurora_ferry.preflight.plan import needs_share_copy, source_snapshots
 
 SOURCE_TEMPLATE = "member-accounts/source-account.yaml"
 TARGET_TEMPLATE = "member-accounts/target-account.yaml"
@@ -190,7 +194,7 @@ def target_needs(
 
 
 def source_plan(kind: str, identifier: str, run_id: str, share_copy: bool) -> SourcePlan:
-    """The snapshots the run makes in the source account, as migration.py decides them.
+    """The snapshots the run makes in the source account, as the migration's steps decide them.
 
     `kind` is "cluster", "automated-snapshot" or "manual-snapshot"; `share_copy` whether a cluster's
     snapshot is copied again under the share key.
@@ -237,3 +241,80 @@ def refusals(iam: Any, role_arn: str, needs: Sequence[Need]) -> list[Refusal]:
                 if refused is not None and decision != "allowed":
                     found.append(Refusal(refused, decision))
     return found
+
+
+# --- the check: the member roles' IAM, for every call the run makes -----------------------------------------
+
+
+def check_source_permissions(preflight: Preflight, account: Account) -> None:
+    """Every call the run makes in the source account, for the snapshots it makes of the source found."""
+    source = preflight.source
+    assert source is not None  # the check table runs this only once the source is found
+    plan = source_plan(source.kind, source.identifier, preflight.run_id, needs_share_copy(preflight, source))
+    _check_needs(preflight, account, source_needs(_arns(preflight, account), plan, preflight.run_id))
+
+
+def check_target_permissions(preflight: Preflight, account: TargetAccount) -> None:
+    """Every call the run makes in one target account."""
+    target = account.target
+    shared = source_snapshots(preflight, preflight.source)[-1]
+    needs = target_needs(
+        _arns(preflight, account),
+        preflight.request.source.account_id,
+        shared,
+        preflight.run_id,
+        target.cluster_identifier,
+        target.instance_count,
+        dict(target.tags),
+    )
+    _check_needs(preflight, account, needs)
+
+
+def _arns(preflight: Preflight, account: Account) -> Arns:
+    return Arns(preflight.partition, preflight.region, account.access.account_id)
+
+
+def _check_needs(preflight: Preflight, account: Account, needs: list[Need]) -> None:
+    """Every authorisation the run's calls cause in this account, simulated for the member role."""
+    access = account.access
+    try:
+        refused = refusals(untyped_client(account.session, "iam"), access.role_arn, needs)
+    except (ClientError, BotoCoreError, NotImplementedError) as error:
+        why = f"{error_code(error)}: {error_message(error)}" if isinstance(error, ClientError) else str(error)
+        preflight.add(
+            "warning",
+            "permissions",
+            access.account_id,
+            access.role_arn,
+            f"could not simulate the permissions of {access.role_arn} ({why or type(error).__name__}); the "
+            "run's own calls will tell. Grant the role iam:SimulatePrincipalPolicy on itself (the member "
+            "templates' SimulateOwnPolicies statement) to check them before anything is created.",
+        )
+        return
+    for refusal in refused:
+        need = refusal.need
+        tagged = any(key.startswith("aws:RequestTag/") for key, _ in need.context)
+        conditions = ", ".join(
+            f"{key}={'/'.join(values)}" for key, values in need.context if not key.startswith("aws:")
+        )
+        conditions = ", ".join(filter(None, ["the run's tags" if tagged else "", conditions]))
+        preflight.add(
+            "warning" if need.only_if else "error",
+            "permissions",
+            access.account_id,
+            need.resource,
+            f"role {access.role_arn} may not perform {need.action} on {need.resource}"
+            + (f" (with {conditions})" if conditions else "")
+            + f": {refusal.decision}, so {need.step} would fail"
+            + (f" if {need.only_if}" if need.only_if else "")
+            + f". Add or restore the statement {need.statement} (or an equivalent grant) in the role's policy.",
+        )
+    if not refused:
+        preflight.add(
+            "info",
+            "permissions",
+            access.account_id,
+            access.role_arn,
+            f"{access.role_arn} may make every call the run makes in this account ({len(needs)} "
+            "authorisations, iam:SimulatePrincipalPolicy of its IAM policies).",
+        )

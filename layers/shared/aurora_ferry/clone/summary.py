@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_ferry.summary import _explain, _seconds_between
+from aurora_ferry.core import explain, mark_at, seconds_between
 
 # Marks the clone state machine records, in order; each step's time is the gap from the previous mark present.
 CLONE_STAGES = (
@@ -39,7 +39,7 @@ def summarize_clone_success(state: dict[str, Any], finished_at: str) -> dict[str
         )
     cleanup = dict(state.get("cleanup") or {})
     if "cleanupError" in state:
-        cleanup["error"] = _explain(state["cleanupError"])[1]
+        cleanup["error"] = explain(state["cleanupError"])[1]
     refresh = None
     if "refresh" in request:
         retired = state.get("retired") or {}
@@ -82,19 +82,19 @@ def summarize_clone_success(state: dict[str, Any], finished_at: str) -> dict[str
         "created": created,
         "cleanup": cleanup,
         "timings": _timings(marks),
-        "totalSeconds": _seconds_between(_at(marks, "started"), finished_at),
+        "totalSeconds": seconds_between(mark_at(marks, "started"), finished_at),
     }
 
 
 def summarize_clone_failure(state: dict[str, Any]) -> dict[str, str]:
     """Error name and a one-paragraph cause, with what cleanup did, for the CloneFailed state."""
-    error, cause = _explain(state.get("failure", {}))
+    error, cause = explain(state.get("failure", {}))
     cleanup = state.get("cleanup")
     if cleanup:
         done = [f"{a['action']} {a['arn']}" for a in cleanup.get("actions", [])]
         cause += f" | cleanup: {', '.join(done) if done else 'nothing to clean up'}"
     if "cleanupError" in state:
-        cause += f" | cleanup failed: {_explain(state['cleanupError'])[1]}"
+        cause += f" | cleanup failed: {explain(state['cleanupError'])[1]}"
     if "runId" in state:
         cause += f" | run {state['runId']}; the source cluster was not modified"
         if isinstance(state.get("input"), dict) and "refresh" in state["input"]:
@@ -105,19 +105,14 @@ def summarize_clone_failure(state: dict[str, Any]) -> dict[str, str]:
     return {"error": error, "cause": cause}
 
 
-def _at(marks: dict[str, Any], name: str) -> str | None:
-    mark = marks.get(name)
-    return mark.get("at") if isinstance(mark, dict) else None
-
-
 def _timings(marks: dict[str, Any]) -> list[dict[str, Any]]:
     timings: list[dict[str, Any]] = []
     previous: str | None = None
     for name, label in CLONE_STAGES:
-        at = _at(marks, name)
+        at = mark_at(marks, name)
         if at is None:
             continue
         if previous is not None and label is not None:
-            timings.append({"step": label, "seconds": _seconds_between(previous, at)})
+            timings.append({"step": label, "seconds": seconds_between(previous, at)})
         previous = at
     return timings

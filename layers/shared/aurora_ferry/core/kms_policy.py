@@ -1,8 +1,9 @@
 """Static evaluation of a KMS key policy: may a principal of an account use the key for these actions?
 
-Two users, one evaluator: the local twin (``ferry_cli.twin.rules``) enforces it on moto the way KMS
-would, and the preflight (``aurora_ferry.preflight``) reads a real key policy before a run and names
-what is missing. This is Lambda runtime code, so it never imports moto or the twin.
+The preflight (``aurora_ferry.preflight``) reads a real key policy before a run and names what is missing.
+The local twin judges key policies with an evaluator of its own (``ferry_cli.twin.iam.policy``), so a
+mistake here shows up as a difference in the twin's tests. This is Lambda runtime code: it never imports
+moto or the twin.
 
 It follows the key policy evaluation logic (an action needs an applicable Allow and no applicable
 Deny; an explicit Deny wins):
@@ -17,9 +18,8 @@ RDS makes on the principal's behalf in ``region``:
   resource) and absent from every other request.
 
 https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
-Any other condition cannot be known statically: it is assumed to hold (for Allow and Deny alike, as
-the twin always did), and the verdict says so in ``notes`` and lists the actions whose result rests on
-that assumption in ``unsure``.
+Any other condition cannot be known statically: it is assumed to hold (for Allow and Deny alike), and the
+verdict says so in ``notes`` and lists the actions whose result rests on that assumption in ``unsure``.
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def without_account_delegation(policy: dict[str, Any], account_id: str) -> dict[
     return {**policy, "Statement": kept}
 
 
-# --- helpers (also the twin's, unchanged in behaviour) -------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------------------
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -366,9 +366,7 @@ def _evaluate_key(
     (every key here is single-valued, so ForAnyValue/ForAllValues behave like the plain operator
     except that ForAllValues also holds when the key is absent).
     """
-    if key not in _KNOWN_KEYS:
-        return None
-    if key == _PRINCIPAL_ARN and context.principal_arn is None:
+    if key not in _KNOWN_KEYS or (key == _PRINCIPAL_ARN and context.principal_arn is None):
         return None
     name = operator.rsplit(":", maxsplit=1)[-1]
     if_exists = name.endswith("IfExists")
@@ -380,6 +378,12 @@ def _evaluate_key(
     if value is None:
         negated = base.startswith(("StringNot", "ArnNot"))
         return if_exists or negated or operator.startswith("ForAllValues:")
+    return _compare(base, key, values, value)
+
+
+def _compare(base: str, key: str, values: list[str], value: str) -> bool | None:
+    """The key's ``value`` in the request against the condition's ``values`` under the operator ``base``
+    (without IfExists); None for an operator the evaluator does not know."""
     if base == "Bool":
         return any(v.lower() == value.lower() for v in values)
     if base not in _STRING_OPERATORS:

@@ -1,6 +1,6 @@
 """Typed views of the payloads statemachine/clone.asl.json sends each clone function.
 
-As for the migration (aurora_ferry.events), the state machine builds these payloads itself: a malformed one
+As for the migration (aurora_ferry.migration), the state machine builds these payloads itself: a malformed one
 is a template bug, and fails with PayloadError naming the missing field (not the user's input error).
 """
 
@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_ferry.aws import AccountAccess
-from aurora_ferry.clone_contract import CloneRequest, parse_clone_request
-from aurora_ferry.clones import SourceFacts
-from aurora_ferry.errors import PayloadError
-from aurora_ferry.events import required_field
+from aurora_ferry.clone.contract import CloneRequest, parse_clone_request
+from aurora_ferry.clone.inspect import SourceFacts
+from aurora_ferry.core import AccountAccess, PayloadError, required_field
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,117 @@
+"""Aurora cluster and instance rules in the twin: creation takes time (rule 1), encryption uses a real key
+(rule 5), an existing identifier is refused, and only an available cluster can be snapshotted.
+
+:class:`ClusterRules` is the cluster family of the one ``RDSBackend`` patch (ferry_cli.twin.rules);
+:func:`check_snapshottable` is the cluster-state rule that CreateDBClusterSnapshot applies
+(ferry_cli.twin.snapshots).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from moto.rds.exceptions import InvalidDBClusterStateFault, RDSClientError
+
+from ferry_cli.twin.kms import (
+    CREATE_WITH_KEY_ACTIONS,
+    MOTO_PLACEHOLDER_KEY,
+    check_key_usable,
+    default_rds_key_arn,
+)
+from ferry_cli.twin.lifecycle import RdsRulesBase
+
+__all__ = ["ClusterRules", "check_snapshottable"]
+
+
+def check_snapshottable(cluster_id: str, cluster: Any) -> None:
+    """A stopped (or still busy) cluster is refused a manual snapshot: "The DB cluster must be in the available
+    state". https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
+    """
+    if cluster is not None and cluster._status != "available":
+        raise InvalidDBClusterStateFault(
+            f"Cannot create a snapshot of DB cluster {cluster_id}: it is {cluster._status}, not available."
+        )
+
+
+class ClusterRules(RdsRulesBase):
+    """CreateDBCluster, CreateDBInstance and ModifyDBCluster; every other cluster or instance call sees
+    statuses as of the twin's time."""
+
+    replaces: ClassVar[tuple[str, ...]] = ("create_db_cluster", "create_db_instance", "modify_db_cluster")
+    advance_first: ClassVar[tuple[str, ...]] = (
+        "describe_db_clusters",
+        "describe_db_instances",
+        "delete_db_cluster",
+        "delete_db_instance",
+        "start_db_cluster",
+        "stop_db_cluster",
+    )
+
+    def create_db_cluster(self, backend: Any, kwargs: dict[str, Any]) -> Any:
+        """Rules 1 and 5 for CreateDBCluster (also reached through restores and clones).
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
+        "If StorageEncrypted is enabled, and you do not specify a value for the KmsKeyId
+        parameter, then Amazon RDS will use your default KMS key."
+        """
+        self.registry.advance()
+        kwargs = dict(kwargs)
+        identifier = str(kwargs.get("db_cluster_identifier") or "")
+        if identifier.lower() in backend.clusters or identifier in backend.clusters:
+            # moto replaces the existing cluster; AWS refuses the name. Error code from the API reference
+            # (CreateDBCluster, RestoreDBClusterFromSnapshot, RestoreDBClusterToPointInTime: "User already has
+            # a DB cluster with the given identifier").
+            raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+        encrypted = bool(kwargs.get("storage_encrypted"))
+        kms_key_id = kwargs.get("kms_key_id")
+        if kms_key_id == MOTO_PLACEHOLDER_KEY:
+            kms_key_id = None
+        if encrypted:
+            if kms_key_id:
+                kms_key_id = backend._validate_kms_key(kms_key_id)
+            else:
+                kms_key_id = default_rds_key_arn(backend.account_id, backend.region_name)
+            check_key_usable(
+                kms_key_id, backend.account_id, backend.region_name, "target", CREATE_WITH_KEY_ACTIONS
+            )
+            kwargs["kms_key_id"] = kms_key_id
+        cluster = self.original("create_db_cluster")(backend, kwargs)
+        if not encrypted:
+            # moto stores a placeholder key even for unencrypted clusters; AWS reports none.
+            _clear_placeholder_key(backend, cluster)
+        self.registry.track("cluster", cluster, "creating", self.durations.cluster_restore)
+        return cluster
+
+    def create_db_instance(self, backend: Any, db_kwargs: dict[str, Any]) -> Any:
+        """Rule 1: a new instance is "creating" for ``durations.instance_create`` (and at least until its
+        cluster is available).
+        https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
+        """
+        self.registry.advance()
+        database = self.original("create_db_instance")(backend, db_kwargs)
+        self.registry.track("instance", database, "creating", self.durations.instance_create)
+        return database
+
+    def modify_db_cluster(self, backend: Any, kwargs: dict[str, Any]) -> Any:
+        """Rule 1: moto marks a modified cluster available at once; a cluster still being created stays
+        creating until the registry says otherwise.
+        https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Aurora.Status
+        """
+        self.registry.advance()
+        cluster = backend.clusters.get(kwargs.get("db_cluster_identifier") or "")
+        busy = cluster._status if cluster is not None and self.registry.is_tracked(cluster) else None
+        result = self.original("modify_db_cluster")(backend, kwargs)
+        if busy is not None:
+            cluster._status = busy
+        return result
+
+
+def _clear_placeholder_key(backend: Any, cluster: Any) -> None:
+    if cluster.kms_key_id == MOTO_PLACEHOLDER_KEY:
+        cluster.kms_key_id = None
+    # The automated snapshot moto takes with the cluster copied the placeholder too.
+    for snapshot in backend.cluster_snapshots.values():
+        if snapshot.db_cluster_identifier == cluster.db_cluster_identifier:
+            if snapshot.kms_key_id == MOTO_PLACEHOLDER_KEY:
+                snapshot.kms_key_id = None
+            if getattr(snapshot.cluster, "kms_key_id", None) == MOTO_PLACEHOLDER_KEY:
+                snapshot.cluster.kms_key_id = None

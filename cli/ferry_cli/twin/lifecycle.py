@@ -1,0 +1,326 @@
+"""Rule 1 (lifecycle): Aurora resources take time, and the twin's clock decides when they are ready.
+
+Aurora cluster snapshots, clusters and instances are asynchronous: the API call returns at once with a
+``creating`` / ``copying`` status, and the resource becomes ``available`` later. moto makes everything
+available immediately (and flips a cluster to available on its first read), so a migration that forgets to
+wait would pass in moto and fail in AWS. Status values:
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Aurora.Status
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html (PercentProgress)
+
+Here: the :class:`TwinRegistry` of tracked resources, the :class:`Durations` they take, the
+:class:`Transition` events they go through, :class:`RdsRulesBase` (what every ``RDSBackend`` rule family
+shares: the registry, the durations, reads that first bring statuses up to the twin's time) and
+:class:`ClusterStatusRule` (``DBCluster.status`` answers what the registry says).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from moto.rds.models import DBCluster, RDSBackend
+
+from ferry_cli.twin.clock import TwinClock
+from ferry_cli.twin.patching import MotoPatch
+
+__all__ = [
+    "ClusterStatusRule",
+    "Durations",
+    "PendingResource",
+    "RdsRulesBase",
+    "ResourceKind",
+    "Transition",
+    "TwinRegistry",
+]
+
+ResourceKind = Literal["cluster-snapshot", "cluster", "instance"]
+
+
+@dataclass(frozen=True)
+class Durations:
+    """How long (in twin seconds) each asynchronous Aurora operation takes in the twin."""
+
+    snapshot_create: float = 600.0
+    snapshot_copy: float = 900.0
+    cluster_restore: float = 1200.0
+    instance_create: float = 600.0
+
+
+@dataclass(frozen=True)
+class PendingResource:
+    """A resource that is still on its way to ``available``."""
+
+    kind: ResourceKind
+    account_id: str
+    region: str
+    identifier: str
+    status: str
+    ready_at: datetime
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A tracked resource entering its busy status (``creating``/``copying``) or becoming ``available``.
+
+    The twin turns these into the RDS events AWS would send (ferry_cli.twin.events); the benchmark reads
+    ``ready_at`` (when the resource became available in twin time) from the finished ones.
+    """
+
+    kind: ResourceKind
+    account_id: str
+    region: str
+    identifier: str
+    arn: str
+    status: str
+    busy_status: str
+    snapshot_type: str | None
+    started_at: datetime
+    ready_at: datetime
+
+
+@dataclass
+class _Tracked:
+    kind: ResourceKind
+    resource: Any
+    started_at: datetime
+    ready_at: datetime
+    busy_status: str = "creating"
+
+    def transition(self, status: str) -> Transition:
+        resource = self.resource
+        return Transition(
+            kind=self.kind,
+            account_id=str(resource.account_id),
+            region=str(resource.region),
+            identifier=str(resource.resource_id),
+            arn=str(resource.arn),
+            status=status,
+            busy_status=self.busy_status,
+            snapshot_type=getattr(resource, "snapshot_type", None)
+            if self.kind == "cluster-snapshot"
+            else None,
+            started_at=self.started_at,
+            ready_at=self.ready_at,
+        )
+
+
+class TwinRegistry:
+    """Lifecycle of the resources created while the rules are active (rule 1, in the module docstring)."""
+
+    def __init__(self, clock: TwinClock) -> None:
+        self.clock = clock
+        # Re-entrant: advance() runs inside patched moto calls that may call each other.
+        self._lock = threading.RLock()
+        self._tracked: dict[int, _Tracked] = {}
+        # Called with every Transition, outside the lock; listeners must not block (they enqueue).
+        self._listeners: list[Callable[[Transition], None]] = []
+        # Every resource that became available, in order (the benchmark's ready times).
+        self.finished: list[Transition] = []
+        # Set whenever a new resource is tracked, so a ticker waiting for the next ready time re-plans.
+        self.changed = threading.Event()
+
+    def add_listener(self, listener: Callable[[Transition], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Transition], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _notify(self, transitions: list[Transition]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for transition in transitions:
+            for listener in listeners:
+                listener(transition)
+
+    def next_ready_at(self) -> datetime | None:
+        """Twin time at which the next tracked resource becomes available (None if nothing is pending)."""
+        with self._lock:
+            return min((t.ready_at for t in self._tracked.values()), default=None)
+
+    def copies_in_progress(self, account_id: str, region: str) -> int:
+        """Cluster snapshot copies ("copying") the account has in progress in the Region."""
+        with self._lock:
+            return sum(
+                1
+                for t in self._tracked.values()
+                if t.kind == "cluster-snapshot"
+                and t.busy_status == "copying"
+                and t.resource.account_id == account_id
+                and t.resource.region == region
+            )
+
+    def track(self, kind: ResourceKind, resource: Any, busy_status: str, duration: float) -> None:
+        """Put ``resource`` in ``busy_status`` until ``duration`` twin seconds have passed."""
+        with self._lock:
+            now = self.clock.now()
+            ready_at = now + timedelta(seconds=max(0.0, duration))
+            if kind == "instance":
+                # AWS finishes an Aurora instance only once its cluster is available; keep it simple
+                # and make the instance ready at the later of the two ready times.
+                cluster_ready = self.ready_at(getattr(resource, "cluster", None))
+                if cluster_ready is not None and cluster_ready > ready_at:
+                    ready_at = cluster_ready
+            self._set_status(kind, resource, busy_status)
+            if kind == "cluster-snapshot":
+                resource.percent_progress = 0
+            tracked = _Tracked(kind, resource, now, ready_at, busy_status)
+            self._tracked[id(resource)] = tracked
+            started = tracked.transition(busy_status)
+        self.changed.set()
+        self._notify([started])
+
+    def is_tracked(self, resource: Any) -> bool:
+        with self._lock:
+            return resource is not None and id(resource) in self._tracked
+
+    def ready_at(self, resource: Any) -> datetime | None:
+        """Twin time at which a tracked resource becomes available (None if not in progress)."""
+        if resource is None:
+            return None
+        with self._lock:
+            tracked = self._tracked.get(id(resource))
+            return None if tracked is None else tracked.ready_at
+
+    def forget(self, resource: Any) -> None:
+        with self._lock:
+            self._tracked.pop(id(resource), None)
+
+    def advance(self) -> None:
+        """Make every resource whose ready time has passed available; update snapshot progress."""
+        finished_now: list[Transition] = []
+        with self._lock:
+            now = self.clock.now()
+            # Clusters first, so that their instances can finish in the same pass.
+            order: dict[ResourceKind, int] = {"cluster": 0, "cluster-snapshot": 1, "instance": 2}
+            for key, tracked in sorted(self._tracked.items(), key=lambda item: order[item[1].kind]):
+                if not _still_exists(tracked):
+                    del self._tracked[key]
+                    continue
+                cluster = getattr(tracked.resource, "cluster", None) if tracked.kind == "instance" else None
+                if now >= tracked.ready_at and not self.is_tracked(cluster):
+                    self._finish(tracked)
+                    del self._tracked[key]
+                    finished_now.append(tracked.transition("available"))
+                elif tracked.kind == "cluster-snapshot":
+                    total = (tracked.ready_at - tracked.started_at).total_seconds()
+                    done = (now - tracked.started_at).total_seconds()
+                    # Linear progress, never 100 before the snapshot is actually available.
+                    tracked.resource.percent_progress = min(99, int(100 * done / total)) if total > 0 else 99
+            self.finished.extend(finished_now)
+        if finished_now:
+            self._notify(finished_now)
+
+    def settle_all(self) -> None:
+        """Make everything available now (world setup: the starting estate is already built)."""
+        with self._lock:
+            for tracked in self._tracked.values():
+                self._finish(tracked)
+            self._tracked.clear()
+
+    def pending(self) -> list[PendingResource]:
+        """What is still in progress, soonest first."""
+        self.advance()
+        with self._lock:
+            items = [
+                PendingResource(
+                    kind=t.kind,
+                    account_id=t.resource.account_id,
+                    region=t.resource.region,
+                    identifier=t.resource.resource_id,
+                    status=_get_status(t.kind, t.resource),
+                    ready_at=t.ready_at,
+                )
+                for t in self._tracked.values()
+            ]
+        return sorted(items, key=lambda p: (p.ready_at, p.kind, p.identifier))
+
+    @staticmethod
+    def _finish(tracked: _Tracked) -> None:
+        TwinRegistry._set_status(tracked.kind, tracked.resource, "available")
+        if tracked.kind == "cluster-snapshot":
+            tracked.resource.percent_progress = 100
+
+    @staticmethod
+    def _set_status(kind: ResourceKind, resource: Any, status: str) -> None:
+        if kind == "cluster":
+            # Bypass DBCluster.status: it is a property (patched while the rules are active).
+            resource._status = status
+        else:
+            resource.status = status
+
+
+def _get_status(kind: ResourceKind, resource: Any) -> str:
+    return str(resource._status if kind == "cluster" else resource.status)
+
+
+def _still_exists(tracked: _Tracked) -> bool:
+    """Deleted resources drop out of the registry instead of lingering in pending()."""
+    resource = tracked.resource
+    backend = resource.backend
+    store: Any = {
+        "cluster-snapshot": backend.cluster_snapshots,
+        "cluster": backend.clusters,
+        "instance": backend.databases,
+    }[tracked.kind]
+    return bool(store.get(resource.resource_id) is resource)
+
+
+class RdsRulesBase(MotoPatch):
+    """What every family of ``RDSBackend`` rules shares; the families are mixins of one patch class.
+
+    ``advance_first`` names backend methods that keep moto's behaviour but first bring every tracked
+    resource up to the twin's time, so that every read and every state-dependent call sees statuses as of now.
+    """
+
+    target = RDSBackend
+    advance_first: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, registry: TwinRegistry, durations: Durations) -> None:
+        super().__init__()
+        self.registry = registry
+        self.durations = durations
+
+    def replacements(self) -> dict[str, Any]:
+        return {**super().replacements(), **{name: self._advancing(name) for name in self.advance_first}}
+
+    def _advancing(self, name: str) -> Callable[..., Any]:
+        def replacement(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            self.registry.advance()
+            return self.original(name)(backend, *args, **kwargs)
+
+        replacement.__name__ = name
+        return replacement
+
+
+class ClusterStatusRule(MotoPatch):
+    """Rule 1: ``DBCluster.status`` flips "creating" to "available" on its first read in moto.
+
+    In the twin the registry decides; clusters that the twin did not create keep moto's behaviour.
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Aurora.Status
+    """
+
+    target = DBCluster
+
+    def __init__(self, registry: TwinRegistry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def replacements(self) -> dict[str, Any]:
+        return {"status": property(self.status, self.set_status)}
+
+    def status(self, cluster: Any) -> str:
+        if cluster._status == "creating" and not self.registry.is_tracked(cluster):
+            cluster._status = "available"
+            return "creating"
+        return str(cluster._status)
+
+    @staticmethod
+    def set_status(cluster: Any, value: str) -> None:
+        cluster._status = value

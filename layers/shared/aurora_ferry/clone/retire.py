@@ -1,0 +1,119 @@
+"""Clone step 4 (refresh): retire the old dev cluster, only once the new clone is ready. Only clusters that
+still carry aurora-ferry:managed=true are ever deleted; anything else is left in place and reported."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from aurora_ferry.clone.contract import CloneRequest
+from aurora_ferry.clone.inspect import describe_cluster
+from aurora_ferry.clone.names import target_access
+from aurora_ferry.core import AccountAccess, PollResult, error_code, logger, metrics, naming, rds, translated
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+
+def retire_instances(request: CloneRequest, clusters: list[dict[str, str]]) -> dict[str, Any]:
+    """Delete the instances of each cluster the refresh replaces (re-checked: still tagged managed)."""
+    access = target_access(request)
+    client = rds(access)
+    deleting: list[str] = []
+    actions: list[dict[str, Any]] = []
+    for entry in clusters:
+        cluster = _managed_cluster(client, access, entry["identifier"], actions)
+        if cluster is None:
+            continue
+        for member in cluster.get("DBClusterMembers", []):
+            instance_id = member["DBInstanceIdentifier"]
+            with translated(access, f"delete instance {instance_id}"):
+                try:
+                    client.delete_db_instance(DBInstanceIdentifier=instance_id)
+                except ClientError as error:
+                    # Already gone or already deleting: a retried step, or a delete in progress.
+                    gone_or_going = (
+                        "DBInstanceNotFound",
+                        "DBInstanceNotFoundFault",
+                        "InvalidDBInstanceState",
+                    )
+                    if error_code(error) not in gone_or_going:
+                        raise
+            deleting.append(instance_id)
+            actions.append({"action": "deleting", "accountId": access.account_id, "instance": instance_id})
+    return {"instanceIdentifiers": deleting, "actions": actions}
+
+
+def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]]) -> dict[str, Any]:
+    """Delete each replaced cluster, without a final snapshot: it is a clone this tool made of a cluster that
+    still exists, so a final snapshot would only keep a stale copy."""
+    access = target_access(request)
+    client = rds(access)
+    deleted: list[str] = []
+    arns: list[str] = []
+    actions: list[dict[str, Any]] = []
+    for entry in clusters:
+        cluster = _managed_cluster(client, access, entry["identifier"], actions)
+        if cluster is None:
+            continue
+        with translated(access, f"delete cluster {entry['identifier']}"):
+            try:
+                client.delete_db_cluster(DBClusterIdentifier=entry["identifier"], SkipFinalSnapshot=True)
+            except ClientError as error:
+                if error_code(error) != "DBClusterNotFoundFault":
+                    raise
+        deleted.append(entry["identifier"])
+        arns.append(cluster["DBClusterArn"])
+        actions.append({"action": "deleted", "accountId": access.account_id, "arn": cluster["DBClusterArn"]})
+    metrics.add_metric(name="DevClustersRetired", unit=MetricUnit.Count, value=len(deleted))
+    return {"clusterIdentifiers": deleted, "clusterArns": arns, "actions": actions}
+
+
+def _managed_cluster(
+    client: RDSClient, access: AccountAccess, identifier: str, actions: list[dict[str, Any]]
+) -> Any:
+    cluster = describe_cluster(client, access, identifier)
+    if cluster is None:
+        return None
+    tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
+    if tags.get(naming.MANAGED_TAG) != "true":
+        logger.warning("cluster lost its aurora-ferry tags; leaving it", extra={"cluster": identifier})
+        actions.append(
+            {
+                "action": "left-in-place",
+                "accountId": access.account_id,
+                "arn": cluster["DBClusterArn"],
+                "reason": f"no {naming.MANAGED_TAG}=true tag",
+            }
+        )
+        return None
+    return cluster
+
+
+def poll_gone(access: AccountAccess, kind: str, identifiers: list[str], attempt: int) -> PollResult:
+    """One look at instances or clusters being deleted: ready once none of them exists any more."""
+    client = rds(access)
+    left: dict[str, str] = {}
+    for identifier in identifiers:
+        with translated(access, f"describe {identifier}"):
+            try:
+                if kind == "instances-gone":
+                    found = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+                    status = found[0].get("DBInstanceStatus", "unknown") if found else None
+                else:
+                    clusters = client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+                    status = clusters[0].get("Status", "unknown") if clusters else None
+            except ClientError as error:
+                if error_code(error) not in (
+                    "DBInstanceNotFound",
+                    "DBInstanceNotFoundFault",
+                    "DBClusterNotFoundFault",
+                ):
+                    raise
+                status = None
+        if status is not None:
+            left[identifier] = status
+    summary = "gone" if not left else ",".join(sorted(set(left.values())))
+    return PollResult(summary, not left, attempt + 1, {"remaining": left})

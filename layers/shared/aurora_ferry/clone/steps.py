@@ -1,0 +1,188 @@
+"""Clone steps 3 and 5: the copy-on-write clone itself in the target account (its instances, and a check that
+it is what was asked), then cleanup of the run's RAM share.
+
+As in the migration, every step is safe to run twice: names are derived from the run id, and an "already
+exists" answer for something carrying this run's tags counts as done. Nothing here modifies the source
+cluster, and the tool never deletes a clone it made.
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterToPointInTime.html
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from aurora_ferry.clone.contract import CloneRequest
+from aurora_ferry.clone.inspect import SourceFacts, describe_cluster
+from aurora_ferry.clone.names import (
+    clone_identifier,
+    clone_tags,
+    share_name,
+    source_access,
+    target_access,
+    where,
+)
+from aurora_ferry.clone.share import own_share, ram
+from aurora_ferry.core import (
+    AccountAccess,
+    CloneVerificationError,
+    ResourceFailedError,
+    SourceNotFoundError,
+    TargetConflictError,
+    error_code,
+    error_message,
+    metrics,
+    naming,
+    rds,
+    translated,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+
+def create_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dict[str, Any]:
+    """RestoreDBClusterToPointInTime with RestoreType copy-on-write; across accounts by the source's full ARN
+    with the target's key. The call creates a cluster with no instances."""
+    access = target_access(request)
+    client = rds(access)
+    target = request.target
+    clone_id = clone_identifier(request, run_id)
+    params: dict[str, Any] = {
+        "DBClusterIdentifier": clone_id,
+        # "Clone the cluster by specifying the full ARN of the source cluster" (cross-account).
+        "SourceDBClusterIdentifier": source.arn if request.cross_account else source.identifier,
+        "RestoreType": "copy-on-write",
+        "UseLatestRestorableTime": True,
+        "DeletionProtection": target.deletion_protection,
+        "CopyTagsToSnapshot": True,
+        "Tags": clone_tags(request, run_id, "clone"),
+    }
+    if target.kms_key_arn:
+        params["KmsKeyId"] = target.kms_key_arn
+    if target.db_subnet_group_name:
+        params["DBSubnetGroupName"] = target.db_subnet_group_name
+    if target.vpc_security_group_ids:
+        params["VpcSecurityGroupIds"] = list(target.vpc_security_group_ids)
+    if target.db_cluster_parameter_group_name:
+        params["DBClusterParameterGroupName"] = target.db_cluster_parameter_group_name
+    with translated(access, f"clone {source.arn} to {clone_id}"):
+        try:
+            cluster = client.restore_db_cluster_to_point_in_time(**params)["DBCluster"]
+        except ClientError as error:
+            code = error_code(error)
+            if code == "DBClusterAlreadyExistsFault":
+                cluster = _own_clone(client, access, clone_id, run_id)
+            elif code == "DBClusterNotFoundFault":
+                # "If the ARN passed as the SourceDBClusterIdentifier hasn't been shared, the same error is
+                # returned as if the specified cluster doesn't exist."
+                raise SourceNotFoundError(
+                    f"source cluster {source.arn} is not visible to this account: it was not shared with it, "
+                    f"or the share is not accepted yet ({error_message(error)})",
+                    **where(access),
+                ) from error
+            else:
+                raise
+    metrics.add_metric(name="ClonesCreated", unit=MetricUnit.Count, value=1)
+    return {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": cluster["DBClusterIdentifier"]}
+
+
+def _own_clone(client: RDSClient, access: AccountAccess, clone_id: str, run_id: str) -> Any:
+    cluster = client.describe_db_clusters(DBClusterIdentifier=clone_id)["DBClusters"][0]
+    if not naming.is_tagged_by_run(cluster.get("TagList", []), run_id):  # type: ignore[arg-type]
+        raise TargetConflictError(
+            f"cluster {clone_id} already exists and was not made by run {run_id}", **where(access)
+        )
+    return cluster
+
+
+def create_clone_instances(request: CloneRequest, run_id: str, engine: str) -> dict[str, Any]:
+    """A clone has no instances; add the requested ones once it is available (the first is the writer)."""
+    access = target_access(request)
+    client = rds(access)
+    clone_id = clone_identifier(request, run_id)
+    created: list[str] = []
+    for index in range(request.target.instance_count):
+        instance_id = naming.instance_id(clone_id, index)
+        with translated(access, f"create instance {instance_id}"):
+            try:
+                instance = client.create_db_instance(
+                    DBInstanceIdentifier=instance_id,
+                    DBInstanceClass=request.target.instance_class,
+                    Engine=engine,
+                    DBClusterIdentifier=clone_id,
+                    Tags=clone_tags(request, run_id, "clone-instance"),  # type: ignore[arg-type]
+                )["DBInstance"]
+                created.append(instance["DBInstanceArn"])
+            except ClientError as error:
+                if error_code(error) != "DBInstanceAlreadyExists":
+                    raise
+                existing = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
+                if existing.get("DBClusterIdentifier") != clone_id:
+                    raise TargetConflictError(
+                        f"instance {instance_id} already exists in another cluster", **where(access)
+                    ) from error
+                created.append(existing["DBInstanceArn"])
+    return {"instanceArns": created, "instanceIdentifiers": [arn.rsplit(":", 1)[-1] for arn in created]}
+
+
+def verify_clone(request: CloneRequest, run_id: str) -> dict[str, Any]:
+    """The clone is what was asked: CrossAccountClone is true exactly for a cross-account clone, and a
+    cross-account clone of an encrypted cluster is encrypted with the target's key."""
+    access = target_access(request)
+    clone_id = clone_identifier(request, run_id)
+    cluster = describe_cluster(rds(access), access, clone_id)
+    if cluster is None:
+        raise ResourceFailedError(f"clone {clone_id} disappeared", **where(access))
+    cross = bool(cluster.get("CrossAccountClone"))
+    if cross != request.cross_account:
+        raise CloneVerificationError(
+            f"clone {clone_id} reports CrossAccountClone={str(cross).lower()}, expected "
+            f"{str(request.cross_account).lower()} (source account {request.source.account_id}, target "
+            f"account {request.target.account_id})",
+            **where(access),
+        )
+    key = request.target.kms_key_arn
+    if key and cluster.get("KmsKeyId") not in (key, key.rsplit("/", 1)[-1]):
+        raise CloneVerificationError(
+            f"clone {clone_id} is encrypted with {cluster.get('KmsKeyId')}, not target.kmsKeyArn {key}",
+            **where(access),
+        )
+    return {
+        "crossAccountClone": cross,
+        "cloneGroupId": cluster.get("CloneGroupId"),
+        "storageEncrypted": bool(cluster.get("StorageEncrypted")),
+        "kmsKeyId": cluster.get("KmsKeyId"),
+    }
+
+
+def cleanup_clone_run(request: CloneRequest, run_id: str, *, failed: bool) -> dict[str, Any]:
+    """Delete the RAM share this run created (found by name, checked by its tags). After a failure, also
+    report a clone this run made: like the migration's target clusters, it is never deleted by the tool."""
+    actions: list[dict[str, Any]] = []
+    if request.cross_account:
+        owner = source_access(request)
+        client = ram(owner)
+        share = own_share(client, owner, share_name(run_id), run_id)
+        if share is not None:
+            with translated(owner, f"delete resource share {share['resourceShareArn']}"):
+                client.delete_resource_share(resourceShareArn=share["resourceShareArn"], clientToken=run_id)
+            actions.append(
+                {"action": "unshared", "accountId": owner.account_id, "arn": share["resourceShareArn"]}
+            )
+    if failed:
+        target = target_access(request)
+        clone_id = clone_identifier(request, run_id)
+        cluster = describe_cluster(rds(target), target, clone_id)
+        if cluster is not None and naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
+            actions.append(
+                {
+                    "action": "left-in-place",
+                    "accountId": target.account_id,
+                    "arn": cluster["DBClusterArn"],
+                    "reason": "the tool never deletes a clone it made; delete it when it is no longer needed",
+                }
+            )
+    return {"actions": actions}

@@ -1,0 +1,115 @@
+"""One look at a resource the run waits for: what the bounded poll loops, the event-driven waits and the
+clone's waits all ask of a snapshot, a cluster or a set of instances, and the payload of such a wait."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aurora_ferry.core.access import AccountAccess, rds, translated
+from aurora_ferry.core.errors import PayloadError, ResourceFailedError
+from aurora_ferry.core.snapshots import describe_snapshot
+from aurora_ferry.core.validation import required_field
+
+SNAPSHOT_FAILED = frozenset({"failed", "incompatible-restore", "deleted"})
+CLUSTER_FAILED = frozenset(
+    {
+        "failed",
+        "incompatible-restore",
+        "incompatible-parameters",
+        "incompatible-network",
+        "inaccessible-encryption-credentials",
+        "inaccessible-encryption-credentials-recoverable",
+    }
+)
+INSTANCE_FAILED = CLUSTER_FAILED | frozenset({"restore-error", "storage-full"})
+
+
+@dataclass(frozen=True)
+class PollResult:
+    status: str
+    ready: bool
+    attempt: int
+    details: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "ready": self.ready, "attempt": self.attempt, **self.details}
+
+
+@dataclass(frozen=True)
+class PollEvent:
+    """What a wait of the migration looks at: the poll loop's payload, and what the wait table stores."""
+
+    kind: str
+    access: AccountAccess
+    identifiers: list[str]
+    attempt: int
+    # The run's options.pollIntervalSeconds, and whether the wait backs off from it (snapshot copies, which
+    # no RDS event announces, under the "events" wait strategy).
+    interval_seconds: int = 30
+    adaptive: bool = False
+
+    KINDS = ("snapshot", "cluster", "instances")
+
+    @classmethod
+    def parse(cls, event: dict[str, Any]) -> PollEvent:
+        kind = str(required_field(event, "kind"))
+        if kind not in cls.KINDS:
+            raise PayloadError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
+        identifiers = event.get("identifiers") or [required_field(event, "identifier")]
+        return cls(
+            kind,
+            AccountAccess.from_json(required_field(event, "access")),
+            list(identifiers),
+            int(event.get("attempt", 0)),
+            int(event.get("intervalSeconds", 30)),
+            event.get("adaptive") is True,
+        )
+
+
+def poll_snapshot(access: AccountAccess, identifier: str, attempt: int) -> PollResult:
+    raw = describe_snapshot(rds(access), access, identifier)
+    if raw is None:
+        raise ResourceFailedError(
+            f"cluster snapshot {identifier} disappeared while the run was waiting for it",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    status = raw.get("Status", "unknown")
+    if status in SNAPSHOT_FAILED:
+        raise ResourceFailedError(
+            f"cluster snapshot {identifier} is {status}", account_id=access.account_id, region=access.region
+        )
+    return PollResult(
+        status, status == "available", attempt + 1, {"percentProgress": raw.get("PercentProgress", 0)}
+    )
+
+
+def poll_cluster(access: AccountAccess, cluster_id: str, attempt: int) -> PollResult:
+    client = rds(access)
+    with translated(access, f"describe cluster {cluster_id}"):
+        cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    status = cluster.get("Status", "unknown")
+    if status in CLUSTER_FAILED:
+        raise ResourceFailedError(
+            f"cluster {cluster_id} is {status}", account_id=access.account_id, region=access.region
+        )
+    details = {"endpoint": cluster.get("Endpoint"), "readerEndpoint": cluster.get("ReaderEndpoint")}
+    return PollResult(status, status == "available", attempt + 1, details)
+
+
+def poll_instances(access: AccountAccess, instance_ids: list[str], attempt: int) -> PollResult:
+    client = rds(access)
+    statuses: dict[str, str] = {}
+    for instance_id in instance_ids:
+        with translated(access, f"describe instance {instance_id}"):
+            instance = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
+        status = instance.get("DBInstanceStatus", "unknown")
+        if status in INSTANCE_FAILED:
+            raise ResourceFailedError(
+                f"instance {instance_id} is {status}", account_id=access.account_id, region=access.region
+            )
+        statuses[instance_id] = status
+    ready = all(status == "available" for status in statuses.values())
+    summary = "available" if ready else ",".join(sorted(set(statuses.values())))
+    return PollResult(summary, ready, attempt + 1, {"instances": statuses})

@@ -1,0 +1,261 @@
+"""Input validation shared by the migration and clone contracts, and the payload fields every step reads.
+
+Each ``valid_*`` helper checks one field, records what is wrong (with the field's path and what is allowed)
+in ``Problems`` and returns the value, or None when it is missing or bad; a contract calls them for every
+field before giving up, so the caller sees every problem at once, not one per attempt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from aurora_ferry.core.errors import PayloadError
+
+MAX_INSTANCES = 16  # an Aurora cluster holds one writer and up to 15 readers
+MAX_USER_TAGS = 47  # RDS allows 50 tags per resource and every resource the run creates gets 3 of its own
+POLL_INTERVAL_RANGE = (5, 3600)
+MAX_POLL_ATTEMPTS_RANGE = (1, 10_000)
+# A wait longer than 7 days is a stuck run, not a slow copy.
+MAX_WAIT_SECONDS = 7 * 24 * 3600
+
+ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$", re.ASCII)
+PARTITION = r"aws(-cn|-us-gov|-iso|-iso-b)?"
+ROLE_ARN = re.compile(rf"^arn:{PARTITION}:iam::(?P<account>\d{{12}}):role/[\w+=,.@/-]{{1,512}}$", re.ASCII)
+KMS_KEY_ARN = re.compile(
+    rf"^arn:{PARTITION}:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):key/(?P<key>[0-9a-fA-F-]{{36}}|mrk-[0-9a-f]{{32}})$",
+    re.ASCII,
+)
+CLUSTER_SNAPSHOT_ARN = re.compile(
+    rf"^arn:{PARTITION}:rds:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):cluster-snapshot:(?P<id>[A-Za-z0-9:-]+)$",
+    re.ASCII,
+)
+# Patterns are used with fullmatch (a trailing newline must not pass) and, except tag keys, are ASCII-only.
+# RDS identifiers: 1-63 letters, digits or hyphens; first a letter; no trailing or double hyphen.
+CLUSTER_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$", re.ASCII)
+# Manual snapshot ids follow the same rule (up to 255); automated ones carry the "rds:" prefix.
+SNAPSHOT_ID = re.compile(r"^(rds:)?[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$", re.ASCII)
+INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$", re.ASCII)
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$", re.ASCII)
+NAME_255 = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$", re.ASCII)
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+TAG_KEY = re.compile(r"^[\w .:/=+@-]{1,128}$")
+RESERVED_TAG_PREFIXES = ("aws:", "aurora-ferry:")
+
+
+class Problems:
+    """Collects every problem so the caller sees them all at once, not one per attempt."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(f"{path}: {message}")
+
+
+def required_field(event: dict[str, Any], name: str) -> Any:
+    """A field the state machine must have put in the step's payload; PayloadError names it if not."""
+    if name not in event:
+        raise PayloadError([f"event.{name}: required by this step, missing from the state machine payload"])
+    return event[name]
+
+
+def reject_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str, problems: Problems) -> None:
+    for key in sorted(set(raw) - allowed):
+        problems.add(f"{prefix}{key}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+
+
+def valid_string(value: Any, path: str, problems: Problems) -> str | None:
+    if value is None:
+        problems.add(path, "required")
+        return None
+    if not isinstance(value, str) or not value:
+        problems.add(path, f"must be a non-empty string, got {value!r}")
+        return None
+    return value
+
+
+def valid_account_id(value: Any, path: str, problems: Problems) -> str | None:
+    text = valid_string(value, path, problems)
+    if text is not None and not ACCOUNT_ID.fullmatch(text):
+        problems.add(path, f"must be a 12-digit AWS account id (as a string), got {text!r}")
+        return None
+    return text
+
+
+def valid_region(value: Any, path: str, problems: Problems) -> str | None:
+    region = valid_string(value, path, problems)
+    if region is not None and not REGION.fullmatch(region):
+        problems.add(path, f"must be an AWS region name such as eu-west-1, got {region!r}")
+        return None
+    return region
+
+
+def valid_role_arn(value: Any, path: str, account: str | None, problems: Problems) -> str | None:
+    text = valid_string(value, path, problems)
+    if text is None:
+        return None
+    match = ROLE_ARN.fullmatch(text)
+    if not match:
+        problems.add(path, f"must be an IAM role ARN like arn:aws:iam::111122223333:role/name, got {text!r}")
+        return None
+    if account and match["account"] != account:
+        problems.add(path, f"must be a role in account {account}, got a role in account {match['account']}")
+        return None
+    return text
+
+
+def valid_kms_key_arn(value: Any, path: str, problems: Problems) -> str | None:
+    text = valid_string(value, path, problems)
+    if text is None:
+        return None
+    if text.startswith("alias/") or ":alias/" in text:
+        problems.add(path, "must be a key ARN, not an alias (the other account cannot resolve your aliases)")
+        return None
+    if not KMS_KEY_ARN.fullmatch(text):
+        problems.add(
+            path, f"must be a KMS key ARN like arn:aws:kms:eu-west-1:111122223333:key/<id>, got {text!r}"
+        )
+        return None
+    return text
+
+
+def valid_cluster_id(value: Any, path: str, problems: Problems) -> str | None:
+    text = valid_string(value, path, problems)
+    if text is not None and not CLUSTER_ID.fullmatch(text):
+        problems.add(
+            path,
+            "must be 1-63 letters, digits or hyphens, start with a letter, "
+            f"and not end with a hyphen or contain two consecutive hyphens; got {text!r}",
+        )
+        return None
+    return text
+
+
+def valid_instance_class(value: Any, path: str, problems: Problems) -> str | None:
+    instance_class = valid_string(value, path, problems)
+    if instance_class is not None and not INSTANCE_CLASS.fullmatch(instance_class):
+        problems.add(path, f"must look like db.r6g.large, got {instance_class!r}")
+        return None
+    return instance_class
+
+
+def valid_int(value: Any, path: str, low: int, high: int, problems: Problems) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(path, f"must be a whole number from {low} to {high}, got {value!r}")
+        return None
+    if not low <= value <= high:
+        problems.add(path, f"must be from {low} to {high}, got {value}")
+        return None
+    return value
+
+
+def valid_bool(value: Any, path: str, default: bool, problems: Problems) -> bool:
+    if not isinstance(value, bool):
+        problems.add(path, "must be true or false")
+        return default
+    return value
+
+
+def valid_optional_name(value: Any, path: str, problems: Problems) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not NAME_255.fullmatch(value):
+        problems.add(path, f"must be a name of letters, digits, '.', '_' or '-', got {value!r}")
+        return None
+    return value
+
+
+def valid_optional_external_id(value: Any, path: str, problems: Problems) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not EXTERNAL_ID.fullmatch(value):
+        problems.add(path, "must be 2-1224 characters of letters, digits and +=,.@:/-")
+        return None
+    return value
+
+
+def valid_security_groups(value: Any, path: str, problems: Problems) -> list[str]:
+    if not isinstance(value, list):
+        problems.add(path, "must be a list of security group ids (sg-…)")
+        return []
+    good: list[str] = []
+    for index, group in enumerate(value):
+        if not isinstance(group, str) or not SECURITY_GROUP_ID.fullmatch(group):
+            problems.add(
+                f"{path}[{index}]", f"must be a security group id like sg-0123456789abcdef0, got {group!r}"
+            )
+        else:
+            good.append(group)
+    return good
+
+
+def valid_tags(value: Any, path: str, problems: Problems) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        problems.add(path, "must be an object of tag key to string value")
+        return {}
+    tags: dict[str, str] = {}
+    if len(value) > MAX_USER_TAGS:
+        problems.add(path, f"at most {MAX_USER_TAGS} tags (RDS allows 50 per resource; aurora-ferry adds 3)")
+        return {}
+    for key, tag_value in value.items():
+        if not isinstance(key, str) or not TAG_KEY.fullmatch(key):
+            problems.add(
+                f"{path}.{key}", "tag keys are 1-128 characters of letters, digits, spaces and _.:/=+-@"
+            )
+        elif key.lower().startswith(RESERVED_TAG_PREFIXES):
+            problems.add(
+                f"{path}.{key}", f"tag keys starting with {' or '.join(RESERVED_TAG_PREFIXES)} are reserved"
+            )
+        elif not isinstance(tag_value, str) or len(tag_value) > 256:
+            problems.add(f"{path}.{key}", "tag values are strings of at most 256 characters")
+        else:
+            tags[key] = tag_value
+    return tags
+
+
+def valid_poll_settings(
+    raw: Mapping[str, Any], defaults: tuple[int, int], problems: Problems
+) -> tuple[int, int]:
+    """options.pollIntervalSeconds and options.maxPollAttempts (each with its default), and a bound on the
+    longest wait they allow together; a bad value falls back to its default after being reported."""
+    interval = valid_int(
+        raw.get("pollIntervalSeconds", defaults[0]),
+        "options.pollIntervalSeconds",
+        *POLL_INTERVAL_RANGE,
+        problems,
+    )
+    attempts = valid_int(
+        raw.get("maxPollAttempts", defaults[1]), "options.maxPollAttempts", *MAX_POLL_ATTEMPTS_RANGE, problems
+    )
+    if interval and attempts and interval * attempts > MAX_WAIT_SECONDS:
+        problems.add(
+            "options",
+            f"pollIntervalSeconds x maxPollAttempts allows a wait of {interval * attempts} s; "
+            f"at most {MAX_WAIT_SECONDS} s (7 days)",
+        )
+    return interval or defaults[0], attempts or defaults[1]
+
+
+def camel_json(value: Any) -> Any:
+    """A dataclass's ``asdict`` as the state machine carries it: camelCase keys, None values left out."""
+    if isinstance(value, dict):
+        # Tag keys are the user's own strings: keep them as given.
+        return {
+            _camel_key(k): (dict(v) if k == "tags" else camel_json(v))
+            for k, v in value.items()
+            if v is not None
+        }
+    if isinstance(value, list | tuple):
+        return [camel_json(v) for v in value]
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+def _camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)

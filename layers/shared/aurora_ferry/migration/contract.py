@@ -1,0 +1,380 @@
+"""The execution input contract for a migration, and its validation.
+
+Every workflow entry point (EventBridge schedule, console, ops pipeline, `ferry local run`) hands the
+state machine the same JSON document. It is checked here, in full, before any AWS call, and every
+problem is reported with the field path and what is allowed, so a bad input never half-runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aurora_ferry.core import (
+    CLUSTER_SNAPSHOT_ARN,
+    KMS_KEY_ARN,
+    MAX_INSTANCES,
+    SNAPSHOT_ID,
+    AccountAccess,
+    InvalidInputError,
+    Problems,
+    camel_json,
+    reject_unknown,
+    valid_account_id,
+    valid_bool,
+    valid_cluster_id,
+    valid_instance_class,
+    valid_int,
+    valid_kms_key_arn,
+    valid_optional_external_id,
+    valid_optional_name,
+    valid_poll_settings,
+    valid_region,
+    valid_role_arn,
+    valid_security_groups,
+    valid_string,
+    valid_tags,
+)
+
+MAX_TARGETS = 20  # a manual snapshot can be shared with at most 20 accounts
+
+
+class CleanupPolicy(StrEnum):
+    """What happens to the intermediate snapshots this run created, once targets are restored."""
+
+    DELETE = "delete"  # unshare, then delete every intermediate in source and targets
+    KEEP_TARGET_COPIES = "keep-target-copies"  # unshare, delete source-side ones, keep target copies
+    KEEP = "keep"  # unshare only; intermediates stay, tagged, for a later cleanup
+
+
+class WaitStrategy(StrEnum):
+    """How the run waits for a snapshot, cluster or instances to become available."""
+
+    # RDS events (through EventBridge) complete the waits that have an event; a scheduled sweeper and a
+    # heartbeat timeout back them up. Snapshot copies have no completion event and are polled with back-off.
+    EVENTS = "events"
+    # Every wait checks every options.pollIntervalSeconds, as before events existed.
+    POLLING = "polling"
+
+
+@dataclass(frozen=True)
+class Source:
+    account_id: str
+    region: str
+    role_arn: str
+    external_id: str | None = None
+    cluster_identifier: str | None = None
+    snapshot_identifier: str | None = None
+
+    @property
+    def snapshot_is_arn(self) -> bool:
+        return bool(self.snapshot_identifier and self.snapshot_identifier.startswith("arn:"))
+
+
+@dataclass(frozen=True)
+class Target:
+    account_id: str
+    role_arn: str
+    kms_key_arn: str
+    cluster_identifier: str
+    instance_class: str
+    instance_count: int = 1
+    external_id: str | None = None
+    db_subnet_group_name: str | None = None
+    vpc_security_group_ids: tuple[str, ...] = ()
+    db_cluster_parameter_group_name: str | None = None
+    deletion_protection: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Options:
+    poll_interval_seconds: int = 30
+    max_poll_attempts: int = 720
+    cleanup: CleanupPolicy = CleanupPolicy.DELETE
+    wait_strategy: WaitStrategy = WaitStrategy.EVENTS
+
+
+@dataclass(frozen=True)
+class MigrationRequest:
+    source: Source
+    share_kms_key_arn: str
+    targets: tuple[Target, ...]
+    options: Options = Options()
+
+    def to_json(self) -> dict[str, Any]:
+        """The normalised contract, camelCase, defaults filled in: what the state machine carries."""
+        normalised: dict[str, Any] = camel_json(asdict(self))
+        return normalised
+
+
+# --- who acts where -------------------------------------------------------------------------------------
+
+
+def source_access(request: MigrationRequest) -> AccountAccess:
+    source = request.source
+    return AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
+
+
+def target_access(request: MigrationRequest, target: Target) -> AccountAccess:
+    return AccountAccess(target.account_id, request.source.region, target.role_arn, target.external_id)
+
+
+def find_target(request: MigrationRequest, account_id: str) -> Target:
+    for target in request.targets:
+        if target.account_id == account_id:
+            return target
+    raise KeyError(f"no target for account {account_id} in the request")
+
+
+# --- parsing --------------------------------------------------------------------------------------------
+
+
+def parse_migration_request(raw: Any) -> MigrationRequest:
+    """Validate the raw execution input; raise InvalidInputError naming every bad field."""
+    problems = Problems()
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
+    reject_unknown(raw, {"source", "shareKmsKeyArn", "targets", "options"}, "", problems)
+
+    source = _parse_source(raw.get("source"), problems)
+    share_key = valid_kms_key_arn(raw.get("shareKmsKeyArn"), "shareKmsKeyArn", problems)
+    indexed_targets = _parse_targets(raw.get("targets"), problems)
+    targets = None if indexed_targets is None else tuple(target for _, target in indexed_targets)
+    options = _parse_options(raw.get("options", {}), problems)
+
+    if source and share_key:
+        _check_share_key_against_source(source, share_key, problems)
+    if source:
+        _check_targets_against_source(source, indexed_targets or [], problems)
+    if problems.items or source is None or share_key is None or targets is None:
+        raise InvalidInputError(problems.items or ["input: incomplete"])
+    return MigrationRequest(source=source, share_kms_key_arn=share_key, targets=targets, options=options)
+
+
+def _check_share_key_against_source(source: Source, share_key: str, problems: Problems) -> None:
+    match = KMS_KEY_ARN.fullmatch(share_key)
+    assert match is not None
+    if match["account"] != source.account_id:
+        problems.add(
+            "shareKmsKeyArn",
+            f"must be a key in the source account {source.account_id}, got account {match['account']}",
+        )
+    if match["region"] != source.region:
+        problems.add(
+            "shareKmsKeyArn",
+            f"must be in the source region {source.region} (KMS keys are regional), got {match['region']}",
+        )
+
+
+def _parse_source(raw: Any, problems: Problems) -> Source | None:
+    if not isinstance(raw, Mapping):
+        problems.add("source", "required object with accountId, region, roleArn and a cluster or snapshot")
+        return None
+    reject_unknown(
+        raw,
+        {"accountId", "region", "roleArn", "externalId", "clusterIdentifier", "snapshotIdentifier"},
+        "source.",
+        problems,
+    )
+    account = valid_account_id(raw.get("accountId"), "source.accountId", problems)
+    region = valid_region(raw.get("region"), "source.region", problems)
+    role = valid_role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
+    external_id = valid_optional_external_id(raw.get("externalId"), "source.externalId", problems)
+    cluster = raw.get("clusterIdentifier")
+    snapshot = raw.get("snapshotIdentifier")
+    if (cluster is None) == (snapshot is None):
+        problems.add("source", "give exactly one of clusterIdentifier or snapshotIdentifier")
+    if cluster is not None:
+        cluster = valid_cluster_id(cluster, "source.clusterIdentifier", problems)
+    if snapshot is not None:
+        snapshot = _snapshot_ref(snapshot, "source.snapshotIdentifier", account, region, problems)
+    if account is None or region is None or role is None:
+        return None
+    return Source(
+        account_id=account,
+        region=region,
+        role_arn=role,
+        external_id=external_id,
+        cluster_identifier=cluster,
+        snapshot_identifier=snapshot,
+    )
+
+
+_TARGET_FIELDS = {
+    "accountId",
+    "roleArn",
+    "externalId",
+    "kmsKeyArn",
+    "clusterIdentifier",
+    "instanceClass",
+    "instanceCount",
+    "dbSubnetGroupName",
+    "vpcSecurityGroupIds",
+    "dbClusterParameterGroupName",
+    "deletionProtection",
+    "tags",
+}
+
+
+def _parse_targets(raw: Any, problems: Problems) -> list[tuple[int, Target]] | None:
+    """Each valid target with its index in the input, so later checks name the right entry."""
+    if not isinstance(raw, list) or not raw:
+        problems.add("targets", f"required list of 1 to {MAX_TARGETS} target accounts")
+        return None
+    if len(raw) > MAX_TARGETS:
+        problems.add(
+            "targets",
+            f"at most {MAX_TARGETS} targets (a manual snapshot is shared with at most 20 accounts), "
+            f"got {len(raw)}",
+        )
+        return None
+    targets: list[tuple[int, Target]] = []
+    for index, item in enumerate(raw):
+        target = _parse_target(item, f"targets[{index}]", problems)
+        if target is not None:
+            targets.append((index, target))
+    seen: dict[str, int] = {}
+    for index, target in targets:
+        if target.account_id in seen:
+            problems.add(
+                f"targets[{index}].accountId",
+                f"account {target.account_id} is already targets[{seen[target.account_id]}]; "
+                "give one entry per account",
+            )
+        seen.setdefault(target.account_id, index)
+    return targets
+
+
+def _parse_target(item: Any, path: str, problems: Problems) -> Target | None:
+    if not isinstance(item, Mapping):
+        problems.add(path, "must be an object")
+        return None
+    reject_unknown(item, _TARGET_FIELDS, f"{path}.", problems)
+    account = valid_account_id(item.get("accountId"), f"{path}.accountId", problems)
+    role = valid_role_arn(item.get("roleArn"), f"{path}.roleArn", account, problems)
+    key = valid_kms_key_arn(item.get("kmsKeyArn"), f"{path}.kmsKeyArn", problems)
+    if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
+        problems.add(
+            f"{path}.kmsKeyArn",
+            f"must be the target's own key in account {account}, got a key of account {match['account']}",
+        )
+    cluster = valid_cluster_id(item.get("clusterIdentifier"), f"{path}.clusterIdentifier", problems)
+    instance_class = valid_instance_class(item.get("instanceClass"), f"{path}.instanceClass", problems)
+    count = valid_int(item.get("instanceCount", 1), f"{path}.instanceCount", 1, MAX_INSTANCES, problems)
+    subnet_group = valid_optional_name(item.get("dbSubnetGroupName"), f"{path}.dbSubnetGroupName", problems)
+    param_group = valid_optional_name(
+        item.get("dbClusterParameterGroupName"), f"{path}.dbClusterParameterGroupName", problems
+    )
+    groups = valid_security_groups(
+        item.get("vpcSecurityGroupIds", []), f"{path}.vpcSecurityGroupIds", problems
+    )
+    deletion_protection = valid_bool(
+        item.get("deletionProtection", True), f"{path}.deletionProtection", True, problems
+    )
+    tags = valid_tags(item.get("tags", {}), f"{path}.tags", problems)
+    external_id = valid_optional_external_id(item.get("externalId"), f"{path}.externalId", problems)
+    if not (account and role and key and cluster and instance_class and count):
+        return None
+    return Target(
+        account_id=account,
+        role_arn=role,
+        kms_key_arn=key,
+        cluster_identifier=cluster,
+        instance_class=instance_class,
+        instance_count=count,
+        external_id=external_id,
+        db_subnet_group_name=subnet_group,
+        vpc_security_group_ids=tuple(groups),
+        db_cluster_parameter_group_name=param_group,
+        deletion_protection=deletion_protection,
+        tags=tags,
+    )
+
+
+def _check_targets_against_source(
+    source: Source, targets: list[tuple[int, Target]], problems: Problems
+) -> None:
+    for index, target in targets:
+        if target.account_id == source.account_id:
+            problems.add(
+                f"targets[{index}].accountId",
+                "must differ from source.accountId: this tool copies across accounts "
+                "(use a clone or restore in place for same-account copies)",
+            )
+        match = KMS_KEY_ARN.fullmatch(target.kms_key_arn)
+        if match and match["region"] != source.region:
+            problems.add(
+                f"targets[{index}].kmsKeyArn",
+                f"must be in the source region {source.region} (the copy stays in-region), got {match['region']}",
+            )
+
+
+def _parse_options(raw: Any, problems: Problems) -> Options:
+    if not isinstance(raw, Mapping):
+        problems.add("options", "must be an object")
+        return Options()
+    reject_unknown(
+        raw, {"pollIntervalSeconds", "maxPollAttempts", "cleanup", "waitStrategy"}, "options.", problems
+    )
+    interval, attempts = valid_poll_settings(
+        raw, (Options.poll_interval_seconds, Options.max_poll_attempts), problems
+    )
+    cleanup = _choice(raw, "cleanup", CleanupPolicy.DELETE, problems)
+    wait_strategy = _choice(raw, "waitStrategy", WaitStrategy.EVENTS, problems)
+    return Options(
+        poll_interval_seconds=interval,
+        max_poll_attempts=attempts,
+        cleanup=cleanup,
+        wait_strategy=wait_strategy,
+    )
+
+
+def _choice[E: StrEnum](raw: Mapping[str, Any], name: str, default: E, problems: Problems) -> E:
+    """options.<name>, one of the values of the default's enum."""
+    kind = type(default)
+    given = raw.get(name, default.value)
+    try:
+        return kind(given)
+    except ValueError:
+        allowed = ", ".join(choice.value for choice in kind)
+        problems.add(f"options.{name}", f"must be one of {allowed}, got {given!r}")
+        return default
+
+
+def _snapshot_ref(
+    value: Any, path: str, account: str | None, region: str | None, problems: Problems
+) -> str | None:
+    text = valid_string(value, path, problems)
+    if text is None:
+        return None
+    if text.startswith("arn:"):
+        return _snapshot_arn(text, path, account, region, problems)
+    if not SNAPSHOT_ID.fullmatch(text):
+        problems.add(
+            path,
+            "must be a cluster snapshot identifier (letters, digits, hyphens; 'rds:' prefix for automated) "
+            f"or ARN, got {text!r}",
+        )
+        return None
+    return text
+
+
+def _snapshot_arn(
+    text: str, path: str, account: str | None, region: str | None, problems: Problems
+) -> str | None:
+    match = CLUSTER_SNAPSHOT_ARN.fullmatch(text)
+    if not match:
+        problems.add(path, f"must be a DB cluster snapshot ARN (…:cluster-snapshot:<id>), got {text!r}")
+        return None
+    if account and match["account"] != account:
+        problems.add(
+            path, f"must be a snapshot of the source account {account}, got account {match['account']}"
+        )
+        return None
+    if region and match["region"] != region:
+        problems.add(path, f"must be in the source region {region}, got {match['region']}")
+        return None
+    return text

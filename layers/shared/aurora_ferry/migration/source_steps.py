@@ -1,0 +1,173 @@
+"""The migration's steps in the source account: a manual snapshot, a copy under the share key, the share.
+
+Handlers under functions/ only parse their event and call one of these. Every step is safe to retry
+after a Lambda failure: resources get deterministic names, and an "already exists" answer for a resource
+carrying this run's tags counts as success.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from aurora_ferry.core import (
+    AccountAccess,
+    SnapshotNotShareableError,
+    SnapshotRef,
+    SourceNotFoundError,
+    classify_encryption,
+    error_code,
+    logger,
+    metrics,
+    naming,
+    rds,
+    require_snapshot,
+    snapshot_ref,
+    translated,
+)
+from aurora_ferry.migration.contract import MigrationRequest, source_access
+from aurora_ferry.migration.copies import copy_snapshot, own_existing_snapshot, restore_accounts, same_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+MAX_SHARED_ACCOUNTS = 20
+
+
+# --- step 1: a manual snapshot of the source --------------------------------------------------------
+
+
+def prepare_source_snapshot(request: MigrationRequest, run_id: str) -> SnapshotRef:
+    """Snapshot the source cluster, or resolve the given snapshot.
+
+    An automated snapshot cannot be shared, so it is copied to a manual one here, re-encrypted with the
+    share key on the way when it is encrypted (one copy instead of two).
+    """
+    access = source_access(request)
+    client = rds(access)
+    if request.source.cluster_identifier:
+        return _snapshot_cluster(client, access, request.source.cluster_identifier, run_id)
+    assert request.source.snapshot_identifier is not None
+    raw = require_snapshot(client, access, request.source.snapshot_identifier)
+    encryption = classify_encryption(access, bool(raw.get("StorageEncrypted")), raw.get("KmsKeyId"))
+    if raw.get("SnapshotType") == "automated":
+        key = request.share_kms_key_arn if raw.get("StorageEncrypted") else None
+        copied = copy_snapshot(
+            client,
+            access,
+            raw["DBClusterSnapshotArn"],
+            naming.source_copy_id(run_id),
+            key,
+            run_id,
+            "source-copy",
+        )
+        return snapshot_ref(copied, access, created_by_run=True, encryption=encryption, origin="copied")
+    return snapshot_ref(raw, access, created_by_run=False, encryption=encryption)
+
+
+def _snapshot_cluster(client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str) -> SnapshotRef:
+    with translated(access, f"describe source cluster {cluster_id}"):
+        try:
+            cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        except ClientError as error:
+            if error_code(error) == "DBClusterNotFoundFault":
+                raise SourceNotFoundError(
+                    f"source cluster {cluster_id} not found",
+                    account_id=access.account_id,
+                    region=access.region,
+                ) from error
+            raise
+    encryption = classify_encryption(access, bool(cluster.get("StorageEncrypted")), cluster.get("KmsKeyId"))
+    snapshot_id = naming.source_snapshot_id(run_id)
+    with translated(access, f"snapshot source cluster {cluster_id}"):
+        try:
+            raw = client.create_db_cluster_snapshot(
+                DBClusterIdentifier=cluster_id,
+                DBClusterSnapshotIdentifier=snapshot_id,
+                Tags=naming.tags_for(run_id, "source-snapshot"),  # type: ignore[arg-type]
+            )["DBClusterSnapshot"]
+        except ClientError as error:
+            if error_code(error) != "DBClusterSnapshotAlreadyExistsFault":
+                raise
+            raw = own_existing_snapshot(client, access, snapshot_id, run_id)
+    metrics.add_metric(name="SnapshotsCreated", unit=MetricUnit.Count, value=1)
+    return snapshot_ref(raw, access, created_by_run=True, encryption=encryption, origin="created")
+
+
+# --- step 2: a snapshot the run owns, encrypted with the share key ------------------------------------
+
+
+def prepare_shareable_snapshot(request: MigrationRequest, run_id: str, snapshot: SnapshotRef) -> SnapshotRef:
+    """Copy the snapshot re-encrypted with the share key unless it already is the run's own such copy.
+
+    A snapshot the run did not create is always copied, so sharing never modifies a caller's snapshot.
+    An unencrypted Aurora snapshot cannot be encrypted by copying; it is shared unencrypted and each
+    target encrypts at restore time with its own key.
+    """
+    access = source_access(request)
+    has_share_key = snapshot.encrypted and same_key(snapshot.kms_key_id, request.share_kms_key_arn)
+    if snapshot.created_by_run and (has_share_key or not snapshot.encrypted):
+        return snapshot
+    client = rds(access)
+    key = request.share_kms_key_arn if snapshot.encrypted else None
+    raw = copy_snapshot(client, access, snapshot.arn, naming.share_copy_id(run_id), key, run_id, "share-copy")
+    return snapshot_ref(raw, access, created_by_run=True, encryption=snapshot.encryption, origin="copied")
+
+
+# --- step 3: share with the target accounts ----------------------------------------------------------
+
+
+def share_snapshot(request: MigrationRequest, snapshot: SnapshotRef) -> dict[str, Any]:
+    """Add the target accounts to the snapshot's restore attribute; never 'all'."""
+    access = source_access(request)
+    _require_shareable(request, access, snapshot)
+    client = rds(access)
+    accounts = [target.account_id for target in request.targets]
+    with translated(access, f"read sharing of {snapshot.identifier}"):
+        attributes = client.describe_db_cluster_snapshot_attributes(
+            DBClusterSnapshotIdentifier=snapshot.identifier
+        )
+    current = restore_accounts(attributes)
+    if "all" in current:
+        raise SnapshotNotShareableError(
+            f"{snapshot.identifier} is public; refusing to continue with a public snapshot",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    if len(current | set(accounts)) > MAX_SHARED_ACCOUNTS:
+        raise SnapshotNotShareableError(
+            f"{snapshot.identifier} would be shared with more than {MAX_SHARED_ACCOUNTS} accounts",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    with translated(access, f"share {snapshot.identifier} with {', '.join(accounts)}"):
+        client.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=snapshot.identifier, AttributeName="restore", ValuesToAdd=accounts
+        )
+    logger.info("snapshot shared", extra={"snapshot": snapshot.arn, "accounts": accounts})
+    return {"snapshotArn": snapshot.arn, "sharedWith": accounts}
+
+
+def _require_shareable(request: MigrationRequest, access: AccountAccess, snapshot: SnapshotRef) -> None:
+    """Only the run's own manual snapshot, under the share key when encrypted, is ever shared."""
+    if not snapshot.created_by_run:
+        raise SnapshotNotShareableError(
+            f"refusing to share {snapshot.identifier}: the run only shares snapshots it created",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    if snapshot.snapshot_type != "manual":
+        raise SnapshotNotShareableError(
+            f"{snapshot.identifier} is an {snapshot.snapshot_type} snapshot; only manual snapshots can be shared",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    if snapshot.encrypted and not same_key(snapshot.kms_key_id, request.share_kms_key_arn):
+        raise SnapshotNotShareableError(
+            f"{snapshot.identifier} is encrypted with {snapshot.kms_key_id}, not the share key "
+            f"{request.share_kms_key_arn}; snapshots under the default aws/rds key cannot be shared",
+            account_id=access.account_id,
+            region=access.region,
+        )

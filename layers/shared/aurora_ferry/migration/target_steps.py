@@ -1,0 +1,144 @@
+"""The migration's steps in each target account: copy the shared snapshot under the target's key, restore
+the cluster from that copy, add its instances. Like every step, each is safe to retry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from aurora_ferry.core import (
+    AccountAccess,
+    SharedSnapshotNotVisibleError,
+    SnapshotRef,
+    TargetConflictError,
+    error_code,
+    metrics,
+    naming,
+    rds,
+    snapshot_ref,
+    translated,
+)
+from aurora_ferry.migration.contract import MigrationRequest, Target, target_access
+from aurora_ferry.migration.copies import copy_snapshot
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+
+def copy_shared_snapshot(
+    request: MigrationRequest, target: Target, run_id: str, shared: SnapshotRef
+) -> SnapshotRef:
+    """Copy the shared snapshot (by full ARN) into the target, re-encrypted with the target's key."""
+    access = target_access(request, target)
+    client = rds(access)
+    _require_cluster_id_free(client, access, target.cluster_identifier)
+    key = target.kms_key_arn if shared.encrypted else None
+    try:
+        raw = copy_snapshot(
+            client, access, shared.arn, naming.target_copy_id(run_id), key, run_id, "target-copy"
+        )
+    except ClientError as error:
+        if error_code(error) == "DBClusterSnapshotNotFoundFault":
+            raise SharedSnapshotNotVisibleError(
+                f"snapshot {shared.arn} is not visible: it was not shared with this account, or the share "
+                "was revoked",
+                account_id=access.account_id,
+                region=access.region,
+            ) from error
+        raise
+    return snapshot_ref(
+        raw, access, created_by_run=True, encryption="customer-key" if key else "none", origin="copied"
+    )
+
+
+def _require_cluster_id_free(client: RDSClient, access: AccountAccess, cluster_id: str) -> None:
+    with translated(access, f"check target cluster id {cluster_id}"):
+        try:
+            client.describe_db_clusters(DBClusterIdentifier=cluster_id)
+        except ClientError as error:
+            if error_code(error) == "DBClusterNotFoundFault":
+                return
+            raise
+    raise TargetConflictError(
+        f"a cluster named {cluster_id} already exists; choose another targets[].clusterIdentifier",
+        account_id=access.account_id,
+        region=access.region,
+    )
+
+
+def restore_cluster(
+    request: MigrationRequest, target: Target, run_id: str, copy: SnapshotRef
+) -> dict[str, Any]:
+    """Restore the target cluster from its copy, always encrypted with the target's key."""
+    access = target_access(request, target)
+    client = rds(access)
+    params: dict[str, Any] = {
+        "DBClusterIdentifier": target.cluster_identifier,
+        "SnapshotIdentifier": copy.identifier,
+        "Engine": copy.engine,
+        "KmsKeyId": target.kms_key_arn,
+        "DeletionProtection": target.deletion_protection,
+        "CopyTagsToSnapshot": True,
+        "Tags": naming.tags_for(run_id, "target-cluster", target.tags),
+    }
+    if copy.engine_version:
+        params["EngineVersion"] = copy.engine_version
+    if target.db_subnet_group_name:
+        params["DBSubnetGroupName"] = target.db_subnet_group_name
+    if target.vpc_security_group_ids:
+        params["VpcSecurityGroupIds"] = list(target.vpc_security_group_ids)
+    if target.db_cluster_parameter_group_name:
+        params["DBClusterParameterGroupName"] = target.db_cluster_parameter_group_name
+    with translated(access, f"restore cluster {target.cluster_identifier} from {copy.identifier}"):
+        try:
+            cluster = client.restore_db_cluster_from_snapshot(**params)["DBCluster"]
+        except ClientError as error:
+            if error_code(error) != "DBClusterAlreadyExistsFault":
+                raise
+            cluster = _own_existing_cluster(client, access, target.cluster_identifier, run_id)
+    metrics.add_metric(name="ClustersRestored", unit=MetricUnit.Count, value=1)
+    return {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": target.cluster_identifier}
+
+
+def _own_existing_cluster(client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str) -> Any:
+    cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    if not naming.is_tagged_by_run(cluster.get("TagList", []), run_id):  # type: ignore[arg-type]
+        raise TargetConflictError(
+            f"cluster {cluster_id} already exists and was not made by run {run_id}",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    return cluster
+
+
+def create_instances(request: MigrationRequest, target: Target, run_id: str, engine: str) -> dict[str, Any]:
+    """A restore creates a cluster with no instances; add the requested ones (first is the writer)."""
+    access = target_access(request, target)
+    client = rds(access)
+    created: list[str] = []
+    for index in range(target.instance_count):
+        instance_id = naming.instance_id(target.cluster_identifier, index)
+        with translated(access, f"create instance {instance_id}"):
+            try:
+                instance = client.create_db_instance(
+                    DBInstanceIdentifier=instance_id,
+                    DBInstanceClass=target.instance_class,
+                    Engine=engine,
+                    DBClusterIdentifier=target.cluster_identifier,
+                    Tags=naming.tags_for(run_id, "target-instance", target.tags),  # type: ignore[arg-type]
+                )["DBInstance"]
+                created.append(instance["DBInstanceArn"])
+            except ClientError as error:
+                if error_code(error) != "DBInstanceAlreadyExists":
+                    raise
+                existing = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
+                if existing.get("DBClusterIdentifier") != target.cluster_identifier:
+                    raise TargetConflictError(
+                        f"instance {instance_id} already exists in another cluster",
+                        account_id=access.account_id,
+                        region=access.region,
+                    ) from error
+                created.append(existing["DBInstanceArn"])
+    return {"instanceArns": created, "instanceIdentifiers": [arn.rsplit(":", 1)[-1] for arn in created]}

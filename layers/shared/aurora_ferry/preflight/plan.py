@@ -1,0 +1,244 @@
+"""The plan: every step of the run in order, with its account, its key, what it creates and what cleanup
+does with it; and the snapshots the run makes in the source account, as the migration's steps decide them."""
+
+from __future__ import annotations
+
+from aurora_ferry.core import naming
+from aurora_ferry.migration import MAX_TARGETS, CleanupPolicy, Target
+from aurora_ferry.preflight.context import FoundSource, Preflight, same_key
+from aurora_ferry.preflight.report import PlanStep
+
+ORCHESTRATOR = "orchestrator"
+UNENCRYPTED = "none (unencrypted)"
+NEVER_DELETED = "never deleted by the tool, even if a later step fails (tagged with the run id)"
+
+
+def source_snapshots(preflight: Preflight, source: FoundSource | None) -> list[str]:
+    """The manual snapshots the run makes in the source account, as the migration's steps decide them."""
+    run = preflight.run_id
+    if source is None:
+        # Unknown source: the largest case, a cluster snapshot and a re-encrypted copy.
+        return [naming.source_snapshot_id(run), naming.share_copy_id(run)]
+    if source.kind == "cluster":
+        names = [naming.source_snapshot_id(run)]
+        if needs_share_copy(preflight, source):
+            names.append(naming.share_copy_id(run))
+        return names
+    if source.kind == "automated-snapshot":
+        return [naming.source_copy_id(run)]
+    return [naming.share_copy_id(run)]
+
+
+def needs_share_copy(preflight: Preflight, source: FoundSource) -> bool:
+    """A snapshot the run made is shared as is when unencrypted or already under the share key."""
+    if source.kind == "manual-snapshot":
+        return True
+    if source.kind == "automated-snapshot":
+        return False
+    return source.encrypted and not same_key(source.kms_key_id, preflight.request.share_kms_key_arn)
+
+
+def build_plan(preflight: Preflight) -> list[PlanStep]:
+    source = preflight.source
+    encrypted = source.encrypted if source is not None else True
+    steps = [
+        PlanStep(
+            "ValidateInput",
+            ORCHESTRATOR,
+            "check the input against the contract; derive the run id from the execution name",
+        )
+    ]
+    snap = _prepare_source_step(preflight, steps, encrypted)
+    shared = _prepare_share_copy_step(preflight, steps, snap, encrypted)
+    request = preflight.request
+    account = request.source.account_id
+    shared_arn = f"arn:{preflight.partition}:rds:{preflight.region}:{account}:cluster-snapshot:{shared}"
+    target_ids = [target.account_id for target in request.targets]
+    steps.append(
+        PlanStep(
+            "ShareSnapshot",
+            account,
+            f"add {', '.join(target_ids)} to the restore attribute of {shared} "
+            f"({len(target_ids)} of at most {MAX_TARGETS} accounts; never 'all')",
+            request.share_kms_key_arn if encrypted else UNENCRYPTED,
+            f"a share of {shared_arn}",
+            "unshared by Cleanup under every cleanup policy",
+        )
+    )
+    for target in request.targets:
+        steps += _target_steps(preflight, target, shared_arn, encrypted)
+    steps += _cleanup_steps(preflight)
+    steps.append(PlanStep("Summarize", ORCHESTRATOR, "report ARNs, endpoints, timings and what cleanup did"))
+    return steps
+
+
+def _source_cleanup(preflight: Preflight) -> str:
+    policy = preflight.request.options.cleanup
+    if policy in (CleanupPolicy.DELETE, CleanupPolicy.KEEP_TARGET_COPIES):
+        return f"unshared, then deleted by Cleanup (cleanup={policy.value})"
+    return f"unshared by Cleanup and kept, tagged {naming.RUN_ID_TAG}={preflight.run_id} (cleanup={policy.value})"
+
+
+def _prepare_source_step(preflight: Preflight, steps: list[PlanStep], encrypted: bool) -> str:
+    """PrepareSourceSnapshot; returns the snapshot it leaves for the share copy."""
+    request = preflight.request
+    source = preflight.source
+    run = preflight.run_id
+    account = request.source.account_id
+    source_key = "unknown (source not found)" if source is None else (source.kms_key_id or UNENCRYPTED)
+    kind = source.kind if source is not None else "cluster"
+    identifier = request.source.cluster_identifier or request.source.snapshot_identifier or ""
+    if kind == "cluster":
+        snap = naming.source_snapshot_id(run)
+        action = f"snapshot cluster {identifier} (the cluster itself is never modified); wait until available"
+        steps.append(
+            PlanStep(
+                "PrepareSourceSnapshot",
+                account,
+                action,
+                source_key,
+                f"manual cluster snapshot {snap}",
+                _source_cleanup(preflight),
+            )
+        )
+        return snap
+    if kind == "automated-snapshot":
+        snap = naming.source_copy_id(run)
+        steps.append(
+            PlanStep(
+                "PrepareSourceSnapshot",
+                account,
+                f"copy automated snapshot {identifier} to a manual one (automated snapshots cannot be "
+                "shared)"
+                + (", re-encrypted with the share key" if encrypted else "")
+                + "; wait until available",
+                request.share_kms_key_arn if encrypted else UNENCRYPTED,
+                f"manual cluster snapshot {snap}",
+                _source_cleanup(preflight),
+            )
+        )
+        return snap
+    steps.append(
+        PlanStep(
+            "PrepareSourceSnapshot",
+            account,
+            f"use snapshot {identifier} as given; it is never modified, shared or deleted",
+            source_key,
+            None,
+            "untouched",
+        )
+    )
+    return identifier
+
+
+def _prepare_share_copy_step(preflight: Preflight, steps: list[PlanStep], snap: str, encrypted: bool) -> str:
+    """PrepareShareCopy (or why it is skipped); returns the snapshot the run shares."""
+    source = preflight.source
+    account = preflight.request.source.account_id
+    if source is not None and not needs_share_copy(preflight, source):
+        steps.append(
+            PlanStep(
+                "PrepareShareCopy",
+                account,
+                f"skipped: {snap} is the run's own and "
+                + ("already under the share key" if encrypted else "unencrypted"),
+            )
+        )
+        return snap
+    shared = naming.share_copy_id(preflight.run_id)
+    steps.append(
+        PlanStep(
+            "PrepareShareCopy",
+            account,
+            f"copy {snap} to {shared}"
+            + (
+                " re-encrypted with the share key"
+                if encrypted
+                else " unencrypted (Aurora cannot encrypt a snapshot by copying it)"
+            )
+            + "; wait until available",
+            preflight.request.share_kms_key_arn if encrypted else UNENCRYPTED,
+            f"manual cluster snapshot {shared}",
+            _source_cleanup(preflight),
+        )
+    )
+    return shared
+
+
+def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypted: bool) -> list[PlanStep]:
+    """CopyToTarget, RestoreCluster and CreateInstances in one target account."""
+    run = preflight.run_id
+    policy = preflight.request.options.cleanup
+    copy_cleanup = (
+        f"deleted by Cleanup (cleanup={policy.value})"
+        if policy is CleanupPolicy.DELETE
+        else f"kept, tagged {naming.RUN_ID_TAG}={run} (cleanup={policy.value})"
+    )
+    copy = naming.target_copy_id(run)
+    extras = [
+        f"subnet group {target.db_subnet_group_name}" if target.db_subnet_group_name else "",
+        f"security groups {', '.join(target.vpc_security_group_ids)}"
+        if target.vpc_security_group_ids
+        else "",
+        f"parameter group {target.db_cluster_parameter_group_name}"
+        if target.db_cluster_parameter_group_name
+        else "",
+        f"deletion protection {'on' if target.deletion_protection else 'off'}",
+    ]
+    instance_ids = [naming.instance_id(target.cluster_identifier, n) for n in range(target.instance_count)]
+    return [
+        PlanStep(
+            "CopyToTarget",
+            target.account_id,
+            f"copy {shared_arn} by its ARN to {copy}"
+            + (" re-encrypted with the target key" if encrypted else " (unencrypted)")
+            + "; wait until available",
+            target.kms_key_arn if encrypted else UNENCRYPTED,
+            f"manual cluster snapshot {copy}",
+            copy_cleanup,
+        ),
+        PlanStep(
+            "RestoreCluster",
+            target.account_id,
+            f"restore cluster {target.cluster_identifier} from {copy}, encrypted with the target key "
+            f"({'; '.join(e for e in extras if e)}); wait until available",
+            target.kms_key_arn,
+            f"cluster {target.cluster_identifier} (no instances yet)",
+            NEVER_DELETED,
+        ),
+        PlanStep(
+            "CreateInstances",
+            target.account_id,
+            f"add {target.instance_count} {target.instance_class} instance(s) to "
+            f"{target.cluster_identifier} (the first is the writer); wait until available",
+            target.kms_key_arn,
+            ", ".join(instance_ids),
+            NEVER_DELETED,
+        ),
+    ]
+
+
+def _cleanup_steps(preflight: Preflight) -> list[PlanStep]:
+    request = preflight.request
+    policy = request.options.cleanup
+    made = source_snapshots(preflight, preflight.source)
+    steps = [
+        PlanStep(
+            "Cleanup",
+            request.source.account_id,
+            f"unshare {', '.join(made)} from the targets and "
+            + ("delete them" if policy is not CleanupPolicy.KEEP else "keep them")
+            + f" (cleanup={policy.value}); only snapshots carrying this run's tags are touched",
+        )
+    ]
+    for target in request.targets:
+        steps.append(
+            PlanStep(
+                "Cleanup",
+                target.account_id,
+                ("delete " if policy is CleanupPolicy.DELETE else "keep ")
+                + f"{naming.target_copy_id(preflight.run_id)} (cleanup={policy.value}); the cluster and "
+                "instances stay",
+            )
+        )
+    return steps

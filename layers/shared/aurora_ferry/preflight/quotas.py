@@ -1,0 +1,102 @@
+"""The quota checks: room in each account for the manual snapshots the run makes (and, where the quota
+answer lists them, its clusters and instances)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aurora_ferry.core import error_code, naming
+from aurora_ferry.preflight.context import Account, Preflight, TargetAccount, rds_client
+from aurora_ferry.preflight.plan import source_snapshots
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+# DescribeAccountAttributes names the quota "ManualClusterSnapshots"; its documented default is 100 per
+# Region ("Manual DB cluster snapshots"), used when the answer lacks it or the call is not allowed:
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_AccountQuota.html
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/CHAP_Limits.html
+MANUAL_CLUSTER_SNAPSHOTS_QUOTA = "ManualClusterSnapshots"
+DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA = 100
+
+
+def check_source_quotas(preflight: Preflight, account: Account) -> None:
+    """Room in the source account for the snapshots the run makes there."""
+    _check_quotas(preflight, account, source_snapshots(preflight, preflight.source), 0, 0)
+
+
+def check_target_quotas(preflight: Preflight, account: TargetAccount) -> None:
+    """Room in a target account for its copy, its cluster and its instances."""
+    copy = naming.target_copy_id(preflight.run_id)
+    _check_quotas(preflight, account, [copy], 1, account.target.instance_count)
+
+
+def _check_quotas(
+    preflight: Preflight, account: Account, snapshots: list[str], clusters: int, instances: int
+) -> None:
+    """Room for the manual snapshots (and, where the quota answer has them, clusters and instances)."""
+    rds = rds_client(account.session)
+    account_id = account.access.account_id
+    quotas, unavailable = _account_quotas(rds)
+    if MANUAL_CLUSTER_SNAPSHOTS_QUOTA in quotas:
+        limit = quotas[MANUAL_CLUSTER_SNAPSHOTS_QUOTA][1]
+        basis = f"quota {MANUAL_CLUSTER_SNAPSHOTS_QUOTA}"
+    else:
+        limit = DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA
+        basis = f"assumed the documented default: {unavailable or 'quota not in the answer'}"
+    count = 0
+    for page in rds.get_paginator("describe_db_cluster_snapshots").paginate(SnapshotType="manual"):
+        count += len(page.get("DBClusterSnapshots", []))
+    names = ", ".join(snapshots)
+    if limit - count < len(snapshots):
+        preflight.add(
+            "error",
+            "snapshot-quota",
+            account_id,
+            MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
+            f"account {account_id} has {count} manual cluster snapshots in {preflight.region} and may have "
+            f"{limit} ({basis}); this run creates {len(snapshots)} ({names}), so it would fail with "
+            "SnapshotQuotaExceeded. Delete manual cluster snapshots you no longer need, or ask for a "
+            "higher 'Manual DB cluster snapshots' quota in Service Quotas.",
+        )
+    else:
+        preflight.add(
+            "info",
+            "snapshot-quota",
+            account_id,
+            MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
+            f"{count} of {limit} manual cluster snapshots used ({basis}); this run creates "
+            f"{len(snapshots)} ({names}).",
+        )
+    for quota, needed in (("DBClusters", clusters), ("DBInstances", instances)):
+        if not needed or quota not in quotas:
+            continue
+        used, most = quotas[quota]
+        if most - used < needed:
+            preflight.add(
+                "error",
+                "account-quota",
+                account_id,
+                quota,
+                f"account {account_id} uses {used} of {most} {quota} in {preflight.region}; this run adds "
+                f"{needed}. Free some or ask for a higher quota in Service Quotas.",
+            )
+
+
+def _account_quotas(rds: RDSClient) -> tuple[dict[str, tuple[int, int]], str]:
+    """{quota name: (used, max)} from DescribeAccountAttributes, or ({}, why it is unavailable)."""
+    try:
+        answer = rds.describe_account_attributes()
+    except ClientError as error:
+        return {}, f"rds:DescribeAccountAttributes: {error_code(error)}"
+    except (BotoCoreError, NotImplementedError) as error:
+        # moto does not implement DescribeAccountAttributes.
+        return {}, f"DescribeAccountAttributes unavailable: {error}"
+    quotas: dict[str, tuple[int, int]] = {}
+    for quota in answer.get("AccountQuotas", []):
+        name = quota.get("AccountQuotaName")
+        if name:
+            quotas[name] = (int(quota.get("Used", 0)), int(quota.get("Max", 0)))
+    return quotas, ""

@@ -21,6 +21,7 @@ REGION = "eu-west-1"
 # then 3 real seconds and the sweeper's 5-minute period 1 s, so a busy CI machine cannot turn a slow thread
 # into a heartbeat timeout that AWS would never see.
 EVENT_PATH_SPEED = 300
+SWEEPER_PATH_SPEED = 100
 
 
 def _entered(history: list[dict[str, Any]], name: str) -> int:
@@ -90,8 +91,10 @@ def test_rds_events_complete_every_event_wait() -> None:
 
 
 def test_a_missed_event_is_made_up_by_the_sweeper() -> None:
-    # Given RDS events that never arrive (they are delivered on a best-effort basis)
-    with running_twin(speed=EVENT_PATH_SPEED) as twin:
+    # Given RDS events that never arrive (they are delivered on a best-effort basis), on a clock slow enough
+    # that the 900 s heartbeat timeout is nine real seconds against a sweep every three: twin time is still
+    # wall time x speed, so only a wide margin keeps a slow sweep from looking like a dead sweeper
+    with running_twin(speed=SWEEPER_PATH_SPEED) as twin:
         twin.events.drop = lambda event: True
         # When a migration runs
         description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=240)

@@ -1,12 +1,13 @@
 VENV := .venv/bin
 
-.PHONY: install test lint typecheck validate security run ci bench asl
+.PHONY: install test lint typecheck validate security run ci bench bench-clock asl
 
 install:
 	./scripts/bootstrap
 
+# One worker per core: the twin's clock is virtual, so tests do not care what else the machine runs.
 test: install
-	$(VENV)/python -m pytest
+	$(VENV)/python -m pytest -n auto
 
 lint: install
 	$(VENV)/ruff check .
@@ -40,5 +41,9 @@ run: install
 # Not a test: event-driven waits versus 30 s polling in the twin, and handler cold imports (README "Benchmark").
 bench: install
 	$(VENV)/python -m bench.waits
+
+# Not a test: `ferry local run` quiet and under load, its real time and whether every run's timeline is the same.
+bench-clock: install
+	$(VENV)/python -m bench.clock
 
 ci: lint typecheck validate security test

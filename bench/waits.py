@@ -1,21 +1,21 @@
 """Benchmark: event-driven waits versus 30-second polling, side by side in one twin run.
 
-    make bench     # or: .venv/bin/python -m bench.waits [--speed N] [--copy-hours H] [--detect-seconds S]
+    make bench     # or: .venv/bin/python -m bench.waits [--copy-hours H]
 
 One twin, two migrations of events/migrate-two-targets.json started together: one with the default
 ``waitStrategy: events``, one with ``polling`` every 30 s. Every snapshot copy takes ``--copy-hours`` (2 by
-default, a world duration) and the twin clock runs ``--speed`` times real time. For each run: state
-transitions, Lambda invocations and history events, in total and per wait kind, and the detection delay
-between a resource becoming available (TwinRegistry ready time, twin clock) and the state after its wait
-being entered (history timestamps, twin clock). The detection delays that the targets are checked against come
-from a second side-by-side run on a clock at real time (x1), every resource taking ``--detect-seconds``: at
-x60 every real millisecond the twin itself spends (moto, the in-process handlers) counts 60 times. Then the
-cold import time of every handler module, each in a fresh interpreter with the layer and the function on
-PYTHONPATH as Lambda puts them, against importing boto3 alone. Prints a table and writes it to bench/results/.
+default, a world duration). For each run: state transitions, Lambda invocations and history events, in total
+and per wait kind, and the detection delay between a resource becoming available (TwinRegistry ready time)
+and the state after its wait being entered (history timestamps). Both are twin time on the virtual clock,
+which stands still while the twin itself works, so a delay is what the wait path takes in twin seconds, the
+same on any machine. Then the cold import time of every handler module, each in a fresh interpreter with the
+layer and the function on PYTHONPATH as Lambda puts them, against importing boto3 alone. Prints a table and
+writes it to bench/results/.
 
 Honest about its limits: RDS sends no event for a finished cluster snapshot copy, so copies are polled with
 back-off under "events" too; the sweeper's invocations are a fixed cost per account (every 5 minutes), not
-per run; detection delays include the twin's own processing time (real milliseconds x --speed).
+per run; an event is delivered in the twin second its resource becomes ready, where AWS takes seconds to
+minutes (RDS events are best effort), so an event-path delay of 0 here is the path's own cost only.
 """
 
 from __future__ import annotations
@@ -31,17 +31,14 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aurora_ferry.core import naming
+from bench.results import REPO, save, targets_table
 from ferry_cli.twin.lifecycle import Transition
 from ferry_cli.twin.runtime import Twin
 from ferry_cli.twin.world import World, load_world
 
-REPO = Path(__file__).resolve().parents[1]
-
-RESULTS = REPO / "bench" / "results"
 STRATEGIES = ("events", "polling")
 # Wait kinds, the prefix of their states in the ASL, the Mark state entered once the resource is available,
 # and whether an RDS event announces the end of the wait.
@@ -147,29 +144,11 @@ def _measure(
     }
 
 
-def side_by_side(speed: float, copy_hours: float, timeout: float) -> dict[str, Any]:
+def side_by_side(copy_hours: float, timeout: float) -> dict[str, Any]:
     """Both strategies in one twin; every snapshot copy takes ``copy_hours``, other waits the world's."""
     world = load_world(REPO / "worlds" / "two-accounts.json")
     durations = dataclasses.replace(world.durations, snapshot_copy=copy_hours * 3600)
-    return _run_both(dataclasses.replace(world, durations=durations, speed=speed), timeout)
-
-
-def detection_at_real_time(seconds: float, timeout: float) -> dict[str, Any]:
-    """Both strategies again, on a twin clock that runs at real time and every resource taking ``seconds``.
-
-    The twin's own processing (moto, the in-process handlers) takes real milliseconds; on a clock sped up
-    60 times each of them counts 60 times over, which is the twin's cost, not the event path's. At x1 a
-    detection delay is what the event path itself takes on this machine.
-    """
-    world = load_world(REPO / "worlds" / "two-accounts.json")
-    durations = dataclasses.replace(
-        world.durations,
-        snapshot_create=seconds,
-        snapshot_copy=seconds,
-        cluster_restore=seconds,
-        instance_create=seconds,
-    )
-    return _run_both(dataclasses.replace(world, durations=durations, speed=1.0), timeout)
+    return _run_both(dataclasses.replace(world, durations=durations), timeout)
 
 
 def _run_both(world: World, timeout: float) -> dict[str, Any]:
@@ -211,9 +190,7 @@ def _run_both(world: World, timeout: float) -> dict[str, Any]:
             measured["lambdaInvocations"] = (
                 measured["stateMachineInvocations"] + measured["routerInvocations"]
             )
-            measured["twinSeconds"] = (
-                description["stopDate"] - description["startDate"]
-            ).total_seconds() * twin.clock.speed
+            measured["twinSeconds"] = (description["stopDate"] - description["startDate"]).total_seconds()
             results[strategy] = measured
         results["sweeperInvocations"] = sweeps
         results["twinSeconds"] = twin.clock.elapsed()
@@ -271,17 +248,12 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if b else "n/a"
 
 
-def report(
-    run: dict[str, Any],
-    detect: dict[str, Any],
-    imports: dict[str, Any],
-    args: argparse.Namespace,
-) -> tuple[str, bool]:
-    speed, copy_hours = args.speed, args.copy_hours
+def report(run: dict[str, Any], imports: dict[str, Any], args: argparse.Namespace) -> tuple[str, bool]:
+    copy_hours = args.copy_hours
     ev, po = run["events"], run["polling"]
     lines = [
-        f"aurora-ferry wait benchmark: two targets, {copy_hours:g} h snapshot copies, twin clock x{speed:g}, "
-        f"one twin, both runs side by side ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        f"aurora-ferry wait benchmark: two targets, {copy_hours:g} h snapshot copies, one twin, both runs side "
+        f"by side, twin time on the virtual clock ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         "| per migration | events | polling 30 s | polling / events |",
         "|---|---:|---:|---:|",
@@ -299,7 +271,7 @@ def report(
         f"{run['twinSeconds']:.0f} twin seconds.",
         "",
         "| wait (count in run) | how it ends under events | transitions events / polling | ratio "
-        f"| delay, twin s at x{speed:g}: events / polling (max) | completed by |",
+        "| delay, twin s: events / polling (max) | completed by |",
         "|---|---|---:|---:|---:|---|",
     ]
     checks: list[tuple[str, bool]] = []
@@ -339,25 +311,10 @@ def report(
             len(event_transitions_per_wait) == 1,
         ),
     )
-    lines += [
-        "",
-        f"Detection delay at real time: twin clock x1, every resource taking {args.detect_seconds:g} s, both "
-        "strategies side by side again (at x" + f"{speed:g}" + " the twin's own processing counts "
-        f"{speed:g} times over). Seconds from the resource becoming available to the state after the wait:",
-        "",
-        "| wait | events: max (each) | polling 30 s: max (each) | completed by |",
-        "|---|---:|---:|---|",
-    ]
-    dev, dpo = detect["events"]["waits"], detect["polling"]["waits"]
     for kind, (_, _, has_event) in WAITS.items():
-        each_e = ", ".join(f"{d:.2f}" for d in dev[kind]["delays"])
-        each_p = ", ".join(f"{d:.2f}" for d in dpo[kind]["delays"])
-        lines.append(
-            f"| {kind} | {max(dev[kind]['delays']):.2f} ({each_e}) | {max(dpo[kind]['delays']):.2f} ({each_p}) | "
-            f"{', '.join(sorted(set(dev[kind]['completedBy']))) or 'back-off polling'} |"
-        )
         if has_event:
-            checks.append((f"{kind}: detection delay <= 2 s (x1 clock)", max(dev[kind]["delays"]) <= 2.0))
+            delay = max(ev["waits"][kind]["delays"])
+            checks.append((f"{kind}: detection delay <= 2 twin s (max {delay:g})", delay <= 2.0))
     base = imports["boto3"]
     lines += [
         "",
@@ -370,41 +327,23 @@ def report(
         lines.append(f"| functions/{name}/app.py | {seconds * 1000:.0f} | {seconds / base:.2f} |")
     slowest = max(imports["handlers"].values())
     checks.append((f"every handler's cold import < 400 ms (slowest {slowest * 1000:.0f} ms)", slowest < 0.4))
-    lines += ["", "| target | met |", "|---|---|"]
-    lines += [f"| {text} | {'yes' if ok else 'NO'} |" for text, ok in checks]
-    return "\n".join(lines) + "\n", all(ok for _, ok in checks)
+    table, met = targets_table(checks)
+    return "\n".join(lines + table) + "\n", met
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.waits", description=__doc__.splitlines()[0])
-    parser.add_argument("--speed", type=float, default=60.0, help="twin seconds per real second (default 60)")
     parser.add_argument("--copy-hours", type=float, default=2.0, help="duration of every snapshot copy")
     parser.add_argument("--repeat", type=int, default=5, help="cold import repetitions per module")
     parser.add_argument("--timeout", type=float, default=1800.0, help="real seconds before a run is stopped")
-    parser.add_argument(
-        "--detect-seconds", type=float, default=20.0, help="resource duration of the real-time detection run"
-    )
     args = parser.parse_args(argv)
     started = time.monotonic()
-    run = side_by_side(args.speed, args.copy_hours, args.timeout)
-    detect = detection_at_real_time(args.detect_seconds, args.timeout)
+    run = side_by_side(args.copy_hours, args.timeout)
     imports = cold_imports(args.repeat)
-    table, met = report(run, detect, imports, args)
+    table, met = report(run, imports, args)
     print(table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"waits-{stamp}.md").write_text(table, encoding="utf-8")
-    raw = {
-        "args": vars(args),
-        "run": run,
-        "detect": detect,
-        "imports": imports,
-        "realSeconds": time.monotonic() - started,
-    }
-    (RESULTS / f"waits-{stamp}.json").write_text(json.dumps(raw, indent=2, default=str), encoding="utf-8")
-    print(
-        f"written to {(RESULTS / f'waits-{stamp}.md').relative_to(REPO)} ({time.monotonic() - started:.0f} s)"
-    )
+    raw = {"args": vars(args), "run": run, "imports": imports, "realSeconds": time.monotonic() - started}
+    print(f"written to {save('waits', table, raw)} ({time.monotonic() - started:.0f} s)")
     return 0 if met else 1
 
 

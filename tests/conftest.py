@@ -27,7 +27,6 @@ def load_event(name: str) -> dict[str, Any]:
 @contextmanager
 def running_twin(
     world: str = "two-accounts.json",
-    speed: float = 3000,
     handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
     durations: dict[str, float] | None = None,
     enforce_iam: bool = True,
@@ -47,9 +46,24 @@ def running_twin(
     with Twin.started(
         loaded,
         REPO / "template.yaml",
-        speed=speed,
         handler_overrides=handler_overrides,
         enforce_iam=enforce_iam,
         member_templates=member_templates,
     ) as twin:
         yield twin
+
+
+def run_twin_until(
+    twin: Any, condition: Callable[[], bool], step: float = 60.0, limit: float = 7 * 86400
+) -> float:
+    """Let twin time pass `step` seconds at a time until `condition()` holds; the twin seconds it took.
+
+    Each step returns only once every worker of the twin waits, so `condition` sees a settled twin; the
+    condition may call the twin's APIs (it runs between steps, not inside the clock).
+    """
+    started = twin.clock.elapsed()
+    while not condition():
+        if twin.clock.elapsed() - started >= limit:
+            raise TimeoutError(f"not there after {limit:g} twin seconds")
+        twin.clock.sleep(step)
+    return float(twin.clock.elapsed() - started)

@@ -54,9 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--json", action="store_true", help="print one machine-readable summary instead of progress"
     )
-    run.add_argument(
-        "--speed", type=float, help="twin seconds per real second (default: the world's clock.speed)"
-    )
     run.add_argument("--timeout", type=float, default=600.0, help="real seconds before the run is stopped")
     run.set_defaults(command=_local_run)
     local_plan = local_commands.add_parser(
@@ -93,6 +90,13 @@ def _read_json(path: Path, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SystemExit(f"ferry: {what} file {path} not found") from None
+    except IsADirectoryError:
+        raise SystemExit(f"ferry: {what} file {path} is a directory") from None
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start : error.start + 1]
+        raise SystemExit(
+            f"ferry: {what} file {path} is not UTF-8 text (byte {error.start}: {bad!r}); save it as UTF-8 JSON"
+        ) from None
     except json.JSONDecodeError as error:
         raise SystemExit(f"ferry: {what} file {path} is not valid JSON: {error}") from None
 
@@ -183,15 +187,16 @@ def _local_run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ferry: world {args.world}: {error}\n")
         return 2
     out = sys.stdout
-    with Twin.started(world, args.template, speed=args.speed) as twin:
+    with Twin.started(world, args.template) as twin:
         before = twin.inventory()
         if not args.json:
             out.write(
-                f"twin: {world.description or args.world.name} ({world.region}, clock x{twin.clock.speed:g})\n"
+                f"twin: {world.description or args.world.name} ({world.region}, "
+                f"twin time from {twin.clock.start:%Y-%m-%dT%H:%M:%SZ})\n"
             )
             out.write(f"input: {_rel(args.input)}\n")
         execution_arn = twin.start(execution_input, machine=machine_for(execution_input))
-        printer = _ProgressPrinter(out, twin.clock.elapsed) if not args.json else None
+        printer = _ProgressPrinter(out) if not args.json else None
         description = twin.wait(execution_arn, printer.on_event if printer else None, args.timeout)
         history = twin.history(execution_arn)
         after = twin.inventory()
@@ -206,15 +211,18 @@ def _local_run(args: argparse.Namespace) -> int:
 
 
 class _ProgressPrinter:
-    """Prints each step as the execution history reports it, in twin time."""
+    """Prints each step as the execution history reports it, at its time from the start of the execution."""
 
-    def __init__(self, out: TextIO, elapsed: Any) -> None:
+    def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.elapsed = elapsed
         self.last_status: dict[str, str] = {}
-        self.started = elapsed()
+        self.started: Any = None
+        self.at: Any = None
 
     def on_event(self, event: dict[str, Any]) -> None:
+        self.at = event["timestamp"]
+        if self.started is None:
+            self.started = self.at
         kind = event["type"]
         details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
         if kind in _SHOWN_ENTERED and details and not details["name"].startswith("Check"):
@@ -231,7 +239,7 @@ class _ProgressPrinter:
             self._line(f"! {kind}: {failed.get('error', '')}")
 
     def _line(self, text: str) -> None:
-        seconds = int(self.elapsed() - self.started)
+        seconds = int((self.at - self.started).total_seconds())
         self.out.write(f"[{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}] {text}\n")
         self.out.flush()
 
@@ -263,6 +271,9 @@ def _report(
             "byFunction": dict(sorted(invocations.items())),
         },
         "resources": {"before": before, "after": after},
+        # Twin seconds from the start at which each state was entered: the same on any machine (the twin's
+        # clock is virtual), so two runs of one world and input can be compared line by line.
+        "timeline": _timeline(history),
     }
     if status == "SUCCEEDED":
         report["output"] = json.loads(description.get("output") or "null")
@@ -271,6 +282,17 @@ def _report(
         report["cause"] = description.get("cause")
         report["failedState"] = _failed_state(history)
     return report
+
+
+def _timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not history:
+        return []
+    start = history[0]["timestamp"]
+    return [
+        {"at": (e["timestamp"] - start).total_seconds(), "state": e["stateEnteredEventDetails"]["name"]}
+        for e in history
+        if e["type"].endswith("StateEntered")
+    ]
 
 
 def _failed_state(history: list[dict[str, Any]]) -> str | None:

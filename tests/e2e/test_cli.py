@@ -19,9 +19,7 @@ def test_local_run_json_reports_status_output_resources_and_counts(
 ) -> None:
     # Given the shipped default world and the CMK sample input
     # When `ferry local run --json` runs it
-    status = main(
-        ["local", "run", "--json", "--speed", "3000", "--input", str(REPO / "events/migrate-cmk.json")]
-    )
+    status = main(["local", "run", "--json", "--input", str(REPO / "events/migrate-cmk.json")])
     report = json.loads(capsys.readouterr().out)
     # Then it exits 0 and reports the output, resources per account, transitions and invocations
     assert status == 0
@@ -35,9 +33,9 @@ def test_local_run_json_reports_status_output_resources_and_counts(
     }
     assert report["stateTransitions"] > 0
     assert report["lambdaInvocations"]["total"] == sum(report["lambdaInvocations"]["byFunction"].values())
-    # Copies have no RDS event, so each of the two (share copy, target copy) is polled at least once; how often
-    # depends on the back-off, not asserted here
-    assert report["lambdaInvocations"]["byFunction"]["PollStatusFunction"] >= 2
+    # Copies have no RDS event: each of the two (share copy, target copy, 930 twin seconds each) is polled with
+    # the back-off, six checks each, the same on any machine
+    assert report["lambdaInvocations"]["byFunction"]["PollStatusFunction"] == 12
 
 
 def test_local_run_prints_the_failing_state_error_and_cause_and_exits_non_zero(
@@ -45,9 +43,7 @@ def test_local_run_prints_the_failing_state_error_and_cause_and_exits_non_zero(
 ) -> None:
     # Given an input whose target the share key does not trust
     # When it is run
-    status = main(
-        ["local", "run", "--speed", "3000", "--input", str(REPO / "events/migrate-failing-key-policy.json")]
-    )
+    status = main(["local", "run", "--input", str(REPO / "events/migrate-failing-key-policy.json")])
     printed = capsys.readouterr().out
     # Then the exit status is non-zero and the failing state, error and cause are printed
     assert status == 1
@@ -119,3 +115,29 @@ def test_local_plan_of_a_source_at_its_snapshot_quota_fails(capsys: pytest.Captu
     # Then the quota answer of DescribeAccountAttributes stops it
     assert status == 1
     assert "has 2 manual cluster snapshots in eu-west-1 and may have 2 (quota ManualClusterSnapshots)" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["plan"], ["local", "run"], ["local", "plan"]],
+    ids=["validate", "plan", "local-run", "local-plan"],
+)
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"source": "\xff\xfe"}', "is not UTF-8 text (byte 12: b'\\xff'); save it as UTF-8 JSON"),
+        (b'{"source": ', "is not valid JSON"),
+    ],
+    ids=["not-utf8", "not-json"],
+)
+def test_an_unreadable_input_file_is_named_without_a_traceback(
+    tmp_path: Path, command: list[str], content: bytes, expected: str
+) -> None:
+    # Given an input file that is not UTF-8, or not JSON
+    path = tmp_path / "input.json"
+    path.write_bytes(content)
+    # When any command that reads an input is given it
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--input", str(path)])
+    # Then it stops before any AWS call, naming the file and what is wrong with it
+    assert str(exited.value).startswith(f"ferry: input file {path} {expected}")

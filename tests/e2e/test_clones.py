@@ -402,9 +402,7 @@ def test_ferry_local_run_runs_a_clone_input_in_the_clones_world(capsys: pytest.C
 
     # Given a clone sample and no --world
     # When `ferry local run` runs it
-    status = main(
-        ["local", "run", "--speed", "3000", "--input", str(REPO / "events/clone-cross-account.json")]
-    )
+    status = main(["local", "run", "--input", str(REPO / "events/clone-cross-account.json")])
     printed = capsys.readouterr().out
     # Then it ran the clone state machine in worlds/clones.json, and printed the clone's summary
     assert status == 0, printed
@@ -424,7 +422,7 @@ def test_ferry_local_run_prints_a_refused_clone(capsys: pytest.CaptureFixture[st
     path = tmp_path / "clone.json"
     path.write_text(json.dumps(raw))
     # When it is run
-    status = main(["local", "run", "--speed", "3000", "--input", str(path)])
+    status = main(["local", "run", "--input", str(path)])
     printed = capsys.readouterr().out
     # Then the exit status is 1 and the failing state, error and cause are printed
     assert status == 1

@@ -84,9 +84,7 @@ def _mutated_templates(tmp_path: Path, mutation: Mutation) -> Path:
 
 def _run(mutation: Mutation, folder: Path, *, enforce_iam: bool) -> dict[str, Any]:
     machine = "CloneStateMachine" if mutation.event.startswith("clone") else "MigrationStateMachine"
-    with running_twin(
-        world=mutation.world, speed=3000, enforce_iam=enforce_iam, member_templates=folder
-    ) as twin:
+    with running_twin(world=mutation.world, enforce_iam=enforce_iam, member_templates=folder) as twin:
         description = twin.wait(
             twin.start(load_event(mutation.event), machine=machine), timeout_real_seconds=240
         )

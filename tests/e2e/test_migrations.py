@@ -52,7 +52,7 @@ def _cluster(inventory: dict[str, Any], account: str, identifier: str) -> dict[s
 def test_cmk_encrypted_source_is_copied_reencrypted_and_cleaned_up() -> None:
     # Given a source cluster encrypted with a customer-managed key, and one target (on the world's own clock,
     # x600, so that a 15-minute copy lasts long enough in real time to be seen in progress on a busy machine)
-    with running_twin(speed=600) as twin:
+    with running_twin() as twin:
         # When the migration runs
         description, before, after = _run(twin, load_event("migrate-cmk.json"))
         history = twin.history(description["executionArn"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from aurora_ferry.core import ResourceFailedError
 from aurora_ferry.core.naming import run_id_from_execution_name, source_snapshot_id, target_copy_id
-from tests.conftest import load_event, running_twin
+from tests.conftest import load_event, run_twin_until, running_twin
 
 pytestmark = pytest.mark.statemachine
 
@@ -119,7 +118,9 @@ def test_a_snapshot_still_being_created_when_a_run_fails_is_deleted_once_it_is_a
         left_status = _snapshot_status(rds, snapshot_id)
         # ... the scheduled retry runs twice while the snapshot is still being created
         ticks = twin.invocations.by_function.get("RetryLeftoversFunction", 0)
-        _wait_until(lambda: twin.invocations.by_function.get("RetryLeftoversFunction", 0) >= ticks + 2)
+        run_twin_until(
+            twin, lambda: twin.invocations.by_function.get("RetryLeftoversFunction", 0) >= ticks + 2
+        )
         status_while_retried = _snapshot_status(rds, snapshot_id)
         # ... and then RDS finishes it
         from moto.rds.models import rds_backends
@@ -130,7 +131,7 @@ def test_a_snapshot_still_being_created_when_a_run_fails_is_deleted_once_it_is_a
             "creating",
             0,
         )
-        _wait_until(lambda: snapshot_id not in _snapshot_ids(rds))
+        run_twin_until(twin, lambda: snapshot_id not in _snapshot_ids(rds))
         remaining = _snapshot_ids(rds)
         cluster = rds.describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"][0]
     # Then the failed run left the snapshot in place because it was still being created, and said it would retry
@@ -153,14 +154,6 @@ def _snapshot_status(rds: Any, identifier: str) -> str:
         "DBClusterSnapshots"
     ][0]["Status"]
     return status
-
-
-def _wait_until(condition: Callable[[], bool], timeout_real_seconds: float = 60) -> None:
-    deadline = time.monotonic() + timeout_real_seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the twin did not get there in time")
-        time.sleep(0.05)
 
 
 def _snapshot_ids(rds: Any) -> set[str]:

@@ -193,8 +193,8 @@ class CloneTwin:
 
 @pytest.fixture
 def clock() -> TwinClock:
-    # Speed 1: twin time barely moves while a test runs; tests jump with advance().
-    return TwinClock(speed=1.0)
+    # No workers: twin time stands still until a test jumps with advance().
+    return TwinClock()
 
 
 @pytest.fixture

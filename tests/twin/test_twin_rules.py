@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
-from datetime import UTC
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -79,8 +79,8 @@ def aws() -> Iterator[Clients]:
 
 @pytest.fixture
 def clock() -> TwinClock:
-    # Speed 1: while a test runs (milliseconds) twin time barely moves; tests jump with advance().
-    return TwinClock(speed=1.0)
+    # No workers: twin time stands still until a test jumps with advance().
+    return TwinClock()
 
 
 @pytest.fixture
@@ -225,36 +225,6 @@ def error_message(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return str(exc.value.response["Error"]["Message"])
 
 
-# ---------------------------------------------------------------------------------------------- clock
-
-
-@pytest.mark.twin
-def test_clock_runs_faster_than_real_time_and_can_be_advanced() -> None:
-    # Given a clock running 1000x faster than real time
-    clock = TwinClock(speed=1000.0)
-    start = clock.now()
-
-    # When 50 twin seconds are slept and 100 more are skipped
-    clock.sleep(50)
-    clock.advance(100)
-
-    # Then at least 150 twin seconds have passed, in tz-aware UTC, and conversions use the speed
-    assert clock.elapsed() >= 150
-    assert (clock.now() - start).total_seconds() >= 150
-    assert clock.now().tzinfo is UTC
-    assert clock.real_seconds(600) == pytest.approx(0.6)
-    assert clock.real_seconds(-5) == 0.0
-
-
-@pytest.mark.twin
-def test_clock_rejects_non_positive_speed_and_backward_jumps() -> None:
-    # Given / When / Then: a clock that stands still or a jump back in time is a programming error
-    with pytest.raises(ValueError):
-        TwinClock(speed=0)
-    with pytest.raises(ValueError):
-        TwinClock().advance(-1)
-
-
 # ---------------------------------------------------------------------------------------------- rule 1
 
 
@@ -278,19 +248,22 @@ def test_manual_snapshot_is_creating_until_its_duration_has_passed(
 
 
 @pytest.mark.twin
-def test_lifecycle_follows_scaled_real_time(aws: Clients) -> None:
-    # Given a clock 200x faster than real time and 500 twin seconds to create a snapshot (2.5 s of real time,
-    # long enough to read the snapshot while it is creating), and a snapshot just started
-    clock = TwinClock(speed=200.0)
-    with aws_rules(clock, Durations(snapshot_create=500.0)) as twin:
+def test_lifecycle_follows_the_clock_when_a_worker_sleeps(aws: Clients) -> None:
+    # Given 500 twin seconds to create a snapshot, and a snapshot just started
+    clock = TwinClock()
+    with aws_rules(clock, Durations(snapshot_create=500.0)) as twin, clock.patched():
         manual_snapshot(aws, twin, available=False)
         assert snapshot_of(aws, SOURCE, "snap")["Status"] == "creating"
 
-        # When 600 twin seconds pass on the clock
-        clock.sleep(600)
+        # When the only worker sleeps 499 twin seconds, then one more
+        time.sleep(499)
+        almost = snapshot_of(aws, SOURCE, "snap")
+        time.sleep(1)
 
-        # Then the snapshot is available
+        # Then the snapshot was creating until exactly its duration had passed, and is available after it
+        assert (almost["Status"], almost["PercentProgress"]) == ("creating", 99)
         assert snapshot_of(aws, SOURCE, "snap")["Status"] == "available"
+        assert clock.elapsed() == 500
 
 
 @pytest.mark.twin
@@ -1140,3 +1113,25 @@ def test_an_existing_cluster_identifier_is_refused_not_replaced(aws: Clients, tw
     assert error_code(exc) == "DBClusterAlreadyExistsFault"
     still = rds.describe_db_clusters(DBClusterIdentifier="prod")["DBClusters"][0]
     assert still["DbClusterResourceId"] == created["DbClusterResourceId"]
+
+
+@pytest.mark.twin
+def test_symmetric_keys_share_one_unused_rsa_key_and_asymmetric_keys_get_their_own(
+    aws: Clients, twin: TwinRegistry
+) -> None:
+    from moto.kms.models import kms_backends
+
+    # Given two symmetric keys and an asymmetric signing key
+    kms = aws("kms", SOURCE)
+    first = kms.create_key()["KeyMetadata"]["KeyId"]
+    second = kms.create_key()["KeyMetadata"]["KeyId"]
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    keys = kms_backends[SOURCE][REGION].keys
+    # When the asymmetric key signs a message
+    signature = kms.sign(KeyId=signing, Message=b"twin", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    # Then the symmetric keys share moto's unused private key, and the signing key has its own, which verifies
+    assert keys[first].private_key is keys[second].private_key
+    assert keys[signing].private_key is not keys[first].private_key
+    assert kms.verify(
+        KeyId=signing, Message=b"twin", Signature=signature, SigningAlgorithm="RSASSA_PSS_SHA_256"
+    )["SignatureValid"]

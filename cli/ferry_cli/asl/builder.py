@@ -243,11 +243,30 @@ class Flow:
             {f"Mark{field[0].upper()}{field[1:]}": {**state, "ResultPath": f"$.marks.{field}", "Next": None}}
         )
 
+    def mark_endpoints(self, field: str) -> None:
+        """`mark` once a cluster polls ready: the summary reports the endpoints that poll returned."""
+        comment = "Keeps the endpoints and records the time."
+        self.mark(field, comment, endpoint="$.poll.endpoint", readerEndpoint="$.poll.readerEndpoint")
+
+    def start(self, name: str, comment: str, resource: str) -> None:
+        """A workflow's first states: `resource` checks the whole execution input before any AWS call, its
+        answer becoming the state, then the start is marked."""
+        execution = params(input="$", executionName="$$.Execution.Name")
+        self.task(name, comment, resource, execution, timeout=30, result="$")
+        self.mark("started")
+
     def choice(self, name: str, comment: str, rules: list[State], default: str) -> None:
         self.add({name: {"Type": "Choice", "Comment": comment, "Choices": rules, "Default": default}})
 
+    def if_true(self, name: str, comment: str, variable: str, then: str, otherwise: str) -> None:
+        self.choice(name, comment, [{"Variable": variable, "BooleanEquals": True, "Next": then}], otherwise)
+
     def fail(self, name: str, error_path: str, cause_path: str) -> None:
         self.add({name: {"Type": "Fail", "ErrorPath": error_path, "CausePath": cause_path}})
+
+    def cleanup(self, name: str, comment: str, resource: str, parameters: State) -> None:
+        """The best-effort cleanup task both endings run; what it did is kept in `$.cleanup` for the summary."""
+        self.task(name, comment, resource, parameters, timeout=300, result="$.cleanup", best_effort=True)
 
     def summarize(self, name: str, comment: str, resource: str) -> None:
         """The successful end: the summary is the execution's output (no ResultPath)."""
@@ -269,7 +288,7 @@ class Flow:
         The caught error sits in `$.failure` (the Catch's ResultPath); the summary function turns it into
         `$.summary.error` and `.cause`, which the Fail state reports.
         """
-        self.task(cleanup, comment, resource, parameters, timeout=300, result="$.cleanup", best_effort=True)
+        self.cleanup(cleanup, comment, resource, parameters)
         readable = "Turns the caught error into a readable error and cause."
         self.add({describe: {**summary_state(readable, summarize, "failed", "$.summary"), "Next": fail}})
         self.fail(fail, "$.summary.error", "$.summary.cause")

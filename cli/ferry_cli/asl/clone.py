@@ -14,18 +14,35 @@ POLL = "PollCloneFunctionArn"
 RETIRE = "RetireDevClusterFunctionArn"
 
 
+def _poll(flow: Flow, key: str, noun: str, comment: str, kind: str, **identifiers: str) -> None:
+    """The waits for clusters and instances, new or retired, all poll one function in the target account."""
+    flow.poll_loop(key, noun, comment, POLL, params(kind=kind, access="$.targetAccess", **identifiers))
+
+
+def _retire(flow: Flow, what: str, comment: str, result: str, noun: str) -> None:
+    """Deletes the `what` ("instances" or "clusters") of the dev cluster(s) a refresh replaces, then polls until
+    they are gone."""
+    flow.task(
+        f"RetireOld{what.title()}",
+        comment,
+        RETIRE,
+        {"action": f"delete-{what}", **run(clusters="$.checked.replaces")},
+        timeout=300,
+        result=result,
+    )
+    gone = f"Checks whether the old {what} are gone."
+    identifiers = f"{result}.{what.removesuffix('s')}Identifiers"
+    _poll(flow, f"Retired{what.title()}", noun, gone, f"{what}-gone", identifiers=identifiers)
+
+
 def definition() -> State:
     # An invalid input only needs describing; from the inspection on, failures go through cleanup.
     flow = Flow(failure="DescribeCloneFailure", errors=DOMAIN_ERRORS + CLONE_ERRORS)
-    flow.task(
+    flow.start(
         "ValidateCloneInput",
         "Checks the whole clone input contract before any AWS call.",
         "ValidateCloneInputFunctionArn",
-        params(input="$", executionName="$$.Execution.Name"),
-        timeout=30,
-        result="$",
     )
-    flow.mark("started")
     flow.failure = "CleanupCloneAfterFailure"
     flow.task(
         "InspectCloneSource",
@@ -35,11 +52,12 @@ def definition() -> State:
         timeout=120,
         result="$.checked",
     )
-    flow.choice(
+    flow.if_true(
         "IsCrossAccount",
         "A clone in another account needs the cluster shared through AWS RAM first.",
-        [{"Variable": "$.plan.crossAccount", "BooleanEquals": True, "Next": "ShareSourceCluster"}],
-        default="CreateClone",
+        "$.plan.crossAccount",
+        then="ShareSourceCluster",
+        otherwise="CreateClone",
     )
     flow.task(
         "ShareSourceCluster",
@@ -69,19 +87,15 @@ def definition() -> State:
         timeout=300,
         result="$.clone",
     )
-    flow.poll_loop(
+    _poll(
+        flow,
         "Clone",
         "clone cluster",
         "Describes the clone once.",
-        POLL,
-        params(kind="cluster", access="$.targetAccess", identifier="$.clone.clusterIdentifier"),
+        "cluster",
+        identifier="$.clone.clusterIdentifier",
     )
-    flow.mark(
-        "cloneReady",
-        "Keeps the endpoints and records the time.",
-        endpoint="$.poll.endpoint",
-        readerEndpoint="$.poll.readerEndpoint",
-    )
+    flow.mark_endpoints("cloneReady")
     flow.task(
         "CreateCloneInstances",
         "Creates the requested instances in the clone.",
@@ -90,12 +104,13 @@ def definition() -> State:
         timeout=300,
         result="$.instances",
     )
-    flow.poll_loop(
+    _poll(
+        flow,
         "CloneInstances",
         "clone instances",
         "Describes the clone's instances once.",
-        POLL,
-        params(kind="instances", access="$.targetAccess", identifiers="$.instances.instanceIdentifiers"),
+        "instances",
+        identifiers="$.instances.instanceIdentifiers",
     )
     flow.mark("instancesReady")
     flow.task(
@@ -106,53 +121,35 @@ def definition() -> State:
         timeout=60,
         result="$.verified",
     )
-    flow.choice(
+    flow.if_true(
         "IsRefresh",
         "A refresh retires the old dev cluster now that the new clone is ready.",
-        [{"Variable": "$.checked.retiring", "BooleanEquals": True, "Next": "RetireOldInstances"}],
-        default="CleanupClone",
+        "$.checked.retiring",
+        then="RetireOldInstances",
+        otherwise="CleanupClone",
     )
     # Instances first: Aurora deletes a cluster only once it has no instances.
     # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_DeleteCluster.html
-    flow.task(
-        "RetireOldInstances",
+    _retire(
+        flow,
+        "instances",
         "Deletes the instances of the dev cluster(s) the refresh replaces (tagged managed only).",
-        RETIRE,
-        {"action": "delete-instances", **run(clusters="$.checked.replaces")},
-        timeout=300,
-        result="$.retire",
-    )
-    flow.poll_loop(
-        "RetiredInstances",
+        "$.retire",
         "old dev cluster instances",
-        "Checks whether the old instances are gone.",
-        POLL,
-        params(kind="instances-gone", access="$.targetAccess", identifiers="$.retire.instanceIdentifiers"),
     )
-    flow.task(
-        "RetireOldClusters",
+    _retire(
+        flow,
+        "clusters",
         "Deletes the replaced dev cluster(s) without a final snapshot (tagged managed only).",
-        RETIRE,
-        {"action": "delete-clusters", **run(clusters="$.checked.replaces")},
-        timeout=300,
-        result="$.retired",
-    )
-    flow.poll_loop(
-        "RetiredClusters",
+        "$.retired",
         "old dev cluster",
-        "Checks whether the old clusters are gone.",
-        POLL,
-        params(kind="clusters-gone", access="$.targetAccess", identifiers="$.retired.clusterIdentifiers"),
     )
     flow.mark("retired")
-    flow.task(
+    flow.cleanup(
         "CleanupClone",
         "Deletes this run's RAM share (the clone no longer needs it).",
         "CleanupCloneFunctionArn",
         run(failed=False),
-        timeout=300,
-        result="$.cleanup",
-        best_effort=True,
     )
     flow.mark("cleanedUp")
     flow.summarize(

@@ -11,6 +11,18 @@ POLL = "PollStatusFunctionArn"
 REGISTER = "RegisterWaitFunctionArn"
 
 
+def _await(
+    flow: Flow, key: str, noun: str, subject: State, event: str | None = None, *, when: State | None = None
+) -> None:
+    """`Flow.event_wait` on the migration's own poll and register functions, announced by `event` if any."""
+    flow.event_wait(key, noun, subject, poll=POLL, register=REGISTER, event=event, when=when)
+
+
+def _snapshot(access: str, identifier: str) -> State:
+    """What a wait for a cluster snapshot has the poll function describe: `identifier`, reached with `access`."""
+    return params(kind="snapshot", access=access, identifier=identifier)
+
+
 def target_steps() -> Flow:
     """One Map iteration: copy, restore and add instances in one target account.
 
@@ -18,60 +30,53 @@ def target_steps() -> Flow:
     """
     flow = Flow(failure="TargetFailed", catch=False)
     target = run(accountId="$.accountId")
-    flow.task(
+    # How the waits reach the target account, as the copy step returned it.
+    access = "$.copy.access"
+
+    def in_target(
+        name: str, comment: str, resource: str, given: State, result: str, queued: bool = False
+    ) -> None:
+        """A task in the iteration's target account: its function is given the account, and `given`."""
+        flow.task(name, comment, resource, {**target, **given}, timeout=300, result=result, queued=queued)
+
+    in_target(
         "CopyToTarget",
         "Copies the shared snapshot by ARN, re-encrypted with the target key.",
         "CopyToTargetFunctionArn",
-        {**target, "shared.$": "$.shared"},
-        timeout=300,
-        result="$.copy",
+        params(shared="$.shared"),
+        "$.copy",
         queued=True,
     )
-    flow.event_wait(
-        "TargetCopy",
-        "target snapshot copy",
-        params(kind="snapshot", access="$.copy.access", identifier="$.copy.snapshot.identifier"),
-        poll=POLL,
-        register=REGISTER,
-    )
+    _await(flow, "TargetCopy", "target snapshot copy", _snapshot(access, "$.copy.snapshot.identifier"))
     flow.mark("targetCopyReady")
-    flow.task(
+    in_target(
         "RestoreCluster",
         "Restores the target cluster (no instances yet) with the target key.",
         "RestoreClusterFunctionArn",
-        {**target, "copy.$": "$.copy.snapshot"},
-        timeout=300,
-        result="$.cluster",
+        params(copy="$.copy.snapshot"),
+        "$.cluster",
     )
-    flow.event_wait(
+    _await(
+        flow,
         "Cluster",
         "target cluster",
-        params(kind="cluster", access="$.copy.access", identifier="$.cluster.clusterIdentifier"),
-        poll=POLL,
-        register=REGISTER,
-        event="RDS-EVENT-0170 (DB cluster created)",
+        params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier"),
+        "RDS-EVENT-0170 (DB cluster created)",
     )
-    flow.mark(
-        "clusterReady",
-        "Keeps the endpoints and records the time.",
-        endpoint="$.poll.endpoint",
-        readerEndpoint="$.poll.readerEndpoint",
-    )
-    flow.task(
+    flow.mark_endpoints("clusterReady")
+    in_target(
         "CreateInstances",
         "Creates the requested instances in the restored cluster.",
         "CreateInstancesFunctionArn",
-        {**target, "engine.$": "$.copy.snapshot.engine"},
-        timeout=300,
-        result="$.instances",
+        params(engine="$.copy.snapshot.engine"),
+        "$.instances",
     )
-    flow.event_wait(
+    _await(
+        flow,
         "Instances",
         "target instances",
-        params(kind="instances", access="$.copy.access", identifiers="$.instances.instanceIdentifiers"),
-        poll=POLL,
-        register=REGISTER,
-        event="RDS-EVENT-0005 (DB instance created) of each instance",
+        params(kind="instances", access=access, identifiers="$.instances.instanceIdentifiers"),
+        "RDS-EVENT-0005 (DB instance created) of each instance",
     )
     flow.mark("instancesReady")
     flow.add(
@@ -98,15 +103,9 @@ def target_steps() -> Flow:
 def definition() -> State:
     # Until the source snapshot is prepared the run has made nothing, so a failure only needs describing.
     flow = Flow(failure="DescribeFailure")
-    flow.task(
-        "ValidateInput",
-        "Checks the whole input contract before any AWS call.",
-        "ValidateInputFunctionArn",
-        params(input="$", executionName="$$.Execution.Name"),
-        timeout=30,
-        result="$",
+    flow.start(
+        "ValidateInput", "Checks the whole input contract before any AWS call.", "ValidateInputFunctionArn"
     )
-    flow.mark("started")
     flow.task(
         "Preflight",
         "Read-only checks of roles, keys, key policies, quotas and names; fails before anything is created.",
@@ -126,13 +125,12 @@ def definition() -> State:
         queued=True,
     )
     # RDS-EVENT-0075 announces a snapshot the run took; a copied automated snapshot has no event.
-    flow.event_wait(
+    _await(
+        flow,
         "SourceSnapshot",
         "source snapshot",
-        params(kind="snapshot", access="$.sourceAccess", identifier="$.source.identifier"),
-        poll=POLL,
-        register=REGISTER,
-        event="RDS-EVENT-0075 (manual DB cluster snapshot created)",
+        _snapshot("$.sourceAccess", "$.source.identifier"),
+        "RDS-EVENT-0075 (manual DB cluster snapshot created)",
         when={"Variable": "$.source.origin", "StringEquals": "created"},
     )
     flow.mark("sourceSnapshotReady")
@@ -145,13 +143,7 @@ def definition() -> State:
         result="$.share",
         queued=True,
     )
-    flow.event_wait(
-        "ShareCopy",
-        "share copy",
-        params(kind="snapshot", access="$.sourceAccess", identifier="$.share.identifier"),
-        poll=POLL,
-        register=REGISTER,
-    )
+    _await(flow, "ShareCopy", "share copy", _snapshot("$.sourceAccess", "$.share.identifier"))
     flow.mark("shareCopyReady")
     flow.task(
         "ShareSnapshot",
@@ -172,14 +164,11 @@ def definition() -> State:
         result="$.targets",
     )
     flow.mark("targetsReady")
-    flow.task(
+    flow.cleanup(
         "Cleanup",
         "Unshares and deletes this run's intermediate snapshots per options.cleanup.",
         "CleanupFunctionArn",
         run(),
-        timeout=300,
-        result="$.cleanup",
-        best_effort=True,
     )
     flow.mark("cleanedUp")
     flow.summarize("Summarize", "Builds the run summary: ARNs, endpoints, timings.", "SummarizeFunctionArn")

@@ -13,22 +13,21 @@ import base64
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from ferry_cli.template import load_cfn_yaml
+from ferry_cli.twin.cfn_parameters import StackError, parameter_values, text
+
+__all__ = ["RenderedResource", "RenderedStack", "StackError", "partition_of", "render_stack"]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 # CloudFormation's limit for the names it generates, where the service's own limit is not 64.
 _NAME_LIMITS = {"AWS::DynamoDB::Table": 255, "AWS::Logs::LogGroup": 512}
-
-
-class StackError(Exception):
-    """CloudFormation would refuse this stack: a bad parameter, a dangling reference or a cycle."""
 
 
 class _NoValue:
@@ -87,78 +86,8 @@ def render_stack(
     if "AWS::Serverless-2016-10-31" in _as_list(loaded.get("Transform")):
         raise StackError("a SAM template: translate it first (ferry_cli.twin.stacks.translate_sam)")
     renderer = _Renderer(loaded, account_id, region, stack_name, physical_ids, key_ids)
-    renderer.parameters = _parameter_values(loaded.get("Parameters") or {}, parameters)
+    renderer.parameters = parameter_values(loaded.get("Parameters") or {}, parameters)
     return renderer.render()
-
-
-# --- parameters -------------------------------------------------------------------------------------------
-
-
-def _parameter_values(
-    declared: Mapping[str, Any], given: Mapping[str, str | Sequence[str]]
-) -> dict[str, str | list[str]]:
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        raise StackError(f"Parameters: {unknown} do not exist in the template")
-    values: dict[str, str | list[str]] = {}
-    missing: list[str] = []
-    for name, spec in declared.items():
-        if name in given:
-            values[name] = _checked(name, spec, given[name])
-        elif "Default" in spec:
-            values[name] = _checked(name, spec, spec["Default"])
-        else:
-            missing.append(name)
-    if missing:
-        raise StackError(f"Parameters: {missing} must have values")
-    return values
-
-
-def _checked(name: str, spec: Mapping[str, Any], raw: Any) -> str | list[str]:
-    kind = str(spec.get("Type", "String"))
-    if kind == "CommaDelimitedList" or kind.startswith("List<"):
-        # CloudFormation trims the spaces around each member of a list parameter.
-        items = [_text(i) for i in raw] if isinstance(raw, list | tuple) else _text(raw).split(",")
-        members = [item.strip() for item in items]
-        for member in members:
-            _check_value(name, spec, member, numeric=kind == "List<Number>")
-        return members
-    value = _text(raw)
-    _check_value(name, spec, value, numeric=kind == "Number")
-    return value
-
-
-def _check_value(name: str, spec: Mapping[str, Any], value: str, *, numeric: bool) -> None:
-    def refuse(default_reason: str) -> StackError:
-        description = spec.get("ConstraintDescription")
-        if description:
-            return StackError(f"Parameter '{name}' failed to satisfy constraint: {description}")
-        return StackError(f"Parameter '{name}' {default_reason}")
-
-    if numeric:
-        try:
-            number = float(value)
-        except ValueError:
-            raise StackError(f"Parameter '{name}' must be a number, not {value!r}") from None
-        if "MinValue" in spec and number < float(spec["MinValue"]):
-            raise refuse(f"must be a number not less than {spec['MinValue']}")
-        if "MaxValue" in spec and number > float(spec["MaxValue"]):
-            raise refuse(f"must be a number not greater than {spec['MaxValue']}")
-    allowed = spec.get("AllowedValues")
-    if allowed is not None and value not in [_text(v) for v in allowed]:
-        raise refuse(f"must be one of AllowedValues {[_text(v) for v in allowed]}")
-    pattern = spec.get("AllowedPattern")
-    # CloudFormation matches the pattern against the whole value.
-    if pattern is not None and re.fullmatch(str(pattern), value) is None:
-        raise refuse(f"must match pattern {pattern}")
-    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
-        raise refuse(f"must contain at least {spec['MinLength']} characters")
-    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
-        raise refuse(f"must contain at most {spec['MaxLength']} characters")
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -166,6 +95,24 @@ def _as_list(value: Any) -> list[Any]:
 
 
 # --- the renderer -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """A resource being identified: its declaration, and the physical id the caller pinned for it, if any."""
+
+    logical_id: str
+    kind: str
+    props: dict[str, Any]
+    given: str | None
+
+    @property
+    def given_arn(self) -> str | None:
+        return self.given if self.given and self.given.startswith("arn:") else None
+
+
+# What identifies a rendered resource: its physical id (what Ref returns), its ARN and its GetAtt attributes.
+_Identity = tuple[str, str | None, dict[str, str]]
 
 
 @dataclass
@@ -214,7 +161,7 @@ class _Renderer:
             value = self._resolve(output.get("Value"))
             if isinstance(value, list | dict | _NoValue) or value is None:
                 raise StackError(f"{self.where}: the value must be a string, not {value!r}")
-            outputs[name] = _text(value)
+            outputs[name] = text(value)
         names = (self.stack_name, self.account_id, self.region)
         return RenderedStack(*names, self.resources, outputs, self.parameters, self.conditions)
 
@@ -260,7 +207,7 @@ class _Renderer:
 
     @staticmethod
     def _comparable(value: Any) -> Any:
-        return [_text(v) for v in value] if isinstance(value, list) else _text(value)
+        return [text(v) for v in value] if isinstance(value, list) else text(value)
 
     # --- dependency order ---
 
@@ -309,36 +256,46 @@ class _Renderer:
         return {key: value for key, value in resolved_items if value is not _NO_VALUE}
 
     def _function(self, name: str, arg: Any) -> Any:
-        if name == "Fn::If":
-            condition, when_true, when_false = arg
-            return self._resolve(when_true if self._condition(str(condition)) else when_false)
-        if name == "Fn::Join":
-            delimiter, items = arg
-            return str(delimiter).join(self._string(item, name) for item in self._list(items, name))
-        if name == "Fn::Split":
-            delimiter, source = arg
-            return self._string(self._resolve(source), name).split(str(delimiter))
-        if name == "Fn::Select":
-            index, items = arg
-            chosen = int(self._string(self._resolve(index), name))
-            values = self._list(items, name)
-            if not 0 <= chosen < len(values):
-                raise StackError(f"{self.where}: Fn::Select index {chosen} is outside {values!r}")
-            return values[chosen]
-        if name == "Fn::Sub":
-            template, variables = (arg, {}) if isinstance(arg, str) else arg
-            resolved = {key: self._resolve(value) for key, value in (variables or {}).items()}
-            return _SUB_VARIABLE.sub(lambda match: self._substitute(match.group(1), resolved), str(template))
-        if name == "Fn::GetAtt":
-            resource, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
-            return self._get_att(str(resource), self._string(self._resolve(attribute), name))
-        if name == "Fn::FindInMap":
-            mapping, top, second = (self._string(self._resolve(item), name) for item in arg)
-            try:
-                return self._resolve(self.template["Mappings"][mapping][top][second])
-            except KeyError:
-                raise StackError(f"{self.where}: no {mapping}.{top}.{second} in Mappings") from None
-        raise StackError(f"{self.where}: the twin's renderer does not model {name}")
+        function = _FUNCTIONS.get(name)
+        if function is None:
+            raise StackError(f"{self.where}: the twin's renderer does not model {name}")
+        return function(self, arg)
+
+    def _if(self, arg: Any) -> Any:
+        condition, when_true, when_false = arg
+        return self._resolve(when_true if self._condition(str(condition)) else when_false)
+
+    def _join(self, arg: Any) -> str:
+        delimiter, items = arg
+        return str(delimiter).join(self._string(item, "Fn::Join") for item in self._list(items, "Fn::Join"))
+
+    def _split(self, arg: Any) -> list[str]:
+        delimiter, source = arg
+        return self._string(self._resolve(source), "Fn::Split").split(str(delimiter))
+
+    def _select(self, arg: Any) -> Any:
+        index, items = arg
+        chosen = int(self._string(self._resolve(index), "Fn::Select"))
+        values = self._list(items, "Fn::Select")
+        if not 0 <= chosen < len(values):
+            raise StackError(f"{self.where}: Fn::Select index {chosen} is outside {values!r}")
+        return values[chosen]
+
+    def _sub(self, arg: Any) -> str:
+        template, variables = (arg, {}) if isinstance(arg, str) else arg
+        resolved = {key: self._resolve(value) for key, value in (variables or {}).items()}
+        return _SUB_VARIABLE.sub(lambda match: self._substitute(match.group(1), resolved), str(template))
+
+    def _get_att_function(self, arg: Any) -> str:
+        resource, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+        return self._get_att(str(resource), self._string(self._resolve(attribute), "Fn::GetAtt"))
+
+    def _find_in_map(self, arg: Any) -> Any:
+        mapping, top, second = (self._string(self._resolve(item), "Fn::FindInMap") for item in arg)
+        try:
+            return self._resolve(self.template["Mappings"][mapping][top][second])
+        except KeyError:
+            raise StackError(f"{self.where}: no {mapping}.{top}.{second} in Mappings") from None
 
     def _substitute(self, expression: str, variables: Mapping[str, Any]) -> str:
         if expression.startswith("!"):
@@ -360,7 +317,7 @@ class _Renderer:
     def _string(self, value: Any, function: str) -> str:
         if isinstance(value, list | dict | _NoValue) or value is None:
             raise StackError(f"{self.where}: {function} needs a string, not {value!r}")
-        return _text(value)
+        return text(value)
 
     def _ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
@@ -392,65 +349,81 @@ class _Renderer:
     # --- physical ids ---
 
     def _identify(self, logical_id: str, kind: str, props: dict[str, Any]) -> RenderedResource:
-        given = self.physical_ids.get(logical_id)
-        given_arn = given if given and given.startswith("arn:") else None
-        prefix = f"arn:{self.partition}"
-        account, region = self.account_id, self.region
-
-        def name(prop: str | None, arn_separator: str) -> str:
-            if given_arn and arn_separator not in given_arn:
-                raise StackError(f"physical id of {logical_id}: {given_arn} is not the ARN of a {kind}")
-            if given:
-                return given.split(arn_separator, 1)[1] if given_arn else given
-            if prop and isinstance(props.get(prop), str):
-                return str(props[prop])
-            return self._generated(logical_id, kind)
-
-        arn: str | None
-        attributes: dict[str, str] = {}
-        if kind == "AWS::IAM::Role":
-            physical = name("RoleName", ":role/").rsplit("/", 1)[-1]
-            arn = f"{prefix}:iam::{account}:role{props.get('Path', '/')}{physical}"
-            attributes["RoleId"] = "AROA" + self._suffix(logical_id, 17)
-        elif kind == "AWS::KMS::Key":
-            physical = self.key_ids.get(logical_id) or (name(None, ":key/") if given else "")
-            physical = physical or str(self._uuid(logical_id))
-            arn = f"{prefix}:kms:{region}:{account}:key/{physical}"
-            attributes["KeyId"] = physical
-        elif kind == "AWS::KMS::Alias":
-            physical = str(props["AliasName"])
-            arn = f"{prefix}:kms:{region}:{account}:{physical}"
-        elif kind == "AWS::DynamoDB::Table":
-            physical = name("TableName", ":table/")
-            arn = f"{prefix}:dynamodb:{region}:{account}:table/{physical}"
-            attributes["StreamArn"] = f"{arn}/stream/1970-01-01T00:00:00.000"
-        elif kind == "AWS::Lambda::Function":
-            physical = name("FunctionName", ":function:").split(":", 1)[0]
-            arn = f"{prefix}:lambda:{region}:{account}:function:{physical}"
-        elif kind == "AWS::Lambda::LayerVersion":
-            layer = name("LayerName", ":layer:").split(":", 1)[0]
-            physical = arn = given_arn or f"{prefix}:lambda:{region}:{account}:layer:{layer}:1"
-            attributes["LayerVersionArn"] = arn
-        elif kind == "AWS::StepFunctions::StateMachine":
-            machine = name("StateMachineName", ":stateMachine:")
-            physical = arn = f"{prefix}:states:{region}:{account}:stateMachine:{machine}"
-            attributes["Name"] = machine
-        elif kind == "AWS::Events::Rule":
-            physical = name("Name", ":rule/").rsplit("/", 1)[-1]
-            arn = given_arn or f"{prefix}:events:{region}:{account}:rule/{physical}"
-        elif kind == "AWS::Logs::LogGroup":
-            physical = name("LogGroupName", ":log-group:").removesuffix(":*")
-            arn = f"{prefix}:logs:{region}:{account}:log-group:{physical}:*"
-        elif kind == "AWS::IAM::ManagedPolicy":
-            policy = name("ManagedPolicyName", ":policy/").rsplit("/", 1)[-1]
-            physical = arn = f"{prefix}:iam::{account}:policy{props.get('Path', '/')}{policy}"
-            attributes["PolicyArn"] = arn
-        else:
-            physical = given or self._generated(logical_id, kind)
-            arn = given_arn
+        declared = _Declared(logical_id, kind, props, self.physical_ids.get(logical_id))
+        physical, arn, attributes = _IDENTIFY.get(kind, _Renderer._unmodelled_id)(self, declared)
         if arn is not None:
             attributes.setdefault("Arn", arn)
         return RenderedResource(logical_id, kind, props, physical, arn, attributes)
+
+    def _name(self, declared: _Declared, prop: str | None, arn_separator: str) -> str:
+        """The pinned name (the part of a pinned ARN after `arn_separator`), else the `prop` property, else a
+        generated one."""
+        given, given_arn = declared.given, declared.given_arn
+        if given_arn and arn_separator not in given_arn:
+            raise StackError(
+                f"physical id of {declared.logical_id}: {given_arn} is not the ARN of a {declared.kind}"
+            )
+        if given:
+            return given.split(arn_separator, 1)[1] if given_arn else given
+        if prop and isinstance(declared.props.get(prop), str):
+            return str(declared.props[prop])
+        return self._generated(declared.logical_id, declared.kind)
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+
+    def _role_id(self, declared: _Declared) -> _Identity:
+        physical = self._name(declared, "RoleName", ":role/").rsplit("/", 1)[-1]
+        arn = self._arn("iam", f"role{declared.props.get('Path', '/')}{physical}", regional=False)
+        return physical, arn, {"RoleId": "AROA" + self._suffix(declared.logical_id, 17)}
+
+    def _key_id(self, declared: _Declared) -> _Identity:
+        logical_id = declared.logical_id
+        physical = self.key_ids.get(logical_id) or (
+            self._name(declared, None, ":key/") if declared.given else ""
+        )
+        physical = physical or str(self._uuid(logical_id))
+        return physical, self._arn("kms", f"key/{physical}"), {"KeyId": physical}
+
+    def _alias_id(self, declared: _Declared) -> _Identity:
+        physical = str(declared.props["AliasName"])
+        return physical, self._arn("kms", physical), {}
+
+    def _table_id(self, declared: _Declared) -> _Identity:
+        physical = self._name(declared, "TableName", ":table/")
+        arn = self._arn("dynamodb", f"table/{physical}")
+        return physical, arn, {"StreamArn": f"{arn}/stream/1970-01-01T00:00:00.000"}
+
+    def _function_id(self, declared: _Declared) -> _Identity:
+        physical = self._name(declared, "FunctionName", ":function:").split(":", 1)[0]
+        return physical, self._arn("lambda", f"function:{physical}"), {}
+
+    def _layer_id(self, declared: _Declared) -> _Identity:
+        layer = self._name(declared, "LayerName", ":layer:").split(":", 1)[0]
+        arn = declared.given_arn or self._arn("lambda", f"layer:{layer}:1")
+        return arn, arn, {"LayerVersionArn": arn}
+
+    def _state_machine_id(self, declared: _Declared) -> _Identity:
+        machine = self._name(declared, "StateMachineName", ":stateMachine:")
+        arn = self._arn("states", f"stateMachine:{machine}")
+        return arn, arn, {"Name": machine}
+
+    def _rule_id(self, declared: _Declared) -> _Identity:
+        physical = self._name(declared, "Name", ":rule/").rsplit("/", 1)[-1]
+        return physical, declared.given_arn or self._arn("events", f"rule/{physical}"), {}
+
+    def _log_group_id(self, declared: _Declared) -> _Identity:
+        physical = self._name(declared, "LogGroupName", ":log-group:").removesuffix(":*")
+        return physical, self._arn("logs", f"log-group:{physical}:*"), {}
+
+    def _managed_policy_id(self, declared: _Declared) -> _Identity:
+        policy = self._name(declared, "ManagedPolicyName", ":policy/").rsplit("/", 1)[-1]
+        arn = self._arn("iam", f"policy{declared.props.get('Path', '/')}{policy}", regional=False)
+        return arn, arn, {"PolicyArn": arn}
+
+    def _unmodelled_id(self, declared: _Declared) -> _Identity:
+        return declared.given or self._generated(declared.logical_id, declared.kind), declared.given_arn, {}
 
     def _generated(self, logical_id: str, kind: str) -> str:
         """<stack>-<LogicalId>-<SUFFIX>, the stack and logical id parts cut so the name fits the limit."""
@@ -466,6 +439,32 @@ class _Renderer:
 
     def _uuid(self, logical_id: str) -> uuid.UUID:
         return uuid.UUID(bytes=self._seed(logical_id)[:16], version=4)
+
+
+# Fn::* functions by name; each takes the function's (unresolved) argument.
+_FUNCTIONS: dict[str, Callable[[_Renderer, Any], Any]] = {
+    "Fn::If": _Renderer._if,
+    "Fn::Join": _Renderer._join,
+    "Fn::Split": _Renderer._split,
+    "Fn::Select": _Renderer._select,
+    "Fn::Sub": _Renderer._sub,
+    "Fn::GetAtt": _Renderer._get_att_function,
+    "Fn::FindInMap": _Renderer._find_in_map,
+}
+
+# The resource types whose physical ids policies see; any other gets a generated name and no ARN unless pinned.
+_IDENTIFY: dict[str, Callable[[_Renderer, _Declared], _Identity]] = {
+    "AWS::IAM::Role": _Renderer._role_id,
+    "AWS::KMS::Key": _Renderer._key_id,
+    "AWS::KMS::Alias": _Renderer._alias_id,
+    "AWS::DynamoDB::Table": _Renderer._table_id,
+    "AWS::Lambda::Function": _Renderer._function_id,
+    "AWS::Lambda::LayerVersion": _Renderer._layer_id,
+    "AWS::StepFunctions::StateMachine": _Renderer._state_machine_id,
+    "AWS::Events::Rule": _Renderer._rule_id,
+    "AWS::Logs::LogGroup": _Renderer._log_group_id,
+    "AWS::IAM::ManagedPolicy": _Renderer._managed_policy_id,
+}
 
 
 def _references(node: Any) -> set[str]:

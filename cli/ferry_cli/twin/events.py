@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -143,7 +143,9 @@ class TwinEvents:
         # Tests: False stops the template's schedules (the wait sweeper) from running.
         self.schedules_enabled = True
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue()
+        # RDS events waiting for EventBridge; the dispatcher waits on the twin clock (a queue.Queue would block
+        # outside the clock's sight and hold twin time still).
+        self._pending: deque[tuple[str, str, dict[str, Any]]] = deque()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._workers: list[threading.Thread] = []
@@ -236,7 +238,6 @@ class TwinEvents:
     def stop(self) -> None:
         self.twin.rules.remove_listener(self._on_transition)
         self._stop.set()
-        self._queue.put(None)
         self.twin.rules.changed.set()
         for thread in self._threads + self._workers:
             thread.join(timeout=5)
@@ -253,14 +254,15 @@ class TwinEvents:
     def _on_transition(self, transition: Transition) -> None:
         event = rds_event(transition, self.clock.now())
         if event is not None:
-            self._queue.put((transition.account_id, transition.region, event))
+            self._pending.append((transition.account_id, transition.region, event))
+            self.clock.poke()
 
     def _dispatch_loop(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None or self._stop.is_set():
+            self.clock.wait_until(lambda: bool(self._pending) or self._stop.is_set())
+            if self._stop.is_set():
                 return
-            account, region, event = item
+            account, region, event = self._pending.popleft()
             try:
                 self.put_event(account, region, event)
             except Exception:
@@ -343,9 +345,8 @@ class TwinEvents:
             ready = registry.next_ready_at()
             if ready is not None:
                 deadlines.append((ready - self.clock.start).total_seconds())
-            wait = min(deadlines, default=now + 60.0) - now
-            # Re-plan at least every 0.2 real seconds (the clock may be advanced by hand).
-            registry.changed.wait(timeout=min(0.2, self.clock.real_seconds(wait)))
+            # Until the next ready time or schedule, or until a new resource is tracked (twin seconds).
+            registry.changed.wait(timeout=min(deadlines) - now if deadlines else None)
             if self._stop.is_set():
                 return
             registry.advance()
@@ -385,20 +386,15 @@ class TwinEvents:
 
 @contextmanager
 def callback_patches(clock: TwinClock) -> Iterator[None]:
-    """moto's .waitForTaskToken on the twin clock, with its early-completion and cause gaps closed."""
+    """moto's .waitForTaskToken with its early-completion and cause gaps closed, history times on the twin
+    clock (its timeouts and heartbeats wait on threading.Event, which the clock already owns)."""
     from moto.core.responses import EmptyResult
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as callback_module,
-    )
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    def wait_for_task_token_timeout(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
-        return callback_endpoint.wait(timeout=clock.real_seconds(timeout_seconds))
-
     def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
-        endpoint = HeartbeatEndpoint(heartbeat_seconds=clock.real_seconds(heartbeat_seconds))  # type: ignore[arg-type]
+        endpoint = HeartbeatEndpoint(heartbeat_seconds=heartbeat_seconds)
         self._heartbeat_endpoint = endpoint
         if self._outcome is not None:
             # moto arms the heartbeat timer only after the Lambda returned; a token completed during the
@@ -414,13 +410,6 @@ def callback_patches(clock: TwinClock) -> Iterator[None]:
         return EmptyResult()
 
     with ExitStack() as stack:
-        stack.enter_context(
-            mock.patch.object(
-                callback_module.StateTaskServiceCallback,
-                "_wait_for_task_token_timeout",
-                wait_for_task_token_timeout,
-            )
-        )
         stack.enter_context(
             mock.patch.object(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)
         )

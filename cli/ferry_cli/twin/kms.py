@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from moto.kms.models import KmsBackend, kms_backends
 from moto.rds.exceptions import KMSKeyNotAccessibleFault
@@ -42,6 +44,7 @@ __all__ = [
     "find_key",
     "is_default_rds_key",
     "key_policy_refusals",
+    "symmetric_keys_share_one_rsa_key",
 ]
 
 DEFAULT_RDS_KEY_ALIAS = "alias/aws/rds"
@@ -370,3 +373,24 @@ class KmsRules(MotoPatch):
             arn = default_rds_key_arn(backend.account_id, backend.region_name)
             return arn.split(":key/", 1)[1]
         return self.original("_generate_default_keys")(backend, alias_name)
+
+
+_SPARE_RSA_KEY: list[Any] = []
+
+
+@contextmanager
+def symmetric_keys_share_one_rsa_key() -> Iterator[None]:
+    """moto gives every key, symmetric ones included, a fresh RSA-2048 private key (about 90 ms each); a
+    symmetric key never uses it, so those share one. Asymmetric keys still get their own."""
+    from moto.kms import models
+    from moto.kms.utils import generate_private_key as generate
+
+    def private_key(key_spec: str) -> Any:
+        if key_spec != "SYMMETRIC_DEFAULT":
+            return generate(key_spec)
+        if not _SPARE_RSA_KEY:
+            _SPARE_RSA_KEY.append(generate(key_spec))
+        return _SPARE_RSA_KEY[0]
+
+    with mock.patch.object(models, "generate_private_key", private_key):
+        yield

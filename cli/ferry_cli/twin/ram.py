@@ -227,10 +227,8 @@ class RamRegistry:
         now = self.clock.now()
         found: list[dict[str, Any]] = []
         with self._lock:
-            for share in self._shares.values():
-                association = share.principals.get(receiver)
-                invitation = association.invitation if association else None
-                if invitation is None or invitation.region != region or now < invitation.sent_at:
+            for share, invitation in self._sent_to(receiver, now):
+                if invitation.region != region:
                     continue
                 if share_arns and share.arn not in share_arns:
                     continue
@@ -246,10 +244,8 @@ class RamRegistry:
         """
         now = self.clock.now()
         with self._lock:
-            for share in self._shares.values():
-                association = share.principals.get(receiver)
-                invitation = association.invitation if association else None
-                if invitation is None or invitation.arn != invitation_arn or now < invitation.sent_at:
+            for _, invitation in self._sent_to(receiver, now):
+                if invitation.arn != invitation_arn:
                     continue
                 self._expire(invitation, now)
                 if invitation.status == "ACCEPTED":
@@ -273,6 +269,14 @@ class RamRegistry:
             "ResourceShareInvitationArnNotFoundException",
             f"The invitation {invitation_arn} could not be found for account {receiver}.",
         )
+
+    def _sent_to(self, receiver: str, now: datetime) -> Iterator[tuple[Share, _Invitation]]:
+        """Each share that has invited ``receiver`` by ``now``, with the invitation (the caller holds the lock)."""
+        for share in self._shares.values():
+            association = share.principals.get(receiver)
+            invitation = association.invitation if association else None
+            if invitation is not None and now >= invitation.sent_at:
+                yield share, invitation
 
     @staticmethod
     def _expire(invitation: _Invitation, now: datetime) -> None:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.clusters import ClusterRules
-from ferry_cli.twin.kms import KmsRules, default_rds_key_arn
+from ferry_cli.twin.kms import KmsRules, default_rds_key_arn, symmetric_keys_share_one_rsa_key
 from ferry_cli.twin.lifecycle import ClusterStatusRule, Durations, Transition, TwinRegistry
 from ferry_cli.twin.snapshots import MAX_COPIES_IN_PROGRESS, SnapshotRules
 
@@ -62,5 +62,6 @@ def aws_rules(clock: TwinClock, durations: Durations | None = None) -> Iterator[
         RdsBackendRules(registry, durations or Durations()).installed(),
         ClusterStatusRule(registry).installed(),
         KmsRules().installed(),
+        symmetric_keys_share_one_rsa_key(),
     ):
         yield registry

@@ -1,9 +1,10 @@
 """The local two-account AWS: moto, this repo's template deployed into it, handlers run in-process.
 
 Moto's Step Functions interpreter runs the real ASL; its Lambda backend is pointed at the real handler
-modules under functions/ (loaded from their CodeUri like the Lambda runtime does); its Wait states and
-retry back-offs run on the twin's scaled clock, so a two-hour copy takes seconds but every wait loop
-still loops. The AWS rules moto lacks come from ferry_cli.twin.rules.
+modules under functions/ (loaded from their CodeUri like the Lambda runtime does); its Wait states, retry
+back-offs, callback timeouts and heartbeats run on the twin's virtual clock (ferry_cli.twin.clock), so a
+two-hour copy takes no real time but every wait loop still loops, at the same twin times on any machine.
+The AWS rules moto lacks come from ferry_cli.twin.rules.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import importlib.util
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 import traceback
@@ -22,27 +22,34 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 from unittest import mock
 
 import boto3
 from moto import mock_aws
 
-from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, SamTemplate, load_cfn_yaml
+from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, SamTemplate
 from ferry_cli.twin.clock import TwinClock
+from ferry_cli.twin.estate import build_world
 from ferry_cli.twin.events import wired_events
 from ferry_cli.twin.iam.authorizer import TWIN_ACCESS_KEY, Authorizer, enforced
-from ferry_cli.twin.iam.lookup import MotoLookup, create_rds_service_linked_role
-from ferry_cli.twin.kms import default_rds_key_arn
+from ferry_cli.twin.iam.lookup import MotoLookup
+from ferry_cli.twin.interpreter import (
+    execution,
+    history_length,
+    history_since,
+    interpreter_patches,
+    is_running,
+    shared_client_classes,
+)
+from ferry_cli.twin.inventory import inventory
 from ferry_cli.twin.rules import aws_rules
 from ferry_cli.twin.stacks import (
     create_function_roles,
-    deploy_member_stack,
     sam_function_roles,
-    without_statements,
 )
-from ferry_cli.twin.world import World, key_policy_for, member_stack_parameters
+from ferry_cli.twin.world import World
 
 _TWIN_ENV = {
     "AWS_ACCESS_KEY_ID": "twin",
@@ -105,6 +112,7 @@ class Twin:
         self.template = template
         self.template_path = Path("template.yaml")
         self._session: boto3.Session | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
         self.member_templates = Path("member-accounts")
         self.clock = clock
         self.invocations = InvocationStats()
@@ -128,14 +136,13 @@ class Twin:
         cls,
         world: World,
         template_path: Path,
-        speed: float | None = None,
         handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
         enforce_iam: bool = True,
         member_templates: Path | None = None,
     ) -> Iterator[Twin]:
         """The twin, running. ``enforce_iam=False`` switches the twin's IAM off: only to show that a test
         fails without it, never to make a run pass."""
-        clock = TwinClock(speed=speed or world.speed)
+        clock = TwinClock(start=world.clock_start)
         twin = cls(world, SamTemplate.load(template_path), clock, handler_overrides)
         twin.template_path = template_path
         twin.member_templates = member_templates or template_path.parent / "member-accounts"
@@ -152,6 +159,8 @@ class Twin:
             # moto warns that the twin's access-denied codes are not in its error models; they are AWS's.
             warnings.filterwarnings("ignore", message=r"Exception\(TwinDenied\)")
             stack.enter_context(mock.patch.dict(os.environ, env))
+            # First in, last out: every thread the twin starts from here on is a worker of its clock.
+            stack.enter_context(clock.patched())
             stack.enter_context(
                 mock_aws(
                     config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -178,48 +187,31 @@ class Twin:
 
     @contextmanager
     def _patched_runtime(self) -> Iterator[None]:
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state import state as state_module
-        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
-            WaitFunction,
-        )
-
-        twin = self
-
-        def invoke(
-            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
-        ) -> bytes:
-            return twin._invoke(function_name, body, response_headers)
-
-        def wait_interval(wait_function: Any, env: Any, wait_seconds: int) -> None:
-            if wait_seconds > 0:
-                env.program_state_event.wait(twin.clock.real_seconds(wait_seconds))
-
-        clock_datetime = SimpleNamespace(
-            datetime=SimpleNamespace(now=lambda tz=None: twin.clock.now()),
-            timezone=__import__("datetime").timezone,
-        )
-        scaled_time = SimpleNamespace(sleep=lambda seconds: time.sleep(twin.clock.real_seconds(seconds)))
         import aurora_ferry.core.access as runtime_aws
 
         with ExitStack() as stack:
             # Each Lambda function is its own container in AWS: one function's assumed-role sessions must
             # never serve another, whose role may not be allowed to assume that role at all.
             stack.enter_context(mock.patch.object(runtime_aws, "_sessions", _PerFunctionSessions(self.iam)))
-            stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
-            stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
-            # State entered times (and so the run's per-step timings) and retry back-offs follow twin time.
-            stack.enter_context(mock.patch.object(state_module, "datetime", clock_datetime))
-            stack.enter_context(mock.patch.object(retrier_decl, "time", scaled_time))
+            stack.enter_context(interpreter_patches(self.clock, self._invoke))
+            stack.enter_context(shared_client_classes())
             yield
 
     # --- world and deployment -----------------------------------------------------------------------------
 
     def client(self, service: str, account_id: str | None = None) -> Any:
-        """A boto3 client acting in `account_id` (default: the orchestrator account)."""
+        """A boto3 client acting in `account_id` (default: the orchestrator account), one per service and
+        account (the twin builds and inspects the world with hundreds of calls)."""
+        account = account_id or self.world.orchestrator_account_id
+        key = (service, account)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._new_client(service, account)
+        return client
+
+    def _new_client(self, service: str, account_id: str) -> Any:
         own = self._own_session()
-        if account_id is None or account_id == self.world.orchestrator_account_id:
+        if account_id == self.world.orchestrator_account_id:
             return own.client(service)  # type: ignore[call-overload]
         credentials = own.client("sts").assume_role(
             RoleArn=f"arn:aws:iam::{account_id}:role/twin-operator", RoleSessionName="twin"
@@ -244,100 +236,7 @@ class Twin:
         return self._session
 
     def _build_world(self) -> None:
-        from moto.kms.models import kms_backends
-        from moto.rds.models import rds_backends
-
-        region = self.world.region
-        # The member-account roles and keys are this repo's own templates, deployed with the parameters the
-        # README documents (a world may override some); sources first, for the targets' SourceShareKeyArn.
-        for account in sorted(
-            self.world.accounts,
-            key=lambda a: a.member_stack is None or a.member_stack.template != "source-account",
-        ):
-            stack = account.member_stack
-            if stack is None:
-                continue
-            parameters = member_stack_parameters(self.world, account, self.stack_outputs)
-            template = load_cfn_yaml(self.member_templates / f"{stack.template}.yaml")
-            rendered = deploy_member_stack(
-                without_statements(template, stack.omit_statements) if stack.omit_statements else template,
-                parameters,
-                account.account_id,
-                region,
-                stack.stack_name,
-                key_ids={stack.key_logical_id: stack.key_id},
-            )
-            self.stack_outputs[account.account_id] = dict(rendered.outputs)
-            if stack.key_policy is not None:
-                # A world rehearsing a key policy that is almost right replaces the template's.
-                kms_backends[account.account_id][region].keys[stack.key_id].policy = json.dumps(
-                    stack.key_policy
-                )
-        for account in self.world.accounts:
-            kms = self.client("kms", account.account_id)
-            backend = kms_backends[account.account_id][region]
-            for key in account.keys:
-                created = kms.create_key(Description=f"twin key {key.alias or key.key_id}")["KeyMetadata"][
-                    "KeyId"
-                ]
-                # Fixed key ids let a world's input files name real-looking key ARNs.
-                moto_key = backend.keys.pop(created)
-                moto_key.id = key.key_id
-                moto_key.arn = f"arn:aws:kms:{region}:{account.account_id}:key/{key.key_id}"
-                backend.keys[key.key_id] = moto_key
-                kms.put_key_policy(
-                    KeyId=key.key_id,
-                    PolicyName="default",
-                    Policy=json.dumps(
-                        key_policy_for(account.account_id, key, self.world.orchestrator_account_id)
-                    ),
-                )
-                if key.alias:
-                    kms.create_alias(AliasName=f"alias/{key.alias}", TargetKeyId=key.key_id)
-                if not key.enabled:
-                    kms.disable_key(KeyId=key.key_id)
-            if account.clusters:
-                # An account that already runs Aurora has RDS's service-linked role; a fresh one does not, and
-                # its first restore creates it with the caller's iam:CreateServiceLinkedRole.
-                create_rds_service_linked_role(account.account_id)
-            rds = self.client("rds", account.account_id)
-            for cluster in account.clusters:
-                params: dict[str, Any] = {
-                    "DBClusterIdentifier": cluster.identifier,
-                    "Engine": cluster.engine,
-                    "EngineVersion": cluster.engine_version,
-                    "MasterUsername": "ferryadmin",
-                    # Moto cannot restore a snapshot of a cluster with an RDS-managed password (its
-                    # get_cfg expects a stored one), so world clusters get a throwaway password.
-                    "MasterUserPassword": secrets.token_urlsafe(24),
-                    "StorageEncrypted": cluster.encryption != "none",
-                    "Tags": [{"Key": "twin:world", "Value": account.name}],
-                }
-                if cluster.encryption == "default":
-                    params["KmsKeyId"] = default_rds_key_arn(account.account_id, region)
-                elif cluster.encryption.startswith("key:"):
-                    params["KmsKeyId"] = (
-                        f"arn:aws:kms:{region}:{account.account_id}:key/{cluster.encryption[4:]}"
-                    )
-                rds.create_db_cluster(**params)
-                for index in range(cluster.instances):
-                    rds.create_db_instance(
-                        DBInstanceIdentifier=f"{cluster.identifier}-{index + 1}",
-                        DBClusterIdentifier=cluster.identifier,
-                        DBInstanceClass=cluster.instance_class,
-                        Engine=cluster.engine,
-                    )
-                rds_backend = rds_backends[account.account_id][region]
-                # A world's clusters exist before the run: available before their snapshots are taken.
-                self.rules.settle_all()
-                for snapshot_id in cluster.automated_snapshots:
-                    rds_backend.create_auto_cluster_snapshot(cluster.identifier, snapshot_id)
-                for snapshot_id in cluster.manual_snapshots:
-                    rds.create_db_cluster_snapshot(
-                        DBClusterIdentifier=cluster.identifier, DBClusterSnapshotIdentifier=snapshot_id
-                    )
-        # The world is what exists before the run: all of it is already available.
-        self.rules.settle_all()
+        build_world(self)
 
     def _deploy(self) -> None:
         stack = TWIN_STACK_NAME
@@ -460,84 +359,44 @@ class Twin:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         timeout_real_seconds: float = 300.0,
     ) -> dict[str, Any]:
-        """Follow the execution to its end, calling on_event for each new history event."""
+        """Follow the execution to its end, calling on_event for each new history event.
+
+        The caller waits on the twin's clock, so twin time moves while it waits; ``timeout_real_seconds``
+        only catches a twin that no longer moves (a worker blocked outside the clock's sight).
+        """
         sfn = self.client("stepfunctions")
+        moto_execution = execution(self.world.orchestrator_account_id, self.world.region, execution_arn)
         seen = 0
-        deadline = time.monotonic() + timeout_real_seconds
+        real_deadline = time.monotonic() + timeout_real_seconds
         while True:
-            description = sfn.describe_execution(executionArn=execution_arn)
-            # The full history only when someone prints it: serialising thousands of events every 50 ms
-            # holds the GIL and slows every Lambda in the twin, which the scaled clock then multiplies.
             if on_event:
-                events = self.history(execution_arn)
-                for event in events[seen:]:
+                for event in history_since(moto_execution, seen):
                     on_event(event)
-                seen = len(events)
-            if description["status"] in TERMINAL:
-                return dict(description)
-            if time.monotonic() > deadline:
+                    seen = int(event["id"])
+            if not is_running(moto_execution):
+                return dict(sfn.describe_execution(executionArn=execution_arn))
+            watched = seen if on_event else None
+
+            def moved(known: int | None = watched) -> bool:
+                return not is_running(moto_execution) or (
+                    known is not None and history_length(moto_execution) > known
+                )
+
+            try:
+                self.clock.wait_until(
+                    moved, stall_error=True, real_limit=max(0.0, real_deadline - time.monotonic())
+                )
+            except TimeoutError:
                 sfn.stop_execution(
                     executionArn=execution_arn, error="TwinTimeout", cause="twin run took too long"
                 )
-                raise TimeoutError(f"execution {execution_arn} still running after {timeout_real_seconds} s")
-            time.sleep(0.05 if on_event is None else 0.25)
+                raise
 
     # --- inspection -------------------------------------------------------------------------------------------
 
     def inventory(self) -> dict[str, Any]:
         """Every cluster, instance and cluster snapshot per account, for summaries and no-harm checks."""
-        result: dict[str, Any] = {}
-        for account in self.world.accounts:
-            rds = self.client("rds", account.account_id)
-            clusters = rds.describe_db_clusters()["DBClusters"]
-            instances = rds.describe_db_instances()["DBInstances"]
-            snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
-            snapshot_entries = []
-            for snap in snapshots:
-                attributes = rds.describe_db_cluster_snapshot_attributes(
-                    DBClusterSnapshotIdentifier=snap["DBClusterSnapshotIdentifier"]
-                )["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
-                shared = sorted(
-                    v for a in attributes if a["AttributeName"] == "restore" for v in a["AttributeValues"]
-                )
-                snapshot_entries.append(
-                    {
-                        "identifier": snap["DBClusterSnapshotIdentifier"],
-                        "arn": snap["DBClusterSnapshotArn"],
-                        "type": snap.get("SnapshotType"),
-                        "status": snap.get("Status"),
-                        "encrypted": snap.get("StorageEncrypted"),
-                        "kmsKeyId": snap.get("KmsKeyId"),
-                        "sharedWith": shared,
-                        "tags": {t["Key"]: t["Value"] for t in snap.get("TagList", [])},
-                    }
-                )
-            result[account.account_id] = {
-                "name": account.name,
-                "clusters": [
-                    {
-                        "identifier": c["DBClusterIdentifier"],
-                        "arn": c["DBClusterArn"],
-                        "status": c.get("Status"),
-                        "encrypted": c.get("StorageEncrypted"),
-                        "kmsKeyId": c.get("KmsKeyId"),
-                        "deletionProtection": c.get("DeletionProtection"),
-                        "tags": {t["Key"]: t["Value"] for t in c.get("TagList", [])},
-                    }
-                    for c in clusters
-                ],
-                "instances": [
-                    {
-                        "identifier": i["DBInstanceIdentifier"],
-                        "cluster": i.get("DBClusterIdentifier"),
-                        "status": i.get("DBInstanceStatus"),
-                        "class": i.get("DBInstanceClass"),
-                    }
-                    for i in instances
-                ],
-                "snapshots": sorted(snapshot_entries, key=lambda s: s["identifier"]),
-            }
-        return result
+        return inventory(self)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,10 @@ class World:
     description: str
     region: str
     orchestrator_account_id: str
-    speed: float
     durations: Durations
     accounts: tuple[AccountSpec, ...] = field(default_factory=tuple)
+    # Twin time at the start (clock.start); None: the real time the twin starts.
+    clock_start: datetime | None = None
 
     def account(self, account_id: str) -> AccountSpec:
         for account in self.accounts:
@@ -126,6 +128,8 @@ class World:
 def load_world(path: Path) -> World:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise WorldError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8 JSON") from error
     except json.JSONDecodeError as error:
         raise WorldError(f"{path}: not valid JSON: {error}") from error
     return parse_world(raw)
@@ -144,10 +148,7 @@ def parse_world(raw: Any) -> World:
         raise WorldError(
             f"orchestratorAccountId: the twin's orchestrator is always {ORCHESTRATOR_ACCOUNT_ID}"
         )
-    clock = raw.get("clock", {})
-    speed = float(clock.get("speed", 600))
-    if speed <= 0:
-        raise WorldError("clock.speed: must be a positive number (twin seconds per real second)")
+    clock_start = _clock_start(raw.get("clock", {}))
     durations_raw = raw.get("durations", {})
     names = {
         "snapshotCreate": "snapshot_create",
@@ -167,10 +168,32 @@ def parse_world(raw: Any) -> World:
         description=str(raw.get("description", "")),
         region=region,
         orchestrator_account_id=orchestrator,
-        speed=speed,
         durations=durations,
         accounts=accounts,
+        clock_start=clock_start,
     )
+
+
+def _clock_start(clock: Any) -> datetime | None:
+    if not isinstance(clock, dict):
+        raise WorldError("clock: must be an object")
+    if "speed" in clock:
+        raise WorldError(
+            "clock.speed: the twin's clock has no speed any more; it jumps to whatever is due next when "
+            "everything waits, so remove clock.speed"
+        )
+    unknown = set(clock) - {"start"}
+    if unknown:
+        raise WorldError(f"clock.{sorted(unknown)[0]}: unknown; allowed: start")
+    if "start" not in clock:
+        return None
+    try:
+        start = datetime.fromisoformat(str(clock["start"]).replace("Z", "+00:00"))
+    except ValueError as error:
+        raise WorldError(f"clock.start: not an ISO 8601 time ({error})") from error
+    if start.tzinfo is None:
+        raise WorldError("clock.start: needs a time zone, e.g. 2026-01-05T02:00:00Z")
+    return start.astimezone(UTC)
 
 
 def _parse_account(raw: Any, path: str) -> AccountSpec:

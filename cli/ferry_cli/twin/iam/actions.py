@@ -185,6 +185,17 @@ def _existing(call: Call, kind: str, ref: str | None, facts: ResourceFacts | Non
     return (facts.arn, facts.account_id) if facts is not None else _rds_arn(call, kind, ref)
 
 
+Find = Callable[[str, str, str], ResourceFacts | None]
+
+
+def _named(call: Call, find: Find, kind: str, param: str) -> tuple[ResourceFacts | None, str, str]:
+    """The RDS resource `param` names (id or ARN): its facts (None when the service knows no such resource),
+    ARN and owning account."""
+    ref = call.str_param(param)
+    facts = find(ref or "", call.account_id, call.region)
+    return (facts, *_existing(call, kind, ref, facts))
+
+
 def _kms_checks(
     call: Call, lookup: Lookup, key_ref: str | None, actions: Sequence[str], key_account: str | None = None
 ) -> list[Check]:
@@ -233,90 +244,91 @@ def _tagging(call: Call, new_arn: str, tags: Mapping[str, str]) -> list[Check]:
     return [_check(call, _TAG_ON_CREATE, new_arn, _tag_context(tags), dependent=True)] if tags else []
 
 
-# --- RDS: reads -------------------------------------------------------------------------------------------
+# --- calls on the one resource a parameter names, or on "*" -----------------------------------------------
 
 
-@_maps("rds", "DescribeDBClusters")
-def _describe_clusters(call: Call, lookup: Lookup) -> list[Check]:
-    arn, owner = _rds_arn(call, "cluster", call.str_param("DBClusterIdentifier"))
-    return [_check(call, "rds:DescribeDBClusters", arn, resource_account=owner)]
+def _rds_read(kind: str, param: str) -> Mapper:
+    """An RDS read authorised on the `kind` resource `param` names, or on every one when it names none."""
+
+    def mapper(call: Call, lookup: Lookup) -> list[Check]:
+        arn, owner = _rds_arn(call, kind, call.str_param(param))
+        return [_check(call, f"rds:{call.operation}", arn, resource_account=owner)]
+
+    return mapper
 
 
-@_maps("rds", "DescribeDBInstances")
-def _describe_instances(call: Call, lookup: Lookup) -> list[Check]:
-    arn, owner = _rds_arn(call, "db", call.str_param("DBInstanceIdentifier"))
-    return [_check(call, "rds:DescribeDBInstances", arn, resource_account=owner)]
+_maps("rds", "DescribeDBClusters")(_rds_read("cluster", "DBClusterIdentifier"))
+_maps("rds", "DescribeDBInstances")(_rds_read("db", "DBInstanceIdentifier"))
+_maps("rds", "DescribeDBClusterSnapshots", "DescribeDBClusterSnapshotAttributes")(
+    _rds_read("cluster-snapshot", "DBClusterSnapshotIdentifier")
+)
+_maps("rds", "DescribeDBSubnetGroups")(_rds_read("subgrp", "DBSubnetGroupName"))
+_maps("rds", "DescribeDBClusterParameterGroups")(_rds_read("cluster-pg", "DBClusterParameterGroupName"))
 
 
-@_maps("rds", "DescribeDBClusterSnapshots", "DescribeDBClusterSnapshotAttributes")
-def _describe_snapshots(call: Call, lookup: Lookup) -> list[Check]:
-    arn, owner = _rds_arn(call, "cluster-snapshot", call.str_param("DBClusterSnapshotIdentifier"))
-    return [_check(call, f"rds:{call.operation}", arn, resource_account=owner)]
+def _on_arn(param: str) -> Mapper:
+    """The operation authorised on the ARN `param` names ("*" when none), in the account that ARN names."""
+
+    def mapper(call: Call, lookup: Lookup) -> list[Check]:
+        arn = call.str_param(param) or "*"
+        return [_check(call, f"{call.service}:{call.operation}", arn, resource_account=_owner(call, arn))]
+
+    return mapper
 
 
-@_maps("rds", "DescribeDBSubnetGroups")
-def _describe_subnet_groups(call: Call, lookup: Lookup) -> list[Check]:
-    arn, owner = _rds_arn(call, "subgrp", call.str_param("DBSubnetGroupName"))
-    return [_check(call, "rds:DescribeDBSubnetGroups", arn, resource_account=owner)]
+_maps("rds", "ListTagsForResource")(_on_arn("ResourceName"))
+_maps("iam", "SimulatePrincipalPolicy")(_on_arn("PolicySourceArn"))
+_maps("ram", "AcceptResourceShareInvitation")(_on_arn("resourceShareInvitationArn"))
 
 
-@_maps("rds", "DescribeDBClusterParameterGroups")
-def _describe_cluster_parameter_groups(call: Call, lookup: Lookup) -> list[Check]:
-    arn, owner = _rds_arn(call, "cluster-pg", call.str_param("DBClusterParameterGroupName"))
-    return [_check(call, "rds:DescribeDBClusterParameterGroups", arn, resource_account=owner)]
-
-
-@_maps("rds", "ListTagsForResource")
-def _list_tags(call: Call, lookup: Lookup) -> list[Check]:
-    arn = call.str_param("ResourceName") or "*"
-    return [_check(call, "rds:ListTagsForResource", arn, resource_account=_owner(call, arn))]
-
-
+# These support no resource-level permissions: "*" is the only resource.
 @_maps("rds", "DescribeAccountAttributes")
-def _account_attributes(call: Call, lookup: Lookup) -> list[Check]:
-    # No resource-level permissions: "*" is the only resource.
-    return [_check(call, "rds:DescribeAccountAttributes", "*")]
+@_maps("ec2", "DescribeSecurityGroups")
+@_maps("ram", "GetResourceShares", "GetResourceShareAssociations", "GetResourceShareInvitations")
+def _unscoped(call: Call, lookup: Lookup) -> list[Check]:
+    return [_check(call, f"{call.service}:{call.operation}", "*")]
 
 
 # --- RDS: snapshots ---------------------------------------------------------------------------------------
 
 
-@_maps("rds", "CreateDBClusterSnapshot")
-def _create_snapshot(call: Call, lookup: Lookup) -> list[Check]:
-    cluster_ref = call.str_param("DBClusterIdentifier")
-    cluster = lookup.cluster(cluster_ref or "", call.account_id, call.region)
-    cluster_arn, owner = _existing(call, "cluster", cluster_ref, cluster)
-    new_arn = call.arn("rds", f"cluster-snapshot:{call.str_param('DBClusterSnapshotIdentifier')}")
+def _new_snapshot(
+    call: Call, name_param: str, read: ResourceFacts | None, read_arn: str, owner: str
+) -> list[Check]:
+    """A new cluster snapshot (named by `name_param`) of what it reads: both resources, each with the request's
+    tags, and the tags on create."""
+    new_arn = call.arn("rds", f"cluster-snapshot:{call.str_param(name_param)}")
     tags = _request_tags(call.params.get("Tags"))
-    action = "rds:CreateDBClusterSnapshot"
+    action = f"rds:{call.operation}"
     return [
-        _check(call, action, cluster_arn, {**_resource_context(cluster), **_tag_context(tags)}, owner),
+        _check(call, action, read_arn, {**_resource_context(read), **_tag_context(tags)}, owner),
         _check(call, action, new_arn, _tag_context(tags)),
         *_tagging(call, new_arn, tags),
     ]
 
 
+@_maps("rds", "CreateDBClusterSnapshot")
+def _create_snapshot(call: Call, lookup: Lookup) -> list[Check]:
+    cluster = _named(call, lookup.cluster, "cluster", "DBClusterIdentifier")
+    return _new_snapshot(call, "DBClusterSnapshotIdentifier", *cluster)
+
+
 @_maps("rds", "CopyDBClusterSnapshot")
 def _copy_snapshot(call: Call, lookup: Lookup) -> list[Check]:
-    source_ref = call.str_param("SourceDBClusterSnapshotIdentifier")
-    source = lookup.cluster_snapshot(source_ref or "", call.account_id, call.region)
-    source_arn, owner = _existing(call, "cluster-snapshot", source_ref, source)
-    new_arn = call.arn("rds", f"cluster-snapshot:{call.str_param('TargetDBClusterSnapshotIdentifier')}")
-    tags = _request_tags(call.params.get("Tags"))
-    action = "rds:CopyDBClusterSnapshot"
+    source, source_arn, owner = _named(
+        call, lookup.cluster_snapshot, "cluster-snapshot", "SourceDBClusterSnapshotIdentifier"
+    )
     return [
-        _check(call, action, source_arn, {**_resource_context(source), **_tag_context(tags)}, owner),
-        _check(call, action, new_arn, _tag_context(tags)),
-        *_tagging(call, new_arn, tags),
+        *_new_snapshot(call, "TargetDBClusterSnapshotIdentifier", source, source_arn, owner),
         *_reencryption(call, lookup, source, owner),
     ]
 
 
 @_maps("rds", "ModifyDBClusterSnapshotAttribute", "DeleteDBClusterSnapshot")
 def _change_snapshot(call: Call, lookup: Lookup) -> list[Check]:
-    ref = call.str_param("DBClusterSnapshotIdentifier")
-    snapshot = lookup.cluster_snapshot(ref or "", call.account_id, call.region)
-    arn, owner = _existing(call, "cluster-snapshot", ref, snapshot)
+    snapshot, arn, owner = _named(
+        call, lookup.cluster_snapshot, "cluster-snapshot", "DBClusterSnapshotIdentifier"
+    )
     return [_check(call, f"rds:{call.operation}", arn, _resource_context(snapshot), owner)]
 
 
@@ -396,9 +408,9 @@ def _reencryption(call: Call, lookup: Lookup, read: ResourceFacts | None, owner:
 
 @_maps("rds", "RestoreDBClusterFromSnapshot")
 def _restore_from_snapshot(call: Call, lookup: Lookup) -> list[Check]:
-    ref = call.str_param("SnapshotIdentifier")
-    snapshot = lookup.cluster_snapshot(ref or "", call.account_id, call.region)
-    return _restore(call, lookup, snapshot, *_existing(call, "cluster-snapshot", ref, snapshot))
+    return _restore(
+        call, lookup, *_named(call, lookup.cluster_snapshot, "cluster-snapshot", "SnapshotIdentifier")
+    )
 
 
 @_maps("rds", "RestoreDBClusterToPointInTime")
@@ -406,9 +418,7 @@ def _restore_to_point_in_time(call: Call, lookup: Lookup) -> list[Check]:
     """A clone (RestoreType copy-on-write) authorises the source cluster too, in its owner's account.
     https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.Cross-Account.html
     """
-    ref = call.str_param("SourceDBClusterIdentifier")
-    source = lookup.cluster(ref or "", call.account_id, call.region)
-    return _restore(call, lookup, source, *_existing(call, "cluster", ref, source))
+    return _restore(call, lookup, *_named(call, lookup.cluster, "cluster", "SourceDBClusterIdentifier"))
 
 
 @_maps("rds", "CreateDBInstance")
@@ -429,17 +439,13 @@ def _create_instance(call: Call, lookup: Lookup) -> list[Check]:
 
 @_maps("rds", "DeleteDBInstance")
 def _delete_instance(call: Call, lookup: Lookup) -> list[Check]:
-    ref = call.str_param("DBInstanceIdentifier")
-    instance = lookup.instance(ref or "", call.account_id, call.region)
-    arn, owner = _existing(call, "db", ref, instance)
+    instance, arn, owner = _named(call, lookup.instance, "db", "DBInstanceIdentifier")
     return [_check(call, "rds:DeleteDBInstance", arn, _resource_context(instance), owner)]
 
 
 @_maps("rds", "DeleteDBCluster")
 def _delete_cluster(call: Call, lookup: Lookup) -> list[Check]:
-    ref = call.str_param("DBClusterIdentifier")
-    cluster = lookup.cluster(ref or "", call.account_id, call.region)
-    arn, owner = _existing(call, "cluster", ref, cluster)
+    cluster, arn, owner = _named(call, lookup.cluster, "cluster", "DBClusterIdentifier")
     checks = [_check(call, "rds:DeleteDBCluster", arn, _resource_context(cluster), owner)]
     final = call.str_param("FinalDBSnapshotIdentifier")
     if final and str(call.params.get("SkipFinalSnapshot", "false")).lower() != "true":
@@ -449,7 +455,7 @@ def _delete_cluster(call: Call, lookup: Lookup) -> list[Check]:
     return checks
 
 
-# --- KMS, STS, IAM, EC2 -----------------------------------------------------------------------------------
+# --- KMS, STS ---------------------------------------------------------------------------------------------
 
 
 @_maps("kms", "DescribeKey", "GetKeyPolicy")
@@ -487,25 +493,7 @@ def _assume_role(call: Call, lookup: Lookup) -> list[Check]:
     ]
 
 
-@_maps("iam", "SimulatePrincipalPolicy")
-def _simulate(call: Call, lookup: Lookup) -> list[Check]:
-    source = call.str_param("PolicySourceArn") or "*"
-    return [_check(call, "iam:SimulatePrincipalPolicy", source, resource_account=_owner(call, source))]
-
-
-@_maps("ec2", "DescribeSecurityGroups")
-def _describe_security_groups(call: Call, lookup: Lookup) -> list[Check]:
-    # EC2 Describe* actions have no resource-level permissions.
-    return [_check(call, "ec2:DescribeSecurityGroups", "*")]
-
-
-# --- RAM --------------------------------------------------------------------------------------------------
-
-
-@_maps("ram", "GetResourceShares", "GetResourceShareAssociations", "GetResourceShareInvitations")
-def _ram_reads(call: Call, lookup: Lookup) -> list[Check]:
-    # These list calls support no resource-level permissions.
-    return [_check(call, f"ram:{call.operation}", "*")]
+# --- RAM: shares ------------------------------------------------------------------------------------------
 
 
 @_maps("ram", "CreateResourceShare")
@@ -523,12 +511,6 @@ def _create_share(call: Call, lookup: Lookup) -> list[Check]:
         new_share = call.arn("ram", "resource-share/*")
         checks.append(_check(call, "ram:TagResource", new_share, _tag_context(tags), dependent=True))
     return checks
-
-
-@_maps("ram", "AcceptResourceShareInvitation")
-def _accept_invitation(call: Call, lookup: Lookup) -> list[Check]:
-    arn = call.str_param("resourceShareInvitationArn") or "*"
-    return [_check(call, "ram:AcceptResourceShareInvitation", arn, resource_account=_owner(call, arn))]
 
 
 @_maps("ram", "DeleteResourceShare")

@@ -17,7 +17,7 @@ modelled; they evaluate to ``None``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -157,6 +157,8 @@ _OPERATORS: dict[str, _Operator] = {
 _FOR_ALL = "forallvalues:"
 _FOR_ANY = "foranyvalue:"
 _IF_EXISTS = "ifexists"
+# How a set operator combines the verdicts on each of the key's values.
+_QUANTIFIERS: dict[str, Callable[[Iterable[bool]], bool]] = {_FOR_ALL: all, _FOR_ANY: any}
 
 
 def _policy_values(raw: object) -> tuple[str, ...] | None:
@@ -210,25 +212,30 @@ class _OperatorCall:
         return _and(results)
 
     def _key(self, policy_values: tuple[str, ...], context_values: tuple[str, ...]) -> bool | None:
-        present = bool(context_values)
         if self.base == "null":
-            return None if self.set_prefix or self.if_exists else _null(policy_values, present)
+            return None if self.set_prefix or self.if_exists else _null(policy_values, bool(context_values))
         operator = _OPERATORS.get(self.base)
         if operator is None or not all(operator.valid(value) for value in policy_values):
             return None
-        if not present:
-            if self.set_prefix == _FOR_ALL:
-                return True  # vacuously true over no values, as the multivalued-keys page warns
-            return self.if_exists or (operator.negated and not self.set_prefix)
+        if not context_values:
+            return self._absent(operator)
+        return self._present(operator, policy_values, context_values)
 
+    def _absent(self, operator: _Operator) -> bool:
+        if self.set_prefix == _FOR_ALL:
+            return True  # vacuously true over no values, as the multivalued-keys page warns
+        return self.if_exists or (operator.negated and not self.set_prefix)
+
+    def _present(
+        self, operator: _Operator, policy_values: tuple[str, ...], context_values: tuple[str, ...]
+    ) -> bool:
         def satisfies(context_value: str) -> bool:
             hit = any(operator.test(context_value, value) for value in policy_values)
             return hit != operator.negated
 
-        if self.set_prefix == _FOR_ALL:
-            return all(satisfies(value) for value in context_values)
-        if self.set_prefix == _FOR_ANY:
-            return any(satisfies(value) for value in context_values)
+        quantifier = _QUANTIFIERS.get(self.set_prefix)
+        if quantifier is not None:
+            return quantifier(satisfies(value) for value in context_values)
         # A single-valued operator on a multivalued key: a positive operator needs one value to match, a
         # negated one needs none to.
         hit = any(operator.test(c, p) for c in context_values for p in policy_values)

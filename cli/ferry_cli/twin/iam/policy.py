@@ -332,7 +332,6 @@ def authorize(
     key policies, role trust policies): identity policies count only where the resource policy delegates to
     the caller's account. A service principal is judged by the resource policy alone."""
     context = _context_for(principal, request, resource_account)
-    action = request.action
     identity = [
         _evaluate(name, document, principal, request, context, in_resource_policy=False)
         for name, document in ([] if principal.service is not None else identity_policies)
@@ -353,35 +352,52 @@ def authorize(
         return Verdict(False, RESOURCE_DENY, resource.deny)
 
     identity_allow = next((result.direct_allow for result in identity if result.direct_allow), None)
-    no_identity = Verdict(False, NO_IDENTITY_ALLOW.format(action=action))
-    no_resource = Verdict(False, NO_RESOURCE_ALLOW.format(action=action))
 
     # 2. A service principal has no identity policies: the resource policy must name it.
     if principal.service is not None:
-        return Verdict(True, "", resource.direct_allow) if resource.direct_allow else no_resource
+        return _granted(resource.direct_allow, NO_RESOURCE_ALLOW, request.action)
 
     # 3. No resource policy to consult: identity policies alone decide (same account or not, as the caller
     #    asked; resources shared by other means are the authorizer's business).
     if resource_policy is None and not resource_policy_required:
-        return Verdict(True, "", identity_allow) if identity_allow else no_identity
+        return _granted(identity_allow, NO_IDENTITY_ALLOW, request.action)
 
     cross_account = principal.account_id != resource_account
+    return _with_resource_policy(
+        resource,
+        identity_allow,
+        request.action,
+        cross_account=cross_account,
+        required=resource_policy_required,
+    )
+
+
+def _with_resource_policy(
+    resource: PolicyEvaluation,
+    identity_allow: str | None,
+    action: str,
+    *,
+    cross_account: bool,
+    required: bool,
+) -> Verdict:
     # 4. Across accounts both sides must allow: the resource policy (directly or through the caller's account)
     #    and the caller's identity policies.
     if cross_account:
-        if not (resource.direct_allow or resource.account_allow):
-            return no_resource
-        return Verdict(True, "", identity_allow) if identity_allow else no_identity
-
+        identity_decides = bool(resource.direct_allow or resource.account_allow)
     # 5. Same account. A direct grant in the resource policy is enough on its own.
-    if resource.direct_allow:
+    elif resource.direct_allow:
         return Verdict(True, "", resource.direct_allow)
-    if resource_policy_required:
+    else:
         # KMS and STS ignore identity policies unless the key / trust policy delegates to the account.
-        if not resource.account_allow:
-            return no_resource
-        return Verdict(True, "", identity_allow) if identity_allow else no_identity
-    return Verdict(True, "", identity_allow) if identity_allow else no_identity
+        identity_decides = bool(resource.account_allow) or not required
+    if not identity_decides:
+        return Verdict(False, NO_RESOURCE_ALLOW.format(action=action))
+    return _granted(identity_allow, NO_IDENTITY_ALLOW, action)
+
+
+def _granted(label: str | None, denial: str, action: str) -> Verdict:
+    """Allowed by the statement `label` names, if any; else denied for want of an allow (`denial`)."""
+    return Verdict(True, "", label) if label else Verdict(False, denial.format(action=action))
 
 
 def denial_message(principal: Principal, request: AuthRequest, verdict: Verdict) -> str:

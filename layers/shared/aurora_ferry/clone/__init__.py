@@ -7,80 +7,69 @@ from typing import TYPE_CHECKING
 from aurora_ferry.core import lazy_attributes
 
 if TYPE_CHECKING:
-    from aurora_ferry.clone.contract import CloneRequest, is_clone_input, parse_clone_request
-    from aurora_ferry.clone.events import ClonePollEvent, CloneRunEvent, CloneSourceEvent, RetireEvent
-    from aurora_ferry.clone.inspect import inspect_clone
-    from aurora_ferry.clone.names import plan, source_access, target_access
-    from aurora_ferry.clone.retire import poll_gone, retire_clusters, retire_instances
-    from aurora_ferry.clone.share import accept_share, share_source_cluster
-    from aurora_ferry.clone.steps import cleanup_clone_run, create_clone, create_clone_instances, verify_clone
-    from aurora_ferry.clone.summary import summarize_clone_failure, summarize_clone_success
-
-__all__ = [
-    "ClonePollEvent",
-    "CloneRequest",
-    "CloneRunEvent",
-    "CloneSourceEvent",
-    "RetireEvent",
-    "accept_share",
-    "cleanup_clone_run",
-    "create_clone",
-    "create_clone_instances",
-    "inspect_clone",
-    "is_clone_input",
-    "parse_clone_request",
-    "plan",
-    "poll_gone",
-    "retire_clusters",
-    "retire_instances",
-    "share_source_cluster",
-    "source_access",
-    "summarize_clone_failure",
-    "summarize_clone_success",
-    "target_access",
-    "verify_clone",
-]
+    # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
+    from aurora_ferry.clone.contract import CloneRequest as CloneRequest
+    from aurora_ferry.clone.contract import is_clone_input as is_clone_input
+    from aurora_ferry.clone.contract import parse_clone_request as parse_clone_request
+    from aurora_ferry.clone.events import ClonePollEvent as ClonePollEvent
+    from aurora_ferry.clone.events import CloneRunEvent as CloneRunEvent
+    from aurora_ferry.clone.events import CloneSourceEvent as CloneSourceEvent
+    from aurora_ferry.clone.events import RetireEvent as RetireEvent
+    from aurora_ferry.clone.inspect import inspect_clone as inspect_clone
+    from aurora_ferry.clone.names import plan as plan
+    from aurora_ferry.clone.names import source_access as source_access
+    from aurora_ferry.clone.names import target_access as target_access
+    from aurora_ferry.clone.retire import poll_gone as poll_gone
+    from aurora_ferry.clone.retire import retire_clusters as retire_clusters
+    from aurora_ferry.clone.retire import retire_instances as retire_instances
+    from aurora_ferry.clone.share import accept_share as accept_share
+    from aurora_ferry.clone.share import share_source_cluster as share_source_cluster
+    from aurora_ferry.clone.steps import cleanup_clone_run as cleanup_clone_run
+    from aurora_ferry.clone.steps import create_clone as create_clone
+    from aurora_ferry.clone.steps import create_clone_instances as create_clone_instances
+    from aurora_ferry.clone.steps import verify_clone as verify_clone
+    from aurora_ferry.clone.summary import summarize_clone_failure as summarize_clone_failure
+    from aurora_ferry.clone.summary import summarize_clone_success as summarize_clone_success
 
 if not TYPE_CHECKING:
-    # Each name is imported from its module on first use (aurora_ferry.core.lazy).
-    __getattr__ = lazy_attributes(
-        __name__,
-        {
-            "contract": (
-                "CloneRequest",
-                "is_clone_input",
-                "parse_clone_request",
-            ),
-            "events": (
-                "ClonePollEvent",
-                "CloneRunEvent",
-                "CloneSourceEvent",
-                "RetireEvent",
-            ),
-            "inspect": ("inspect_clone",),
-            "names": (
-                "plan",
-                "source_access",
-                "target_access",
-            ),
-            "retire": (
-                "poll_gone",
-                "retire_clusters",
-                "retire_instances",
-            ),
-            "share": (
-                "accept_share",
-                "share_source_cluster",
-            ),
-            "steps": (
-                "cleanup_clone_run",
-                "create_clone",
-                "create_clone_instances",
-                "verify_clone",
-            ),
-            "summary": (
-                "summarize_clone_failure",
-                "summarize_clone_success",
-            ),
-        },
-    )
+    # Each public name under its module, which is imported when the name is first used.
+    _ORIGINS = {
+        "contract": (
+            "CloneRequest",
+            "is_clone_input",
+            "parse_clone_request",
+        ),
+        "events": (
+            "ClonePollEvent",
+            "CloneRunEvent",
+            "CloneSourceEvent",
+            "RetireEvent",
+        ),
+        "inspect": ("inspect_clone",),
+        "names": (
+            "plan",
+            "source_access",
+            "target_access",
+        ),
+        "retire": (
+            "poll_gone",
+            "retire_clusters",
+            "retire_instances",
+        ),
+        "share": (
+            "accept_share",
+            "share_source_cluster",
+        ),
+        "steps": (
+            "cleanup_clone_run",
+            "create_clone",
+            "create_clone_instances",
+            "verify_clone",
+        ),
+        "summary": (
+            "summarize_clone_failure",
+            "summarize_clone_success",
+        ),
+    }
+    __getattr__ = lazy_attributes(__name__, _ORIGINS)
+    __all__ = [name for names in _ORIGINS.values() for name in names]

@@ -15,28 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aurora_ferry.core import (
-    KMS_KEY_ARN,
-    MAX_INSTANCES,
-    PARTITION,
-    InvalidInputError,
-    Problems,
-    camel_json,
-    reject_unknown,
-    valid_account_id,
-    valid_bool,
-    valid_cluster_id,
-    valid_instance_class,
-    valid_int,
-    valid_kms_key_arn,
-    valid_optional_external_id,
-    valid_optional_name,
-    valid_poll_settings,
-    valid_region,
-    valid_role_arn,
-    valid_security_groups,
-    valid_tags,
-)
+from aurora_ferry import core
 
 # RDS allows 50 tags per resource; a clone carries aurora-ferry:managed, :run-id, :purpose and, for a
 # refresh, :refresh-of.
@@ -46,7 +25,7 @@ REFRESH_SUFFIX_LENGTH = 9
 MAX_REPLACES_LENGTH = 63 - REFRESH_SUFFIX_LENGTH
 
 CLUSTER_ARN = re.compile(
-    rf"^arn:{PARTITION}:rds:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):cluster:(?P<id>[A-Za-z0-9-]{{1,63}})$",
+    rf"^arn:{core.PARTITION}:rds:(?P<region>[a-z0-9-]+):(?P<account>\d{{12}}):cluster:(?P<id>[A-Za-z0-9-]{{1,63}})$",
     re.ASCII,
 )
 
@@ -116,7 +95,7 @@ class CloneRequest:
 
     def to_json(self) -> dict[str, Any]:
         """The normalised contract, camelCase, defaults filled in (absent optional values left out)."""
-        normalised: dict[str, Any] = camel_json(asdict(self))
+        normalised: dict[str, Any] = core.camel_json(asdict(self))
         return normalised
 
 
@@ -126,19 +105,15 @@ def is_clone_input(raw: Any) -> bool:
 
 
 _TOP_FIELDS = {"source", "target", "sharing", "refresh", "options"}
-_SOURCE_FIELDS = {"accountId", "region", "roleArn", "externalId", "clusterIdentifier"}
+_SOURCE_FIELDS = {*core.SOURCE_ACCOUNT_FIELDS, "clusterIdentifier"}
 _TARGET_FIELDS = {
+    *core.CLUSTER_SETTINGS_FIELDS,
     "accountId",
     "region",
     "roleArn",
     "externalId",
     "cloneIdentifier",
     "kmsKeyArn",
-    "instanceClass",
-    "instanceCount",
-    "dbSubnetGroupName",
-    "vpcSecurityGroupIds",
-    "dbClusterParameterGroupName",
     "deletionProtection",
     "tags",
 }
@@ -146,10 +121,8 @@ _TARGET_FIELDS = {
 
 def parse_clone_request(raw: Any) -> CloneRequest:
     """Validate a raw clone input; raise InvalidInputError naming every bad field."""
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
-    problems = Problems()
-    reject_unknown(raw, _TOP_FIELDS, "", problems)
+    problems = core.Problems()
+    raw = core.input_object(raw, _TOP_FIELDS, problems)
     refresh = _parse_refresh(raw.get("refresh"), problems)
     source = _parse_source(raw.get("source"), problems)
     target = _parse_target(raw.get("target"), refresh, problems)
@@ -160,12 +133,12 @@ def parse_clone_request(raw: Any) -> CloneRequest:
     if source is not None and target is not None and refresh is not None:
         _check_refresh_against_source(source, target, refresh, problems)
     if problems.items or source is None or target is None:
-        raise InvalidInputError(problems.items or ["input: incomplete"])
+        raise core.InvalidInputError(problems.items or ["input: incomplete"])
     return CloneRequest(source=source, target=target, sharing=sharing, refresh=refresh, options=options)
 
 
 def _check_refresh_against_source(
-    source: CloneSource, target: CloneTarget, refresh: Refresh, problems: Problems
+    source: CloneSource, target: CloneTarget, refresh: Refresh, problems: core.Problems
 ) -> None:
     if target.account_id != source.account_id:
         return
@@ -174,15 +147,12 @@ def _check_refresh_against_source(
         problems.add("refresh.replaces", "must not be the source cluster: a refresh deletes what it replaces")
 
 
-def _parse_source(raw: Any, problems: Problems) -> CloneSource | None:
-    if not isinstance(raw, Mapping):
-        problems.add("source", "required object with accountId, region, roleArn and clusterIdentifier")
+def _parse_source(value: Any, problems: core.Problems) -> CloneSource | None:
+    requirement = "required object with accountId, region, roleArn and clusterIdentifier"
+    raw = core.valid_object(value, "source", _SOURCE_FIELDS, problems, requirement)
+    if raw is None:
         return None
-    reject_unknown(raw, _SOURCE_FIELDS, "source.", problems)
-    account = valid_account_id(raw.get("accountId"), "source.accountId", problems)
-    region = valid_region(raw.get("region"), "source.region", problems)
-    role = valid_role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
-    external_id = valid_optional_external_id(raw.get("externalId"), "source.externalId", problems)
+    account, region, role, external_id = core.valid_source_account(raw, problems)
     cluster = _cluster_ref(raw.get("clusterIdentifier"), region, problems)
     if account is None or region is None or role is None or cluster is None:
         return None
@@ -191,7 +161,7 @@ def _parse_source(raw: Any, problems: Problems) -> CloneSource | None:
     )
 
 
-def _cluster_ref(value: Any, region: str | None, problems: Problems) -> str | None:
+def _cluster_ref(value: Any, region: str | None, problems: core.Problems) -> str | None:
     path = "source.clusterIdentifier"
     if isinstance(value, str) and value.startswith("arn:"):
         match = CLUSTER_ARN.fullmatch(value)
@@ -208,17 +178,17 @@ def _cluster_ref(value: Any, region: str | None, problems: Problems) -> str | No
             )
             return None
         return value
-    return valid_cluster_id(value, path, problems)
+    return core.valid_cluster_id(value, path, problems)
 
 
-def _parse_target(raw: Any, refresh: Refresh | None, problems: Problems) -> CloneTarget | None:
-    if not isinstance(raw, Mapping):
-        problems.add("target", "required object with accountId, roleArn, cloneIdentifier and instanceClass")
+def _parse_target(value: Any, refresh: Refresh | None, problems: core.Problems) -> CloneTarget | None:
+    requirement = "required object with accountId, roleArn, cloneIdentifier and instanceClass"
+    raw = core.valid_object(value, "target", _TARGET_FIELDS, problems, requirement)
+    if raw is None:
         return None
-    reject_unknown(raw, _TARGET_FIELDS, "target.", problems)
-    account = valid_account_id(raw.get("accountId"), "target.accountId", problems)
-    role = valid_role_arn(raw.get("roleArn"), "target.roleArn", account, problems)
-    external_id = valid_optional_external_id(raw.get("externalId"), "target.externalId", problems)
+    account = core.valid_account_id(raw.get("accountId"), "target.accountId", problems)
+    role = core.valid_role_arn(raw.get("roleArn"), "target.roleArn", account, problems)
+    external_id = core.valid_optional_external_id(raw.get("externalId"), "target.externalId", problems)
     clone_id: str | None = None
     if refresh is not None:
         if raw.get("cloneIdentifier") is not None:
@@ -228,55 +198,37 @@ def _parse_target(raw: Any, refresh: Refresh | None, problems: Problems) -> Clon
                 "derived from the run id>",
             )
     else:
-        clone_id = valid_cluster_id(raw.get("cloneIdentifier"), "target.cloneIdentifier", problems)
+        clone_id = core.valid_cluster_id(raw.get("cloneIdentifier"), "target.cloneIdentifier", problems)
     key = _target_key(raw.get("kmsKeyArn"), account, problems)
-    instance_class = valid_instance_class(raw.get("instanceClass"), "target.instanceClass", problems)
-    count = valid_int(raw.get("instanceCount", 1), "target.instanceCount", 1, MAX_INSTANCES, problems)
-    subnet_group = valid_optional_name(raw.get("dbSubnetGroupName"), "target.dbSubnetGroupName", problems)
-    param_group = valid_optional_name(
-        raw.get("dbClusterParameterGroupName"), "target.dbClusterParameterGroupName", problems
-    )
-    groups = valid_security_groups(raw.get("vpcSecurityGroupIds", []), "target.vpcSecurityGroupIds", problems)
+    settings = core.valid_cluster_settings(raw, "target", problems)
     deletion_protection = _deletion_protection(raw, refresh, problems)
     tags = _clone_tags(raw.get("tags", {}), problems)
-    if account is None or role is None or instance_class is None or count is None:
-        return None
-    if refresh is None and clone_id is None:
+    if account is None or role is None or settings is None or (refresh is None and clone_id is None):
         return None
     return CloneTarget(
         account_id=account,
         role_arn=role,
-        instance_class=instance_class,
         clone_identifier=clone_id,
         kms_key_arn=key,
-        instance_count=count,
         external_id=external_id,
-        db_subnet_group_name=subnet_group,
-        vpc_security_group_ids=tuple(groups),
-        db_cluster_parameter_group_name=param_group,
         deletion_protection=deletion_protection,
         tags=tags,
+        **settings,
     )
 
 
-def _target_key(value: Any, account: str | None, problems: Problems) -> str | None:
+def _target_key(value: Any, account: str | None, problems: core.Problems) -> str | None:
     """target.kmsKeyArn, optional: a key of the target's own account."""
     if value is None:
         return None
-    key = valid_kms_key_arn(value, "target.kmsKeyArn", problems)
-    if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
-        problems.add(
-            "target.kmsKeyArn",
-            f"must be the target's own key in account {account}, got a key of account {match['account']}",
-        )
-        return None
-    return key
+    key = core.valid_kms_key_arn(value, "target.kmsKeyArn", problems)
+    return key if core.check_own_key(key, "target.kmsKeyArn", account, problems) else None
 
 
-def _deletion_protection(raw: Mapping[str, Any], refresh: Refresh | None, problems: Problems) -> bool:
+def _deletion_protection(raw: Mapping[str, Any], refresh: Refresh | None, problems: core.Problems) -> bool:
     # A refreshed dev clone is deleted by the next refresh, so it can't have deletion protection.
     default = refresh is None
-    protected = valid_bool(
+    protected = core.valid_bool(
         raw.get("deletionProtection", default), "target.deletionProtection", default, problems
     )
     if protected and refresh is not None:
@@ -287,17 +239,17 @@ def _deletion_protection(raw: Mapping[str, Any], refresh: Refresh | None, proble
     return protected
 
 
-def _clone_tags(value: Any, problems: Problems) -> dict[str, str]:
+def _clone_tags(value: Any, problems: core.Problems) -> dict[str, str]:
     if isinstance(value, Mapping) and len(value) > MAX_CLONE_USER_TAGS:
         problems.add(
             "target.tags", f"at most {MAX_CLONE_USER_TAGS} tags (RDS allows 50; aurora-ferry adds 4)"
         )
         value = {}
-    return valid_tags(value, "target.tags", problems)
+    return core.valid_tags(value, "target.tags", problems)
 
 
 def _check_target_against_source(
-    source: CloneSource, target: CloneTarget, raw_target: Any, problems: Problems
+    source: CloneSource, target: CloneTarget, raw_target: Any, problems: core.Problems
 ) -> None:
     # "You can't create a clone in a different AWS Region from the source Aurora DB cluster."
     # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html#Aurora.Managing.Clone.Limitations
@@ -309,7 +261,7 @@ def _check_target_against_source(
             f"(copy a snapshot across Regions instead), got {region!r}",
         )
     if target.kms_key_arn:
-        match = KMS_KEY_ARN.fullmatch(target.kms_key_arn)
+        match = core.KMS_KEY_ARN.fullmatch(target.kms_key_arn)
         if match and match["region"] != source.region:
             problems.add(
                 "target.kmsKeyArn",
@@ -318,25 +270,23 @@ def _check_target_against_source(
             )
 
 
-def _parse_sharing(raw: Any, problems: Problems) -> Sharing:
-    if not isinstance(raw, Mapping):
-        problems.add("sharing", "must be an object")
+def _parse_sharing(value: Any, problems: core.Problems) -> Sharing:
+    raw = core.valid_object(value, "sharing", {"allowExternalPrincipals"}, problems)
+    if raw is None:
         return Sharing()
-    reject_unknown(raw, {"allowExternalPrincipals"}, "sharing.", problems)
-    allow = valid_bool(
+    allow = core.valid_bool(
         raw.get("allowExternalPrincipals", False), "sharing.allowExternalPrincipals", False, problems
     )
     return Sharing(allow_external_principals=allow)
 
 
-def _parse_refresh(raw: Any, problems: Problems) -> Refresh | None:
+def _parse_refresh(value: Any, problems: core.Problems) -> Refresh | None:
+    if value is None:
+        return None
+    raw = core.valid_object(value, "refresh", {"replaces"}, problems, "must be an object with replaces")
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
-        problems.add("refresh", "must be an object with replaces")
-        return None
-    reject_unknown(raw, {"replaces"}, "refresh.", problems)
-    replaces = valid_cluster_id(raw.get("replaces"), "refresh.replaces", problems)
+    replaces = core.valid_cluster_id(raw.get("replaces"), "refresh.replaces", problems)
     if replaces is not None and len(replaces) > MAX_REPLACES_LENGTH:
         problems.add(
             "refresh.replaces",
@@ -347,12 +297,11 @@ def _parse_refresh(raw: Any, problems: Problems) -> Refresh | None:
     return None if replaces is None else Refresh(replaces=replaces)
 
 
-def _parse_options(raw: Any, problems: Problems) -> CloneOptions:
-    if not isinstance(raw, Mapping):
-        problems.add("options", "must be an object")
+def _parse_options(value: Any, problems: core.Problems) -> CloneOptions:
+    raw = core.valid_object(value, "options", core.POLL_FIELDS, problems)
+    if raw is None:
         return CloneOptions()
-    reject_unknown(raw, {"pollIntervalSeconds", "maxPollAttempts"}, "options.", problems)
-    interval, attempts = valid_poll_settings(
+    interval, attempts = core.valid_poll_settings(
         raw, (CloneOptions.poll_interval_seconds, CloneOptions.max_poll_attempts), problems
     )
     return CloneOptions(poll_interval_seconds=interval, max_poll_attempts=attempts)

@@ -28,6 +28,7 @@ from aurora_ferry.core import (
     error_code,
     naming,
     rds,
+    record_json,
     translated,
 )
 
@@ -54,16 +55,7 @@ class SourceFacts:
     clone_group_id: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "arn": self.arn,
-            "identifier": self.identifier,
-            "engine": self.engine,
-            "engineVersion": self.engine_version,
-            "encrypted": self.encrypted,
-            "kmsKeyId": self.kms_key_id,
-            "encryption": self.encryption,
-            "cloneGroupId": self.clone_group_id,
-        }
+        return record_json(self)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SourceFacts:

@@ -3,6 +3,7 @@ still carry aurora-ferry:managed=true are ever deleted; anything else is left in
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,24 +24,17 @@ def retire_instances(request: CloneRequest, clusters: list[dict[str, str]]) -> d
     client = rds(access)
     deleting: list[str] = []
     actions: list[dict[str, Any]] = []
-    for entry in clusters:
-        cluster = _managed_cluster(client, access, entry["identifier"], actions)
-        if cluster is None:
-            continue
+    for _, cluster in _managed_clusters(client, access, clusters, actions):
         for member in cluster.get("DBClusterMembers", []):
             instance_id = member["DBInstanceIdentifier"]
-            with translated(access, f"delete instance {instance_id}"):
-                try:
-                    client.delete_db_instance(DBInstanceIdentifier=instance_id)
-                except ClientError as error:
-                    # Already gone or already deleting: a retried step, or a delete in progress.
-                    gone_or_going = (
-                        "DBInstanceNotFound",
-                        "DBInstanceNotFoundFault",
-                        "InvalidDBInstanceState",
-                    )
-                    if error_code(error) not in gone_or_going:
-                        raise
+            _delete(
+                access,
+                f"delete instance {instance_id}",
+                # Already gone or already deleting: a retried step, or a delete in progress.
+                {"DBInstanceNotFound", "DBInstanceNotFoundFault", "InvalidDBInstanceState"},
+                client.delete_db_instance,
+                DBInstanceIdentifier=instance_id,
+            )
             deleting.append(instance_id)
             actions.append({"action": "deleting", "accountId": access.account_id, "instance": instance_id})
     return {"instanceIdentifiers": deleting, "actions": actions}
@@ -54,42 +48,58 @@ def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]]) -> di
     deleted: list[str] = []
     arns: list[str] = []
     actions: list[dict[str, Any]] = []
-    for entry in clusters:
-        cluster = _managed_cluster(client, access, entry["identifier"], actions)
-        if cluster is None:
-            continue
-        with translated(access, f"delete cluster {entry['identifier']}"):
-            try:
-                client.delete_db_cluster(DBClusterIdentifier=entry["identifier"], SkipFinalSnapshot=True)
-            except ClientError as error:
-                if error_code(error) != "DBClusterNotFoundFault":
-                    raise
-        deleted.append(entry["identifier"])
+    for identifier, cluster in _managed_clusters(client, access, clusters, actions):
+        _delete(
+            access,
+            f"delete cluster {identifier}",
+            {"DBClusterNotFoundFault"},
+            client.delete_db_cluster,
+            DBClusterIdentifier=identifier,
+            SkipFinalSnapshot=True,
+        )
+        deleted.append(identifier)
         arns.append(cluster["DBClusterArn"])
         actions.append({"action": "deleted", "accountId": access.account_id, "arn": cluster["DBClusterArn"]})
     metrics.add_metric(name="DevClustersRetired", unit=MetricUnit.Count, value=len(deleted))
     return {"clusterIdentifiers": deleted, "clusterArns": arns, "actions": actions}
 
 
-def _managed_cluster(
-    client: RDSClient, access: AccountAccess, identifier: str, actions: list[dict[str, Any]]
-) -> Any:
-    cluster = describe_cluster(client, access, identifier)
-    if cluster is None:
-        return None
-    tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
-    if tags.get(naming.MANAGED_TAG) != "true":
-        logger.warning("cluster lost its aurora-ferry tags; leaving it", extra={"cluster": identifier})
-        actions.append(
-            {
-                "action": "left-in-place",
-                "accountId": access.account_id,
-                "arn": cluster["DBClusterArn"],
-                "reason": f"no {naming.MANAGED_TAG}=true tag",
-            }
-        )
-        return None
-    return cluster
+def _delete(
+    access: AccountAccess, action: str, gone: Collection[str], delete: Callable[..., object], **params: Any
+) -> None:
+    """``delete(**params)``, where an error coded as in ``gone`` (already deleted) counts as done: a retried
+    step."""
+    with translated(access, action):
+        try:
+            delete(**params)
+        except ClientError as error:
+            if error_code(error) not in gone:
+                raise
+
+
+def _managed_clusters(
+    client: RDSClient, access: AccountAccess, clusters: list[dict[str, str]], actions: list[dict[str, Any]]
+) -> Iterator[tuple[str, Any]]:
+    """Each cluster of ``clusters`` (by identifier, and as described now) that still exists and still carries
+    the managed tag; one that lost it is left in place, and ``actions`` says so."""
+    for entry in clusters:
+        identifier = entry["identifier"]
+        cluster = describe_cluster(client, access, identifier)
+        if cluster is None:
+            continue
+        tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
+        if tags.get(naming.MANAGED_TAG) != "true":
+            logger.warning("cluster lost its aurora-ferry tags; leaving it", extra={"cluster": identifier})
+            actions.append(
+                {
+                    "action": "left-in-place",
+                    "accountId": access.account_id,
+                    "arn": cluster["DBClusterArn"],
+                    "reason": f"no {naming.MANAGED_TAG}=true tag",
+                }
+            )
+            continue
+        yield identifier, cluster
 
 
 def poll_gone(access: AccountAccess, kind: str, identifiers: list[str], attempt: int) -> PollResult:

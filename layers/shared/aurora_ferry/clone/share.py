@@ -14,7 +14,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aurora_ferry.clone.contract import CloneRequest
 from aurora_ferry.clone.names import share_name, source_access, target_access, where
 from aurora_ferry.core import (
-    CLIENT_CONFIG,
     AccountAccess,
     CloneNotAllowedError,
     PollResult,
@@ -22,6 +21,7 @@ from aurora_ferry.core import (
     logger,
     metrics,
     naming,
+    session_client,
     session_for,
     translated,
 )
@@ -29,7 +29,7 @@ from aurora_ferry.core import (
 
 def ram(access: AccountAccess) -> Any:
     """An AWS RAM client acting in the member account (typed loosely: no RAM stubs are installed)."""
-    return session_for(access).client("ram", config=CLIENT_CONFIG)
+    return session_client(session_for(access), "ram")
 
 
 def share_source_cluster(request: CloneRequest, run_id: str, source_arn: str) -> dict[str, Any]:

@@ -30,7 +30,9 @@ from aurora_ferry.core import (
     CloneVerificationError,
     ResourceFailedError,
     SourceNotFoundError,
-    TargetConflictError,
+    cluster_parameters,
+    create_cluster,
+    create_cluster_instances,
     error_code,
     error_message,
     metrics,
@@ -56,76 +58,53 @@ def create_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dic
         "SourceDBClusterIdentifier": source.arn if request.cross_account else source.identifier,
         "RestoreType": "copy-on-write",
         "UseLatestRestorableTime": True,
-        "DeletionProtection": target.deletion_protection,
-        "CopyTagsToSnapshot": True,
         "Tags": clone_tags(request, run_id, "clone"),
+        **cluster_parameters(target),
     }
     if target.kms_key_arn:
         params["KmsKeyId"] = target.kms_key_arn
-    if target.db_subnet_group_name:
-        params["DBSubnetGroupName"] = target.db_subnet_group_name
-    if target.vpc_security_group_ids:
-        params["VpcSecurityGroupIds"] = list(target.vpc_security_group_ids)
-    if target.db_cluster_parameter_group_name:
-        params["DBClusterParameterGroupName"] = target.db_cluster_parameter_group_name
-    with translated(access, f"clone {source.arn} to {clone_id}"):
-        try:
-            cluster = client.restore_db_cluster_to_point_in_time(**params)["DBCluster"]
-        except ClientError as error:
-            code = error_code(error)
-            if code == "DBClusterAlreadyExistsFault":
-                cluster = _own_clone(client, access, clone_id, run_id)
-            elif code == "DBClusterNotFoundFault":
-                # "If the ARN passed as the SourceDBClusterIdentifier hasn't been shared, the same error is
-                # returned as if the specified cluster doesn't exist."
-                raise SourceNotFoundError(
-                    f"source cluster {source.arn} is not visible to this account: it was not shared with it, "
-                    f"or the share is not accepted yet ({error_message(error)})",
-                    **where(access),
-                ) from error
-            else:
-                raise
+    cluster = create_cluster(
+        client,
+        access,
+        clone_id,
+        run_id,
+        f"clone {source.arn} to {clone_id}",
+        lambda: _clone_cluster(client, access, source, params),
+    )
     metrics.add_metric(name="ClonesCreated", unit=MetricUnit.Count, value=1)
     return {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": cluster["DBClusterIdentifier"]}
 
 
-def _own_clone(client: RDSClient, access: AccountAccess, clone_id: str, run_id: str) -> Any:
-    cluster = client.describe_db_clusters(DBClusterIdentifier=clone_id)["DBClusters"][0]
-    if not naming.is_tagged_by_run(cluster.get("TagList", []), run_id):  # type: ignore[arg-type]
-        raise TargetConflictError(
-            f"cluster {clone_id} already exists and was not made by run {run_id}", **where(access)
-        )
-    return cluster
+def _clone_cluster(
+    client: RDSClient, access: AccountAccess, source: SourceFacts, params: dict[str, Any]
+) -> Any:
+    try:
+        return client.restore_db_cluster_to_point_in_time(**params)["DBCluster"]
+    except ClientError as error:
+        if error_code(error) != "DBClusterNotFoundFault":
+            raise
+        # "If the ARN passed as the SourceDBClusterIdentifier hasn't been shared, the same error is
+        # returned as if the specified cluster doesn't exist."
+        raise SourceNotFoundError(
+            f"source cluster {source.arn} is not visible to this account: it was not shared with it, "
+            f"or the share is not accepted yet ({error_message(error)})",
+            **where(access),
+        ) from error
 
 
 def create_clone_instances(request: CloneRequest, run_id: str, engine: str) -> dict[str, Any]:
     """A clone has no instances; add the requested ones once it is available (the first is the writer)."""
     access = target_access(request)
-    client = rds(access)
-    clone_id = clone_identifier(request, run_id)
-    created: list[str] = []
-    for index in range(request.target.instance_count):
-        instance_id = naming.instance_id(clone_id, index)
-        with translated(access, f"create instance {instance_id}"):
-            try:
-                instance = client.create_db_instance(
-                    DBInstanceIdentifier=instance_id,
-                    DBInstanceClass=request.target.instance_class,
-                    Engine=engine,
-                    DBClusterIdentifier=clone_id,
-                    Tags=clone_tags(request, run_id, "clone-instance"),  # type: ignore[arg-type]
-                )["DBInstance"]
-                created.append(instance["DBInstanceArn"])
-            except ClientError as error:
-                if error_code(error) != "DBInstanceAlreadyExists":
-                    raise
-                existing = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
-                if existing.get("DBClusterIdentifier") != clone_id:
-                    raise TargetConflictError(
-                        f"instance {instance_id} already exists in another cluster", **where(access)
-                    ) from error
-                created.append(existing["DBInstanceArn"])
-    return {"instanceArns": created, "instanceIdentifiers": [arn.rsplit(":", 1)[-1] for arn in created]}
+    target = request.target
+    return create_cluster_instances(
+        rds(access),
+        access,
+        clone_identifier(request, run_id),
+        target.instance_class,
+        target.instance_count,
+        engine,
+        clone_tags(request, run_id, "clone-instance"),
+    )
 
 
 def verify_clone(request: CloneRequest, run_id: str) -> dict[str, Any]:

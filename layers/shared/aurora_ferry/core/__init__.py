@@ -1,279 +1,226 @@
 """The shared kernel every workflow builds on: reaching member accounts, named errors, deterministic names,
-input validation, the orchestrator's DynamoDB tables, one look at a resource, snapshots, KMS key policies,
-summaries, and the one decorator every Lambda entry point wears. Imports no other aurora_ferry package."""
+input validation, the orchestrator's DynamoDB tables, one look at a resource, snapshots, a target's cluster and
+its instances, KMS key policies, summaries, and the one decorator every Lambda entry point wears. Imports no
+other aurora_ferry package."""
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core.lazy import lazy_attributes
+from aurora_ferry.core.lazy import lazy_attributes as lazy_attributes
 
 if TYPE_CHECKING:
-    from aurora_ferry.core import naming
-    from aurora_ferry.core.access import (
-        CLIENT_CONFIG,
-        THROTTLING_CODES,
-        AccountAccess,
-        error_code,
-        error_message,
-        forget_sessions,
-        orchestrator_client,
-        rds,
-        session_for,
-        translated,
-    )
-    from aurora_ferry.core.errors import (
-        CLONE_ERRORS,
-        DOMAIN_ERRORS,
-        QUEUED_ERRORS,
-        TRANSIENT_ERRORS,
-        AssumeRoleError,
-        AwsThrottledError,
-        CloneNotAllowedError,
-        CloneVerificationError,
-        CopyQueueFullError,
-        FerryError,
-        InvalidInputError,
-        LeftoverCleanupError,
-        PayloadError,
-        PreflightFailedError,
-        ResourceFailedError,
-        SharedSnapshotNotVisibleError,
-        SnapshotNotShareableError,
-        SourceNotFoundError,
-        TargetConflictError,
-    )
-    from aurora_ferry.core.handler import lambda_entry
-    from aurora_ferry.core.kms_policy import (
-        CROSS_ACCOUNT_COPY_ACTIONS,
-        SOURCE_KEY_COPY_ACTIONS,
-        KeyPolicyVerdict,
-        evaluate_key_policy,
-        rds_via_service,
-        without_account_delegation,
-    )
-    from aurora_ferry.core.observability import logger, metrics
-    from aurora_ferry.core.polling import PollEvent, PollResult, poll_cluster, poll_instances, poll_snapshot
-    from aurora_ferry.core.snapshots import (
-        Encryption,
-        SnapshotRef,
-        classify_encryption,
-        describe_snapshot,
-        require_snapshot,
-        snapshot_ref,
-    )
-    from aurora_ferry.core.stores import TableStore, dynamodb_errors, resource_key, scan_items
-    from aurora_ferry.core.summaries import explain, mark_at, seconds_between
-    from aurora_ferry.core.validation import (
-        CLUSTER_SNAPSHOT_ARN,
-        KMS_KEY_ARN,
-        MAX_INSTANCES,
-        PARTITION,
-        SNAPSHOT_ID,
-        Problems,
-        camel_json,
-        reject_unknown,
-        required_field,
-        valid_account_id,
-        valid_bool,
-        valid_cluster_id,
-        valid_instance_class,
-        valid_int,
-        valid_kms_key_arn,
-        valid_optional_external_id,
-        valid_optional_name,
-        valid_poll_settings,
-        valid_region,
-        valid_role_arn,
-        valid_security_groups,
-        valid_string,
-        valid_tags,
-    )
-
-__all__ = [
-    "CLIENT_CONFIG",
-    "CLONE_ERRORS",
-    "CLUSTER_SNAPSHOT_ARN",
-    "CROSS_ACCOUNT_COPY_ACTIONS",
-    "DOMAIN_ERRORS",
-    "KMS_KEY_ARN",
-    "MAX_INSTANCES",
-    "PARTITION",
-    "QUEUED_ERRORS",
-    "SNAPSHOT_ID",
-    "SOURCE_KEY_COPY_ACTIONS",
-    "THROTTLING_CODES",
-    "TRANSIENT_ERRORS",
-    "AccountAccess",
-    "AssumeRoleError",
-    "AwsThrottledError",
-    "CloneNotAllowedError",
-    "CloneVerificationError",
-    "CopyQueueFullError",
-    "Encryption",
-    "FerryError",
-    "InvalidInputError",
-    "KeyPolicyVerdict",
-    "LeftoverCleanupError",
-    "PayloadError",
-    "PollEvent",
-    "PollResult",
-    "PreflightFailedError",
-    "Problems",
-    "ResourceFailedError",
-    "SharedSnapshotNotVisibleError",
-    "SnapshotNotShareableError",
-    "SnapshotRef",
-    "SourceNotFoundError",
-    "TableStore",
-    "TargetConflictError",
-    "camel_json",
-    "classify_encryption",
-    "describe_snapshot",
-    "dynamodb_errors",
-    "error_code",
-    "error_message",
-    "evaluate_key_policy",
-    "explain",
-    "forget_sessions",
-    "lambda_entry",
-    "lazy_attributes",
-    "logger",
-    "mark_at",
-    "metrics",
-    "naming",
-    "orchestrator_client",
-    "poll_cluster",
-    "poll_instances",
-    "poll_snapshot",
-    "rds",
-    "rds_via_service",
-    "reject_unknown",
-    "require_snapshot",
-    "required_field",
-    "resource_key",
-    "scan_items",
-    "seconds_between",
-    "session_for",
-    "snapshot_ref",
-    "translated",
-    "valid_account_id",
-    "valid_bool",
-    "valid_cluster_id",
-    "valid_instance_class",
-    "valid_int",
-    "valid_kms_key_arn",
-    "valid_optional_external_id",
-    "valid_optional_name",
-    "valid_poll_settings",
-    "valid_region",
-    "valid_role_arn",
-    "valid_security_groups",
-    "valid_string",
-    "valid_tags",
-    "without_account_delegation",
-]
+    # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
+    from aurora_ferry.core import naming as naming
+    from aurora_ferry.core.access import CLIENT_CONFIG as CLIENT_CONFIG
+    from aurora_ferry.core.access import THROTTLING_CODES as THROTTLING_CODES
+    from aurora_ferry.core.access import AccountAccess as AccountAccess
+    from aurora_ferry.core.access import error_code as error_code
+    from aurora_ferry.core.access import error_message as error_message
+    from aurora_ferry.core.access import forget_sessions as forget_sessions
+    from aurora_ferry.core.access import orchestrator_client as orchestrator_client
+    from aurora_ferry.core.access import rds as rds
+    from aurora_ferry.core.access import session_client as session_client
+    from aurora_ferry.core.access import session_for as session_for
+    from aurora_ferry.core.access import translated as translated
+    from aurora_ferry.core.clusters import cluster_parameters as cluster_parameters
+    from aurora_ferry.core.clusters import create_cluster as create_cluster
+    from aurora_ferry.core.clusters import create_cluster_instances as create_cluster_instances
+    from aurora_ferry.core.clusters import require_own_cluster as require_own_cluster
+    from aurora_ferry.core.errors import CLONE_ERRORS as CLONE_ERRORS
+    from aurora_ferry.core.errors import DOMAIN_ERRORS as DOMAIN_ERRORS
+    from aurora_ferry.core.errors import QUEUED_ERRORS as QUEUED_ERRORS
+    from aurora_ferry.core.errors import TRANSIENT_ERRORS as TRANSIENT_ERRORS
+    from aurora_ferry.core.errors import AssumeRoleError as AssumeRoleError
+    from aurora_ferry.core.errors import AwsThrottledError as AwsThrottledError
+    from aurora_ferry.core.errors import CloneNotAllowedError as CloneNotAllowedError
+    from aurora_ferry.core.errors import CloneVerificationError as CloneVerificationError
+    from aurora_ferry.core.errors import CopyQueueFullError as CopyQueueFullError
+    from aurora_ferry.core.errors import FerryError as FerryError
+    from aurora_ferry.core.errors import InvalidInputError as InvalidInputError
+    from aurora_ferry.core.errors import LeftoverCleanupError as LeftoverCleanupError
+    from aurora_ferry.core.errors import PayloadError as PayloadError
+    from aurora_ferry.core.errors import PreflightFailedError as PreflightFailedError
+    from aurora_ferry.core.errors import ResourceFailedError as ResourceFailedError
+    from aurora_ferry.core.errors import SharedSnapshotNotVisibleError as SharedSnapshotNotVisibleError
+    from aurora_ferry.core.errors import SnapshotNotShareableError as SnapshotNotShareableError
+    from aurora_ferry.core.errors import SourceNotFoundError as SourceNotFoundError
+    from aurora_ferry.core.errors import TargetConflictError as TargetConflictError
+    from aurora_ferry.core.handler import lambda_entry as lambda_entry
+    from aurora_ferry.core.kms_policy import CROSS_ACCOUNT_COPY_ACTIONS as CROSS_ACCOUNT_COPY_ACTIONS
+    from aurora_ferry.core.kms_policy import SOURCE_KEY_COPY_ACTIONS as SOURCE_KEY_COPY_ACTIONS
+    from aurora_ferry.core.kms_policy import KeyPolicyVerdict as KeyPolicyVerdict
+    from aurora_ferry.core.kms_policy import evaluate_key_policy as evaluate_key_policy
+    from aurora_ferry.core.kms_policy import rds_via_service as rds_via_service
+    from aurora_ferry.core.kms_policy import without_account_delegation as without_account_delegation
+    from aurora_ferry.core.observability import logger as logger
+    from aurora_ferry.core.observability import metrics as metrics
+    from aurora_ferry.core.polling import PollEvent as PollEvent
+    from aurora_ferry.core.polling import PollResult as PollResult
+    from aurora_ferry.core.polling import poll_cluster as poll_cluster
+    from aurora_ferry.core.polling import poll_instances as poll_instances
+    from aurora_ferry.core.polling import poll_snapshot as poll_snapshot
+    from aurora_ferry.core.snapshots import Encryption as Encryption
+    from aurora_ferry.core.snapshots import SnapshotRef as SnapshotRef
+    from aurora_ferry.core.snapshots import classify_encryption as classify_encryption
+    from aurora_ferry.core.snapshots import describe_snapshot as describe_snapshot
+    from aurora_ferry.core.snapshots import require_snapshot as require_snapshot
+    from aurora_ferry.core.snapshots import snapshot_ref as snapshot_ref
+    from aurora_ferry.core.stores import TableStore as TableStore
+    from aurora_ferry.core.stores import dynamodb_errors as dynamodb_errors
+    from aurora_ferry.core.stores import resource_key as resource_key
+    from aurora_ferry.core.stores import scan_items as scan_items
+    from aurora_ferry.core.summaries import explain as explain
+    from aurora_ferry.core.summaries import mark_at as mark_at
+    from aurora_ferry.core.summaries import seconds_between as seconds_between
+    from aurora_ferry.core.validation import CLUSTER_SETTINGS_FIELDS as CLUSTER_SETTINGS_FIELDS
+    from aurora_ferry.core.validation import CLUSTER_SNAPSHOT_ARN as CLUSTER_SNAPSHOT_ARN
+    from aurora_ferry.core.validation import KMS_KEY_ARN as KMS_KEY_ARN
+    from aurora_ferry.core.validation import MAX_INSTANCES as MAX_INSTANCES
+    from aurora_ferry.core.validation import PARTITION as PARTITION
+    from aurora_ferry.core.validation import POLL_FIELDS as POLL_FIELDS
+    from aurora_ferry.core.validation import SNAPSHOT_ID as SNAPSHOT_ID
+    from aurora_ferry.core.validation import SOURCE_ACCOUNT_FIELDS as SOURCE_ACCOUNT_FIELDS
+    from aurora_ferry.core.validation import Problems as Problems
+    from aurora_ferry.core.validation import camel_json as camel_json
+    from aurora_ferry.core.validation import check_own_key as check_own_key
+    from aurora_ferry.core.validation import input_object as input_object
+    from aurora_ferry.core.validation import record_json as record_json
+    from aurora_ferry.core.validation import reject_unknown as reject_unknown
+    from aurora_ferry.core.validation import required_field as required_field
+    from aurora_ferry.core.validation import valid_account_id as valid_account_id
+    from aurora_ferry.core.validation import valid_bool as valid_bool
+    from aurora_ferry.core.validation import valid_cluster_id as valid_cluster_id
+    from aurora_ferry.core.validation import valid_cluster_settings as valid_cluster_settings
+    from aurora_ferry.core.validation import valid_instance_class as valid_instance_class
+    from aurora_ferry.core.validation import valid_int as valid_int
+    from aurora_ferry.core.validation import valid_kms_key_arn as valid_kms_key_arn
+    from aurora_ferry.core.validation import valid_object as valid_object
+    from aurora_ferry.core.validation import valid_optional_external_id as valid_optional_external_id
+    from aurora_ferry.core.validation import valid_optional_name as valid_optional_name
+    from aurora_ferry.core.validation import valid_poll_settings as valid_poll_settings
+    from aurora_ferry.core.validation import valid_region as valid_region
+    from aurora_ferry.core.validation import valid_role_arn as valid_role_arn
+    from aurora_ferry.core.validation import valid_security_groups as valid_security_groups
+    from aurora_ferry.core.validation import valid_source_account as valid_source_account
+    from aurora_ferry.core.validation import valid_string as valid_string
+    from aurora_ferry.core.validation import valid_tags as valid_tags
 
 if not TYPE_CHECKING:
-    # Each name is imported from its module on first use (aurora_ferry.core.lazy).
-    __getattr__ = lazy_attributes(
-        __name__,
-        {
-            "access": (
-                "CLIENT_CONFIG",
-                "THROTTLING_CODES",
-                "AccountAccess",
-                "error_code",
-                "error_message",
-                "forget_sessions",
-                "orchestrator_client",
-                "rds",
-                "session_for",
-                "translated",
-            ),
-            "errors": (
-                "CLONE_ERRORS",
-                "DOMAIN_ERRORS",
-                "QUEUED_ERRORS",
-                "TRANSIENT_ERRORS",
-                "AssumeRoleError",
-                "AwsThrottledError",
-                "CloneNotAllowedError",
-                "CloneVerificationError",
-                "CopyQueueFullError",
-                "FerryError",
-                "InvalidInputError",
-                "LeftoverCleanupError",
-                "PayloadError",
-                "PreflightFailedError",
-                "ResourceFailedError",
-                "SharedSnapshotNotVisibleError",
-                "SnapshotNotShareableError",
-                "SourceNotFoundError",
-                "TargetConflictError",
-            ),
-            "handler": ("lambda_entry",),
-            "kms_policy": (
-                "CROSS_ACCOUNT_COPY_ACTIONS",
-                "SOURCE_KEY_COPY_ACTIONS",
-                "KeyPolicyVerdict",
-                "evaluate_key_policy",
-                "rds_via_service",
-                "without_account_delegation",
-            ),
-            "naming": ("naming",),
-            "observability": (
-                "logger",
-                "metrics",
-            ),
-            "polling": (
-                "PollEvent",
-                "PollResult",
-                "poll_cluster",
-                "poll_instances",
-                "poll_snapshot",
-            ),
-            "snapshots": (
-                "Encryption",
-                "SnapshotRef",
-                "classify_encryption",
-                "describe_snapshot",
-                "require_snapshot",
-                "snapshot_ref",
-            ),
-            "stores": (
-                "TableStore",
-                "dynamodb_errors",
-                "resource_key",
-                "scan_items",
-            ),
-            "summaries": (
-                "explain",
-                "mark_at",
-                "seconds_between",
-            ),
-            "validation": (
-                "CLUSTER_SNAPSHOT_ARN",
-                "KMS_KEY_ARN",
-                "MAX_INSTANCES",
-                "PARTITION",
-                "SNAPSHOT_ID",
-                "Problems",
-                "camel_json",
-                "reject_unknown",
-                "required_field",
-                "valid_account_id",
-                "valid_bool",
-                "valid_cluster_id",
-                "valid_instance_class",
-                "valid_int",
-                "valid_kms_key_arn",
-                "valid_optional_external_id",
-                "valid_optional_name",
-                "valid_poll_settings",
-                "valid_region",
-                "valid_role_arn",
-                "valid_security_groups",
-                "valid_string",
-                "valid_tags",
-            ),
-        },
-    )
+    # Each public name under its module, which is imported when the name is first used.
+    _ORIGINS = {
+        "access": (
+            "CLIENT_CONFIG",
+            "THROTTLING_CODES",
+            "AccountAccess",
+            "error_code",
+            "error_message",
+            "forget_sessions",
+            "orchestrator_client",
+            "rds",
+            "session_client",
+            "session_for",
+            "translated",
+        ),
+        "clusters": (
+            "cluster_parameters",
+            "create_cluster",
+            "create_cluster_instances",
+            "require_own_cluster",
+        ),
+        "errors": (
+            "CLONE_ERRORS",
+            "DOMAIN_ERRORS",
+            "QUEUED_ERRORS",
+            "TRANSIENT_ERRORS",
+            "AssumeRoleError",
+            "AwsThrottledError",
+            "CloneNotAllowedError",
+            "CloneVerificationError",
+            "CopyQueueFullError",
+            "FerryError",
+            "InvalidInputError",
+            "LeftoverCleanupError",
+            "PayloadError",
+            "PreflightFailedError",
+            "ResourceFailedError",
+            "SharedSnapshotNotVisibleError",
+            "SnapshotNotShareableError",
+            "SourceNotFoundError",
+            "TargetConflictError",
+        ),
+        "handler": ("lambda_entry",),
+        "kms_policy": (
+            "CROSS_ACCOUNT_COPY_ACTIONS",
+            "SOURCE_KEY_COPY_ACTIONS",
+            "KeyPolicyVerdict",
+            "evaluate_key_policy",
+            "rds_via_service",
+            "without_account_delegation",
+        ),
+        "naming": ("naming",),
+        "observability": (
+            "logger",
+            "metrics",
+        ),
+        "polling": (
+            "PollEvent",
+            "PollResult",
+            "poll_cluster",
+            "poll_instances",
+            "poll_snapshot",
+        ),
+        "snapshots": (
+            "Encryption",
+            "SnapshotRef",
+            "classify_encryption",
+            "describe_snapshot",
+            "require_snapshot",
+            "snapshot_ref",
+        ),
+        "stores": (
+            "TableStore",
+            "dynamodb_errors",
+            "resource_key",
+            "scan_items",
+        ),
+        "summaries": (
+            "explain",
+            "mark_at",
+            "seconds_between",
+        ),
+        "validation": (
+            "CLUSTER_SETTINGS_FIELDS",
+            "CLUSTER_SNAPSHOT_ARN",
+            "KMS_KEY_ARN",
+            "MAX_INSTANCES",
+            "PARTITION",
+            "POLL_FIELDS",
+            "SNAPSHOT_ID",
+            "SOURCE_ACCOUNT_FIELDS",
+            "Problems",
+            "camel_json",
+            "check_own_key",
+            "input_object",
+            "record_json",
+            "reject_unknown",
+            "required_field",
+            "valid_account_id",
+            "valid_bool",
+            "valid_cluster_id",
+            "valid_cluster_settings",
+            "valid_instance_class",
+            "valid_int",
+            "valid_kms_key_arn",
+            "valid_object",
+            "valid_optional_external_id",
+            "valid_optional_name",
+            "valid_poll_settings",
+            "valid_region",
+            "valid_role_arn",
+            "valid_security_groups",
+            "valid_source_account",
+            "valid_string",
+            "valid_tags",
+        ),
+    }
+    __getattr__ = lazy_attributes(__name__, _ORIGINS)
+    __all__ = ["lazy_attributes"] + [name for names in _ORIGINS.values() for name in names]

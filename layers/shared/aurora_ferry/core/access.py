@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.loaders import Loader
 
 from aurora_ferry.core.errors import (
     AssumeRoleError,
@@ -60,17 +63,28 @@ class AccountAccess:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> AccountAccess:
-        return cls(
-            account_id=str(raw["accountId"]),
-            region=str(raw["region"]),
-            role_arn=str(raw["roleArn"]),
-            external_id=raw.get("externalId"),
-        )
+        return cls(str(raw["accountId"]), str(raw["region"]), str(raw["roleArn"]), raw.get("externalId"))
 
 
 _sts: STSClient | None = None
 _sessions: dict[AccountAccess, tuple[boto3.Session, datetime]] = {}
+# Clients per session: a client costs tens of milliseconds to build, and every step needs the same few.
+_clients: weakref.WeakKeyDictionary[boto3.Session, dict[str, Any]] = weakref.WeakKeyDictionary()
+_loader: Loader | None = None
 _lock = threading.Lock()
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A botocore session sharing the container's one model loader, so that a session per assumed role does
+    not read every service model from disk again."""
+    global _loader  # noqa: PLW0603 - one loader per container
+    core = botocore.session.get_session()
+    with _lock:
+        if _loader is None:
+            _loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _loader)
+    return core
 
 
 def _sts_client() -> STSClient:
@@ -101,6 +115,7 @@ def session_for(access: AccountAccess) -> boto3.Session:
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
         region_name=access.region,
+        botocore_session=_botocore_session(),
     )
     with _lock:
         _sessions[access] = (session, credentials["Expiration"])
@@ -129,12 +144,24 @@ def orchestrator_client(service: str) -> Any:
         return client
 
 
+def session_client(session: boto3.Session, service: str) -> Any:
+    """The session's client for ``service``, built once (with the run's retry behaviour)."""
+    with _lock:
+        clients = _clients.setdefault(session, {})
+        client = clients.get(service)
+        if client is None:
+            client = clients[service] = session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+        return client
+
+
 def rds(access: AccountAccess) -> RDSClient:
-    return session_for(access).client("rds", config=CLIENT_CONFIG)
+    client: RDSClient = session_client(session_for(access), "rds")
+    return client
 
 
 def kms(access: AccountAccess) -> KMSClient:
-    return session_for(access).client("kms", config=CLIENT_CONFIG)
+    client: KMSClient = session_client(session_for(access), "kms")
+    return client
 
 
 def error_code(error: ClientError) -> str:

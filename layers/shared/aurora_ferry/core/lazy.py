@@ -1,10 +1,15 @@
 """Package surfaces that load on first use (PEP 562).
 
-Each package's ``__init__`` lists its public names in ``__all__`` and imports them for mypy and readers under
-``TYPE_CHECKING``; at run time a name's module is imported the first time the name is used. A Lambda handler so
-loads only the modules its step needs (the summary handlers never load boto3), and the CLI can read an input
-without creating Powertools' logger, which takes its level from the environment once, when it is created (the
-twin sets that environment only while it runs).
+Each package's ``__init__`` maps its public names to the modules that define them and derives ``__all__`` from
+that map; at run time a name's module is imported the first time the name is used. A Lambda handler so loads
+only the modules its step needs (the summary handlers never load boto3), and the CLI can read an input without
+creating Powertools' logger, which takes its level from the environment once, when it is created (the twin sets
+that environment only while it runs).
+
+For mypy and readers the ``__init__`` also imports each name under ``TYPE_CHECKING``, as ``from module import
+name as name``: mypy reads a module's exports from a literal ``__all__`` only (a computed one would export
+nothing), so the map and ``__all__`` stand where mypy does not look, and the redundant alias makes each import a
+re-export. tests/unit/test_layer_architecture.py keeps the imports and the map naming the same names.
 """
 
 from __future__ import annotations

@@ -77,9 +77,7 @@ def poll_snapshot(access: AccountAccess, identifier: str, attempt: int) -> PollR
         )
     status = raw.get("Status", "unknown")
     if status in SNAPSHOT_FAILED:
-        raise ResourceFailedError(
-            f"cluster snapshot {identifier} is {status}", account_id=access.account_id, region=access.region
-        )
+        raise _failed(f"cluster snapshot {identifier}", status, access)
     return PollResult(
         status, status == "available", attempt + 1, {"percentProgress": raw.get("PercentProgress", 0)}
     )
@@ -91,9 +89,7 @@ def poll_cluster(access: AccountAccess, cluster_id: str, attempt: int) -> PollRe
         cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
     status = cluster.get("Status", "unknown")
     if status in CLUSTER_FAILED:
-        raise ResourceFailedError(
-            f"cluster {cluster_id} is {status}", account_id=access.account_id, region=access.region
-        )
+        raise _failed(f"cluster {cluster_id}", status, access)
     details = {"endpoint": cluster.get("Endpoint"), "readerEndpoint": cluster.get("ReaderEndpoint")}
     return PollResult(status, status == "available", attempt + 1, details)
 
@@ -106,10 +102,12 @@ def poll_instances(access: AccountAccess, instance_ids: list[str], attempt: int)
             instance = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
         status = instance.get("DBInstanceStatus", "unknown")
         if status in INSTANCE_FAILED:
-            raise ResourceFailedError(
-                f"instance {instance_id} is {status}", account_id=access.account_id, region=access.region
-            )
+            raise _failed(f"instance {instance_id}", status, access)
         statuses[instance_id] = status
     ready = all(status == "available" for status in statuses.values())
     summary = "available" if ready else ",".join(sorted(set(statuses.values())))
     return PollResult(summary, ready, attempt + 1, {"instances": statuses})
+
+
+def _failed(what: str, status: str, access: AccountAccess) -> ResourceFailedError:
+    return ResourceFailedError(f"{what} is {status}", account_id=access.account_id, region=access.region)

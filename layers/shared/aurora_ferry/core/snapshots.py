@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from aurora_ferry.core.access import AccountAccess, error_code, kms, translated
 from aurora_ferry.core.errors import SourceNotFoundError
 from aurora_ferry.core.observability import logger
+from aurora_ferry.core.validation import record_json
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -40,21 +41,7 @@ class SnapshotRef:
     origin: Origin = "existing"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "arn": self.arn,
-            "identifier": self.identifier,
-            "accountId": self.account_id,
-            "region": self.region,
-            "status": self.status,
-            "snapshotType": self.snapshot_type,
-            "encrypted": self.encrypted,
-            "kmsKeyId": self.kms_key_id,
-            "engine": self.engine,
-            "engineVersion": self.engine_version,
-            "createdByRun": self.created_by_run,
-            "encryption": self.encryption,
-            "origin": self.origin,
-        }
+        return record_json(self)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SnapshotRef:

@@ -4,7 +4,7 @@ throttling turned into the error the state machine (or EventBridge) retries."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from botocore.exceptions import ClientError
@@ -40,8 +40,11 @@ def resource_key(account_id: str, region: str, resource_type: str, identifier: s
     return f"{account_id}:{region}:{resource_type}:{identifier}"
 
 
-def scan_items(client: Any, table_name: str, limit: int, action: str) -> Iterator[dict[str, Any]]:
-    """The table's items, at most `limit` of them (a bounded scan), a page at a time."""
+def scan_items[Row](
+    client: Any, table_name: str, limit: int, action: str, parse: Callable[[dict[str, Any]], Row | None]
+) -> Iterator[Row]:
+    """The table's items as ``parse`` reads them, at most `limit` of them (a bounded scan), a page at a time; an
+    item ``parse`` cannot read (None) is skipped, so one malformed row does not stop the others."""
     start: dict[str, Any] | None = None
     seen = 0
     while seen < limit:
@@ -52,7 +55,10 @@ def scan_items(client: Any, table_name: str, limit: int, action: str) -> Iterato
             page = client.scan(**params)
         items = page.get("Items", [])
         seen += len(items)
-        yield from items
+        for item in items:
+            row = parse(item)
+            if row is not None:
+                yield row
         start = page.get("LastEvaluatedKey")
         if not start:
             return

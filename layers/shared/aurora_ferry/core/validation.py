@@ -1,18 +1,20 @@
 """Input validation shared by the migration and clone contracts, and the payload fields every step reads.
 
-Each ``valid_*`` helper checks one field, records what is wrong (with the field's path and what is allowed)
-in ``Problems`` and returns the value, or None when it is missing or bad; a contract calls them for every
-field before giving up, so the caller sees every problem at once, not one per attempt.
+Each ``valid_*`` helper checks one field, or one part both contracts have (the input and its objects, the
+source account, a target cluster's settings, the polling options), records what is wrong (with the field's
+path and what is allowed) in ``Problems`` and returns the value, or None when it is missing or bad; a contract
+calls them for every field before giving up, so the caller sees every problem at once, not one per attempt.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
-from aurora_ferry.core.errors import PayloadError
+from aurora_ferry.core.errors import InvalidInputError, PayloadError
 
 MAX_INSTANCES = 16  # an Aurora cluster holds one writer and up to 15 readers
 MAX_USER_TAGS = 47  # RDS allows 50 tags per resource and every resource the run creates gets 3 of its own
@@ -63,9 +65,29 @@ def required_field(event: dict[str, Any], name: str) -> Any:
     return event[name]
 
 
-def reject_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str, problems: Problems) -> None:
-    for key in sorted(set(raw) - allowed):
+def reject_unknown(raw: Mapping[str, Any], allowed: Collection[str], prefix: str, problems: Problems) -> None:
+    for key in sorted(set(raw).difference(allowed)):
         problems.add(f"{prefix}{key}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+
+
+def input_object(raw: Any, fields: Collection[str], problems: Problems) -> Mapping[str, Any]:
+    """The execution input, an object of ``fields``; anything else is refused at once, as nothing in it can be
+    read."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
+    reject_unknown(raw, fields, "", problems)
+    return raw
+
+
+def valid_object(
+    raw: Any, path: str, fields: Collection[str], problems: Problems, requirement: str = "must be an object"
+) -> Mapping[str, Any] | None:
+    """The object at ``path``, of ``fields``; None, with ``requirement`` recorded, when it is not an object."""
+    if not isinstance(raw, Mapping):
+        problems.add(path, requirement)
+        return None
+    reject_unknown(raw, fields, f"{path}.", problems)
+    return raw
 
 
 def valid_string(value: Any, path: str, problems: Problems) -> str | None:
@@ -78,20 +100,25 @@ def valid_string(value: Any, path: str, problems: Problems) -> str | None:
     return value
 
 
-def valid_account_id(value: Any, path: str, problems: Problems) -> str | None:
-    text = valid_string(value, path, problems)
-    if text is not None and not ACCOUNT_ID.fullmatch(text):
-        problems.add(path, f"must be a 12-digit AWS account id (as a string), got {text!r}")
+def _matching(value: Any, path: str, pattern: re.Pattern[str], rule: str, problems: Problems) -> str | None:
+    """``value`` when it is None or a string ``pattern`` matches in full; otherwise None, with ``rule`` recorded
+    (the value in place of its ``{!r}``)."""
+    if value is None:
         return None
-    return text
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value
+    problems.add(path, rule.format(value))
+    return None
+
+
+def valid_account_id(value: Any, path: str, problems: Problems) -> str | None:
+    rule = "must be a 12-digit AWS account id (as a string), got {!r}"
+    return _matching(valid_string(value, path, problems), path, ACCOUNT_ID, rule, problems)
 
 
 def valid_region(value: Any, path: str, problems: Problems) -> str | None:
-    region = valid_string(value, path, problems)
-    if region is not None and not REGION.fullmatch(region):
-        problems.add(path, f"must be an AWS region name such as eu-west-1, got {region!r}")
-        return None
-    return region
+    rule = "must be an AWS region name such as eu-west-1, got {!r}"
+    return _matching(valid_string(value, path, problems), path, REGION, rule, problems)
 
 
 def valid_role_arn(value: Any, path: str, account: str | None, problems: Problems) -> str | None:
@@ -123,24 +150,29 @@ def valid_kms_key_arn(value: Any, path: str, problems: Problems) -> str | None:
     return text
 
 
-def valid_cluster_id(value: Any, path: str, problems: Problems) -> str | None:
-    text = valid_string(value, path, problems)
-    if text is not None and not CLUSTER_ID.fullmatch(text):
+def check_own_key(key: str | None, path: str, account: str | None, problems: Problems) -> bool:
+    """Whether ``key`` (a valid KMS key ARN, or None) may be the target's own key in ``account``; a key of
+    another account is recorded as a problem."""
+    if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
         problems.add(
             path,
-            "must be 1-63 letters, digits or hyphens, start with a letter, "
-            f"and not end with a hyphen or contain two consecutive hyphens; got {text!r}",
+            f"must be the target's own key in account {account}, got a key of account {match['account']}",
         )
-        return None
-    return text
+        return False
+    return True
+
+
+def valid_cluster_id(value: Any, path: str, problems: Problems) -> str | None:
+    rule = (
+        "must be 1-63 letters, digits or hyphens, start with a letter, "
+        "and not end with a hyphen or contain two consecutive hyphens; got {!r}"
+    )
+    return _matching(valid_string(value, path, problems), path, CLUSTER_ID, rule, problems)
 
 
 def valid_instance_class(value: Any, path: str, problems: Problems) -> str | None:
-    instance_class = valid_string(value, path, problems)
-    if instance_class is not None and not INSTANCE_CLASS.fullmatch(instance_class):
-        problems.add(path, f"must look like db.r6g.large, got {instance_class!r}")
-        return None
-    return instance_class
+    rule = "must look like db.r6g.large, got {!r}"
+    return _matching(valid_string(value, path, problems), path, INSTANCE_CLASS, rule, problems)
 
 
 def valid_int(value: Any, path: str, low: int, high: int, problems: Problems) -> int | None:
@@ -161,21 +193,14 @@ def valid_bool(value: Any, path: str, default: bool, problems: Problems) -> bool
 
 
 def valid_optional_name(value: Any, path: str, problems: Problems) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not NAME_255.fullmatch(value):
-        problems.add(path, f"must be a name of letters, digits, '.', '_' or '-', got {value!r}")
-        return None
-    return value
+    rule = "must be a name of letters, digits, '.', '_' or '-', got {!r}"
+    return _matching(value, path, NAME_255, rule, problems)
 
 
 def valid_optional_external_id(value: Any, path: str, problems: Problems) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not EXTERNAL_ID.fullmatch(value):
-        problems.add(path, "must be 2-1224 characters of letters, digits and +=,.@:/-")
-        return None
-    return value
+    return _matching(
+        value, path, EXTERNAL_ID, "must be 2-1224 characters of letters, digits and +=,.@:/-", problems
+    )
 
 
 def valid_security_groups(value: Any, path: str, problems: Problems) -> list[str]:
@@ -217,6 +242,69 @@ def valid_tags(value: Any, path: str, problems: Problems) -> dict[str, str]:
     return tags
 
 
+SOURCE_ACCOUNT_FIELDS = frozenset({"accountId", "region", "roleArn", "externalId"})
+
+
+def valid_source_account(
+    raw: Mapping[str, Any], problems: Problems
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """source.accountId, .region, .roleArn (a role of that account) and the optional .externalId, each None
+    when missing or bad: a contract checks the rest of the source against whichever of them are valid."""
+    account = valid_account_id(raw.get("accountId"), "source.accountId", problems)
+    region = valid_region(raw.get("region"), "source.region", problems)
+    role = valid_role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
+    external_id = valid_optional_external_id(raw.get("externalId"), "source.externalId", problems)
+    return account, region, role, external_id
+
+
+CLUSTER_SETTINGS_FIELDS = frozenset(
+    {
+        "instanceClass",
+        "instanceCount",
+        "dbSubnetGroupName",
+        "vpcSecurityGroupIds",
+        "dbClusterParameterGroupName",
+    }
+)
+
+
+class ClusterSettings(TypedDict):
+    """How the cluster a run creates in a target account is built, named as the contracts' target fields (so
+    that a contract can pass them on with ``**``)."""
+
+    instance_class: str
+    instance_count: int
+    db_subnet_group_name: str | None
+    vpc_security_group_ids: tuple[str, ...]
+    db_cluster_parameter_group_name: str | None
+
+
+def valid_cluster_settings(raw: Mapping[str, Any], path: str, problems: Problems) -> ClusterSettings | None:
+    """The target's instanceClass, instanceCount, dbSubnetGroupName, dbClusterParameterGroupName and
+    vpcSecurityGroupIds; None when a required one is missing or bad."""
+    instance_class = valid_instance_class(raw.get("instanceClass"), f"{path}.instanceClass", problems)
+    count = valid_int(raw.get("instanceCount", 1), f"{path}.instanceCount", 1, MAX_INSTANCES, problems)
+    subnet_group = valid_optional_name(raw.get("dbSubnetGroupName"), f"{path}.dbSubnetGroupName", problems)
+    param_group = valid_optional_name(
+        raw.get("dbClusterParameterGroupName"), f"{path}.dbClusterParameterGroupName", problems
+    )
+    groups = valid_security_groups(
+        raw.get("vpcSecurityGroupIds", []), f"{path}.vpcSecurityGroupIds", problems
+    )
+    if instance_class is None or count is None:
+        return None
+    return ClusterSettings(
+        instance_class=instance_class,
+        instance_count=count,
+        db_subnet_group_name=subnet_group,
+        vpc_security_group_ids=tuple(groups),
+        db_cluster_parameter_group_name=param_group,
+    )
+
+
+POLL_FIELDS = frozenset({"pollIntervalSeconds", "maxPollAttempts"})
+
+
 def valid_poll_settings(
     raw: Mapping[str, Any], defaults: tuple[int, int], problems: Problems
 ) -> tuple[int, int]:
@@ -254,6 +342,12 @@ def camel_json(value: Any) -> Any:
     if isinstance(value, StrEnum):
         return value.value
     return value
+
+
+def record_json(record: Any) -> dict[str, Any]:
+    """A flat dataclass as JSON: every field in order under its camelCase name, None values kept (unlike
+    ``camel_json``), so the JSON always has the same keys."""
+    return {_camel_key(item.name): getattr(record, item.name) for item in dataclasses.fields(record)}
 
 
 def _camel_key(key: str) -> str:

@@ -7,87 +7,65 @@ from typing import TYPE_CHECKING
 from aurora_ferry.core import lazy_attributes
 
 if TYPE_CHECKING:
-    from aurora_ferry.migration.cleanup_steps import cleanup
-    from aurora_ferry.migration.contract import (
-        MAX_TARGETS,
-        CleanupPolicy,
-        MigrationRequest,
-        Target,
-        parse_migration_request,
-        source_access,
-        target_access,
-    )
-    from aurora_ferry.migration.events import RunEvent, SnapshotEvent, TargetEvent
-    from aurora_ferry.migration.leftovers import LeftoverStore, retry_leftovers
-    from aurora_ferry.migration.source_steps import (
-        prepare_shareable_snapshot,
-        prepare_source_snapshot,
-        share_snapshot,
-    )
-    from aurora_ferry.migration.summary import summarize_failure, summarize_success
-    from aurora_ferry.migration.target_steps import copy_shared_snapshot, create_instances, restore_cluster
-
-__all__ = [
-    "MAX_TARGETS",
-    "CleanupPolicy",
-    "LeftoverStore",
-    "MigrationRequest",
-    "RunEvent",
-    "SnapshotEvent",
-    "Target",
-    "TargetEvent",
-    "cleanup",
-    "copy_shared_snapshot",
-    "create_instances",
-    "parse_migration_request",
-    "prepare_shareable_snapshot",
-    "prepare_source_snapshot",
-    "restore_cluster",
-    "retry_leftovers",
-    "share_snapshot",
-    "source_access",
-    "summarize_failure",
-    "summarize_success",
-    "target_access",
-]
+    # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
+    from aurora_ferry.migration.cleanup_steps import cleanup as cleanup
+    from aurora_ferry.migration.contract import MAX_TARGETS as MAX_TARGETS
+    from aurora_ferry.migration.contract import CleanupPolicy as CleanupPolicy
+    from aurora_ferry.migration.contract import MigrationRequest as MigrationRequest
+    from aurora_ferry.migration.contract import Target as Target
+    from aurora_ferry.migration.contract import parse_migration_request as parse_migration_request
+    from aurora_ferry.migration.contract import source_access as source_access
+    from aurora_ferry.migration.contract import target_access as target_access
+    from aurora_ferry.migration.events import RunEvent as RunEvent
+    from aurora_ferry.migration.events import SnapshotEvent as SnapshotEvent
+    from aurora_ferry.migration.events import TargetEvent as TargetEvent
+    from aurora_ferry.migration.leftovers import LeftoverStore as LeftoverStore
+    from aurora_ferry.migration.leftovers import retry_leftovers as retry_leftovers
+    from aurora_ferry.migration.source_steps import prepare_shareable_snapshot as prepare_shareable_snapshot
+    from aurora_ferry.migration.source_steps import prepare_source_snapshot as prepare_source_snapshot
+    from aurora_ferry.migration.source_steps import share_snapshot as share_snapshot
+    from aurora_ferry.migration.summary import summarize_failure as summarize_failure
+    from aurora_ferry.migration.summary import summarize_success as summarize_success
+    from aurora_ferry.migration.target_steps import copy_shared_snapshot as copy_shared_snapshot
+    from aurora_ferry.migration.target_steps import create_instances as create_instances
+    from aurora_ferry.migration.target_steps import restore_cluster as restore_cluster
 
 if not TYPE_CHECKING:
-    # Each name is imported from its module on first use (aurora_ferry.core.lazy).
-    __getattr__ = lazy_attributes(
-        __name__,
-        {
-            "cleanup_steps": ("cleanup",),
-            "contract": (
-                "MAX_TARGETS",
-                "CleanupPolicy",
-                "MigrationRequest",
-                "Target",
-                "parse_migration_request",
-                "source_access",
-                "target_access",
-            ),
-            "events": (
-                "RunEvent",
-                "SnapshotEvent",
-                "TargetEvent",
-            ),
-            "leftovers": (
-                "LeftoverStore",
-                "retry_leftovers",
-            ),
-            "source_steps": (
-                "prepare_shareable_snapshot",
-                "prepare_source_snapshot",
-                "share_snapshot",
-            ),
-            "summary": (
-                "summarize_failure",
-                "summarize_success",
-            ),
-            "target_steps": (
-                "copy_shared_snapshot",
-                "create_instances",
-                "restore_cluster",
-            ),
-        },
-    )
+    # Each public name under its module, which is imported when the name is first used.
+    _ORIGINS = {
+        "cleanup_steps": ("cleanup",),
+        "contract": (
+            "MAX_TARGETS",
+            "CleanupPolicy",
+            "MigrationRequest",
+            "Target",
+            "parse_migration_request",
+            "source_access",
+            "target_access",
+        ),
+        "events": (
+            "RunEvent",
+            "SnapshotEvent",
+            "TargetEvent",
+        ),
+        "leftovers": (
+            "LeftoverStore",
+            "retry_leftovers",
+        ),
+        "source_steps": (
+            "prepare_shareable_snapshot",
+            "prepare_source_snapshot",
+            "share_snapshot",
+        ),
+        "summary": (
+            "summarize_failure",
+            "summarize_success",
+        ),
+        "target_steps": (
+            "copy_shared_snapshot",
+            "create_instances",
+            "restore_cluster",
+        ),
+    }
+    __getattr__ = lazy_attributes(__name__, _ORIGINS)
+    __all__ = [name for names in _ORIGINS.values() for name in names]

@@ -12,31 +12,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from aurora_ferry.core import (
-    CLUSTER_SNAPSHOT_ARN,
-    KMS_KEY_ARN,
-    MAX_INSTANCES,
-    SNAPSHOT_ID,
-    AccountAccess,
-    InvalidInputError,
-    Problems,
-    camel_json,
-    reject_unknown,
-    valid_account_id,
-    valid_bool,
-    valid_cluster_id,
-    valid_instance_class,
-    valid_int,
-    valid_kms_key_arn,
-    valid_optional_external_id,
-    valid_optional_name,
-    valid_poll_settings,
-    valid_region,
-    valid_role_arn,
-    valid_security_groups,
-    valid_string,
-    valid_tags,
-)
+from aurora_ferry import core
 
 MAX_TARGETS = 20  # a manual snapshot can be shared with at most 20 accounts
 
@@ -106,20 +82,20 @@ class MigrationRequest:
 
     def to_json(self) -> dict[str, Any]:
         """The normalised contract, camelCase, defaults filled in: what the state machine carries."""
-        normalised: dict[str, Any] = camel_json(asdict(self))
+        normalised: dict[str, Any] = core.camel_json(asdict(self))
         return normalised
 
 
 # --- who acts where -------------------------------------------------------------------------------------
 
 
-def source_access(request: MigrationRequest) -> AccountAccess:
+def source_access(request: MigrationRequest) -> core.AccountAccess:
     source = request.source
-    return AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
+    return core.AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
 
 
-def target_access(request: MigrationRequest, target: Target) -> AccountAccess:
-    return AccountAccess(target.account_id, request.source.region, target.role_arn, target.external_id)
+def target_access(request: MigrationRequest, target: Target) -> core.AccountAccess:
+    return core.AccountAccess(target.account_id, request.source.region, target.role_arn, target.external_id)
 
 
 def find_target(request: MigrationRequest, account_id: str) -> Target:
@@ -134,13 +110,11 @@ def find_target(request: MigrationRequest, account_id: str) -> Target:
 
 def parse_migration_request(raw: Any) -> MigrationRequest:
     """Validate the raw execution input; raise InvalidInputError naming every bad field."""
-    problems = Problems()
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
-    reject_unknown(raw, {"source", "shareKmsKeyArn", "targets", "options"}, "", problems)
+    problems = core.Problems()
+    raw = core.input_object(raw, {"source", "shareKmsKeyArn", "targets", "options"}, problems)
 
     source = _parse_source(raw.get("source"), problems)
-    share_key = valid_kms_key_arn(raw.get("shareKmsKeyArn"), "shareKmsKeyArn", problems)
+    share_key = core.valid_kms_key_arn(raw.get("shareKmsKeyArn"), "shareKmsKeyArn", problems)
     indexed_targets = _parse_targets(raw.get("targets"), problems)
     targets = None if indexed_targets is None else tuple(target for _, target in indexed_targets)
     options = _parse_options(raw.get("options", {}), problems)
@@ -150,12 +124,12 @@ def parse_migration_request(raw: Any) -> MigrationRequest:
     if source:
         _check_targets_against_source(source, indexed_targets or [], problems)
     if problems.items or source is None or share_key is None or targets is None:
-        raise InvalidInputError(problems.items or ["input: incomplete"])
+        raise core.InvalidInputError(problems.items or ["input: incomplete"])
     return MigrationRequest(source=source, share_kms_key_arn=share_key, targets=targets, options=options)
 
 
-def _check_share_key_against_source(source: Source, share_key: str, problems: Problems) -> None:
-    match = KMS_KEY_ARN.fullmatch(share_key)
+def _check_share_key_against_source(source: Source, share_key: str, problems: core.Problems) -> None:
+    match = core.KMS_KEY_ARN.fullmatch(share_key)
     assert match is not None
     if match["account"] != source.account_id:
         problems.add(
@@ -169,26 +143,19 @@ def _check_share_key_against_source(source: Source, share_key: str, problems: Pr
         )
 
 
-def _parse_source(raw: Any, problems: Problems) -> Source | None:
-    if not isinstance(raw, Mapping):
-        problems.add("source", "required object with accountId, region, roleArn and a cluster or snapshot")
+def _parse_source(value: Any, problems: core.Problems) -> Source | None:
+    fields = {*core.SOURCE_ACCOUNT_FIELDS, "clusterIdentifier", "snapshotIdentifier"}
+    requirement = "required object with accountId, region, roleArn and a cluster or snapshot"
+    raw = core.valid_object(value, "source", fields, problems, requirement)
+    if raw is None:
         return None
-    reject_unknown(
-        raw,
-        {"accountId", "region", "roleArn", "externalId", "clusterIdentifier", "snapshotIdentifier"},
-        "source.",
-        problems,
-    )
-    account = valid_account_id(raw.get("accountId"), "source.accountId", problems)
-    region = valid_region(raw.get("region"), "source.region", problems)
-    role = valid_role_arn(raw.get("roleArn"), "source.roleArn", account, problems)
-    external_id = valid_optional_external_id(raw.get("externalId"), "source.externalId", problems)
+    account, region, role, external_id = core.valid_source_account(raw, problems)
     cluster = raw.get("clusterIdentifier")
     snapshot = raw.get("snapshotIdentifier")
     if (cluster is None) == (snapshot is None):
         problems.add("source", "give exactly one of clusterIdentifier or snapshotIdentifier")
     if cluster is not None:
-        cluster = valid_cluster_id(cluster, "source.clusterIdentifier", problems)
+        cluster = core.valid_cluster_id(cluster, "source.clusterIdentifier", problems)
     if snapshot is not None:
         snapshot = _snapshot_ref(snapshot, "source.snapshotIdentifier", account, region, problems)
     if account is None or region is None or role is None:
@@ -204,22 +171,18 @@ def _parse_source(raw: Any, problems: Problems) -> Source | None:
 
 
 _TARGET_FIELDS = {
+    *core.CLUSTER_SETTINGS_FIELDS,
     "accountId",
     "roleArn",
     "externalId",
     "kmsKeyArn",
     "clusterIdentifier",
-    "instanceClass",
-    "instanceCount",
-    "dbSubnetGroupName",
-    "vpcSecurityGroupIds",
-    "dbClusterParameterGroupName",
     "deletionProtection",
     "tags",
 }
 
 
-def _parse_targets(raw: Any, problems: Problems) -> list[tuple[int, Target]] | None:
+def _parse_targets(raw: Any, problems: core.Problems) -> list[tuple[int, Target]] | None:
     """Each valid target with its index in the input, so later checks name the right entry."""
     if not isinstance(raw, list) or not raw:
         problems.add("targets", f"required list of 1 to {MAX_TARGETS} target accounts")
@@ -248,54 +211,38 @@ def _parse_targets(raw: Any, problems: Problems) -> list[tuple[int, Target]] | N
     return targets
 
 
-def _parse_target(item: Any, path: str, problems: Problems) -> Target | None:
-    if not isinstance(item, Mapping):
-        problems.add(path, "must be an object")
+def _parse_target(value: Any, path: str, problems: core.Problems) -> Target | None:
+    item = core.valid_object(value, path, _TARGET_FIELDS, problems)
+    if item is None:
         return None
-    reject_unknown(item, _TARGET_FIELDS, f"{path}.", problems)
-    account = valid_account_id(item.get("accountId"), f"{path}.accountId", problems)
-    role = valid_role_arn(item.get("roleArn"), f"{path}.roleArn", account, problems)
-    key = valid_kms_key_arn(item.get("kmsKeyArn"), f"{path}.kmsKeyArn", problems)
-    if key and account and (match := KMS_KEY_ARN.fullmatch(key)) and match["account"] != account:
-        problems.add(
-            f"{path}.kmsKeyArn",
-            f"must be the target's own key in account {account}, got a key of account {match['account']}",
-        )
-    cluster = valid_cluster_id(item.get("clusterIdentifier"), f"{path}.clusterIdentifier", problems)
-    instance_class = valid_instance_class(item.get("instanceClass"), f"{path}.instanceClass", problems)
-    count = valid_int(item.get("instanceCount", 1), f"{path}.instanceCount", 1, MAX_INSTANCES, problems)
-    subnet_group = valid_optional_name(item.get("dbSubnetGroupName"), f"{path}.dbSubnetGroupName", problems)
-    param_group = valid_optional_name(
-        item.get("dbClusterParameterGroupName"), f"{path}.dbClusterParameterGroupName", problems
-    )
-    groups = valid_security_groups(
-        item.get("vpcSecurityGroupIds", []), f"{path}.vpcSecurityGroupIds", problems
-    )
-    deletion_protection = valid_bool(
+    account = core.valid_account_id(item.get("accountId"), f"{path}.accountId", problems)
+    role = core.valid_role_arn(item.get("roleArn"), f"{path}.roleArn", account, problems)
+    key = core.valid_kms_key_arn(item.get("kmsKeyArn"), f"{path}.kmsKeyArn", problems)
+    # A key of another account is only reported: the target stays, so its checks against the source still run.
+    core.check_own_key(key, f"{path}.kmsKeyArn", account, problems)
+    cluster = core.valid_cluster_id(item.get("clusterIdentifier"), f"{path}.clusterIdentifier", problems)
+    settings = core.valid_cluster_settings(item, path, problems)
+    deletion_protection = core.valid_bool(
         item.get("deletionProtection", True), f"{path}.deletionProtection", True, problems
     )
-    tags = valid_tags(item.get("tags", {}), f"{path}.tags", problems)
-    external_id = valid_optional_external_id(item.get("externalId"), f"{path}.externalId", problems)
-    if not (account and role and key and cluster and instance_class and count):
+    tags = core.valid_tags(item.get("tags", {}), f"{path}.tags", problems)
+    external_id = core.valid_optional_external_id(item.get("externalId"), f"{path}.externalId", problems)
+    if not (account and role and key and cluster and settings):
         return None
     return Target(
         account_id=account,
         role_arn=role,
         kms_key_arn=key,
         cluster_identifier=cluster,
-        instance_class=instance_class,
-        instance_count=count,
         external_id=external_id,
-        db_subnet_group_name=subnet_group,
-        vpc_security_group_ids=tuple(groups),
-        db_cluster_parameter_group_name=param_group,
         deletion_protection=deletion_protection,
         tags=tags,
+        **settings,
     )
 
 
 def _check_targets_against_source(
-    source: Source, targets: list[tuple[int, Target]], problems: Problems
+    source: Source, targets: list[tuple[int, Target]], problems: core.Problems
 ) -> None:
     for index, target in targets:
         if target.account_id == source.account_id:
@@ -304,7 +251,7 @@ def _check_targets_against_source(
                 "must differ from source.accountId: this tool copies across accounts "
                 "(use a clone or restore in place for same-account copies)",
             )
-        match = KMS_KEY_ARN.fullmatch(target.kms_key_arn)
+        match = core.KMS_KEY_ARN.fullmatch(target.kms_key_arn)
         if match and match["region"] != source.region:
             problems.add(
                 f"targets[{index}].kmsKeyArn",
@@ -312,14 +259,11 @@ def _check_targets_against_source(
             )
 
 
-def _parse_options(raw: Any, problems: Problems) -> Options:
-    if not isinstance(raw, Mapping):
-        problems.add("options", "must be an object")
+def _parse_options(value: Any, problems: core.Problems) -> Options:
+    raw = core.valid_object(value, "options", {*core.POLL_FIELDS, "cleanup", "waitStrategy"}, problems)
+    if raw is None:
         return Options()
-    reject_unknown(
-        raw, {"pollIntervalSeconds", "maxPollAttempts", "cleanup", "waitStrategy"}, "options.", problems
-    )
-    interval, attempts = valid_poll_settings(
+    interval, attempts = core.valid_poll_settings(
         raw, (Options.poll_interval_seconds, Options.max_poll_attempts), problems
     )
     cleanup = _choice(raw, "cleanup", CleanupPolicy.DELETE, problems)
@@ -332,7 +276,7 @@ def _parse_options(raw: Any, problems: Problems) -> Options:
     )
 
 
-def _choice[E: StrEnum](raw: Mapping[str, Any], name: str, default: E, problems: Problems) -> E:
+def _choice[E: StrEnum](raw: Mapping[str, Any], name: str, default: E, problems: core.Problems) -> E:
     """options.<name>, one of the values of the default's enum."""
     kind = type(default)
     given = raw.get(name, default.value)
@@ -345,14 +289,14 @@ def _choice[E: StrEnum](raw: Mapping[str, Any], name: str, default: E, problems:
 
 
 def _snapshot_ref(
-    value: Any, path: str, account: str | None, region: str | None, problems: Problems
+    value: Any, path: str, account: str | None, region: str | None, problems: core.Problems
 ) -> str | None:
-    text = valid_string(value, path, problems)
+    text = core.valid_string(value, path, problems)
     if text is None:
         return None
     if text.startswith("arn:"):
         return _snapshot_arn(text, path, account, region, problems)
-    if not SNAPSHOT_ID.fullmatch(text):
+    if not core.SNAPSHOT_ID.fullmatch(text):
         problems.add(
             path,
             "must be a cluster snapshot identifier (letters, digits, hyphens; 'rds:' prefix for automated) "
@@ -363,9 +307,9 @@ def _snapshot_ref(
 
 
 def _snapshot_arn(
-    text: str, path: str, account: str | None, region: str | None, problems: Problems
+    text: str, path: str, account: str | None, region: str | None, problems: core.Problems
 ) -> str | None:
-    match = CLUSTER_SNAPSHOT_ARN.fullmatch(text)
+    match = core.CLUSTER_SNAPSHOT_ARN.fullmatch(text)
     if not match:
         problems.add(path, f"must be a DB cluster snapshot ARN (…:cluster-snapshot:<id>), got {text!r}")
         return None

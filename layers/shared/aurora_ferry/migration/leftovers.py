@@ -101,10 +101,7 @@ class LeftoverStore(TableStore):
 
     def scan(self, limit: int = MAX_RETRY_ITEMS) -> Iterator[Leftover]:
         """Every recorded leftover, at most `limit` of them (a bounded scan)."""
-        for item in scan_items(self.client, self.table_name, limit, "scan leftover rows"):
-            leftover = _parsed(item)
-            if leftover is not None:
-                yield leftover
+        yield from scan_items(self.client, self.table_name, limit, "scan leftover rows", _parsed)
 
 
 def _parsed(item: dict[str, Any]) -> Leftover | None:

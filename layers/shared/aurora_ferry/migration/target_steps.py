@@ -13,6 +13,9 @@ from aurora_ferry.core import (
     SharedSnapshotNotVisibleError,
     SnapshotRef,
     TargetConflictError,
+    cluster_parameters,
+    create_cluster,
+    create_cluster_instances,
     error_code,
     metrics,
     naming,
@@ -79,66 +82,32 @@ def restore_cluster(
         "SnapshotIdentifier": copy.identifier,
         "Engine": copy.engine,
         "KmsKeyId": target.kms_key_arn,
-        "DeletionProtection": target.deletion_protection,
-        "CopyTagsToSnapshot": True,
         "Tags": naming.tags_for(run_id, "target-cluster", target.tags),
+        **cluster_parameters(target),
     }
     if copy.engine_version:
         params["EngineVersion"] = copy.engine_version
-    if target.db_subnet_group_name:
-        params["DBSubnetGroupName"] = target.db_subnet_group_name
-    if target.vpc_security_group_ids:
-        params["VpcSecurityGroupIds"] = list(target.vpc_security_group_ids)
-    if target.db_cluster_parameter_group_name:
-        params["DBClusterParameterGroupName"] = target.db_cluster_parameter_group_name
-    with translated(access, f"restore cluster {target.cluster_identifier} from {copy.identifier}"):
-        try:
-            cluster = client.restore_db_cluster_from_snapshot(**params)["DBCluster"]
-        except ClientError as error:
-            if error_code(error) != "DBClusterAlreadyExistsFault":
-                raise
-            cluster = _own_existing_cluster(client, access, target.cluster_identifier, run_id)
+    cluster = create_cluster(
+        client,
+        access,
+        target.cluster_identifier,
+        run_id,
+        f"restore cluster {target.cluster_identifier} from {copy.identifier}",
+        lambda: client.restore_db_cluster_from_snapshot(**params)["DBCluster"],
+    )
     metrics.add_metric(name="ClustersRestored", unit=MetricUnit.Count, value=1)
     return {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": target.cluster_identifier}
-
-
-def _own_existing_cluster(client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str) -> Any:
-    cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    if not naming.is_tagged_by_run(cluster.get("TagList", []), run_id):  # type: ignore[arg-type]
-        raise TargetConflictError(
-            f"cluster {cluster_id} already exists and was not made by run {run_id}",
-            account_id=access.account_id,
-            region=access.region,
-        )
-    return cluster
 
 
 def create_instances(request: MigrationRequest, target: Target, run_id: str, engine: str) -> dict[str, Any]:
     """A restore creates a cluster with no instances; add the requested ones (first is the writer)."""
     access = target_access(request, target)
-    client = rds(access)
-    created: list[str] = []
-    for index in range(target.instance_count):
-        instance_id = naming.instance_id(target.cluster_identifier, index)
-        with translated(access, f"create instance {instance_id}"):
-            try:
-                instance = client.create_db_instance(
-                    DBInstanceIdentifier=instance_id,
-                    DBInstanceClass=target.instance_class,
-                    Engine=engine,
-                    DBClusterIdentifier=target.cluster_identifier,
-                    Tags=naming.tags_for(run_id, "target-instance", target.tags),  # type: ignore[arg-type]
-                )["DBInstance"]
-                created.append(instance["DBInstanceArn"])
-            except ClientError as error:
-                if error_code(error) != "DBInstanceAlreadyExists":
-                    raise
-                existing = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
-                if existing.get("DBClusterIdentifier") != target.cluster_identifier:
-                    raise TargetConflictError(
-                        f"instance {instance_id} already exists in another cluster",
-                        account_id=access.account_id,
-                        region=access.region,
-                    ) from error
-                created.append(existing["DBInstanceArn"])
-    return {"instanceArns": created, "instanceIdentifiers": [arn.rsplit(":", 1)[-1] for arn in created]}
+    return create_cluster_instances(
+        rds(access),
+        access,
+        target.cluster_identifier,
+        target.instance_class,
+        target.instance_count,
+        engine,
+        naming.tags_for(run_id, "target-instance", target.tags),
+    )

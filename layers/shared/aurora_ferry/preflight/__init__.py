@@ -6,24 +6,19 @@ from typing import TYPE_CHECKING
 from aurora_ferry.core import lazy_attributes
 
 if TYPE_CHECKING:
-    from aurora_ferry.preflight.report import Finding, PreflightReport
-    from aurora_ferry.preflight.runner import run_preflight
-
-__all__ = [
-    "Finding",
-    "PreflightReport",
-    "run_preflight",
-]
+    # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
+    from aurora_ferry.preflight.report import Finding as Finding
+    from aurora_ferry.preflight.report import PreflightReport as PreflightReport
+    from aurora_ferry.preflight.runner import run_preflight as run_preflight
 
 if not TYPE_CHECKING:
-    # Each name is imported from its module on first use (aurora_ferry.core.lazy).
-    __getattr__ = lazy_attributes(
-        __name__,
-        {
-            "report": (
-                "Finding",
-                "PreflightReport",
-            ),
-            "runner": ("run_preflight",),
-        },
-    )
+    # Each public name under its module, which is imported when the name is first used.
+    _ORIGINS = {
+        "report": (
+            "Finding",
+            "PreflightReport",
+        ),
+        "runner": ("run_preflight",),
+    }
+    __getattr__ = lazy_attributes(__name__, _ORIGINS)
+    __all__ = [name for names in _ORIGINS.values() for name in names]

@@ -4,10 +4,13 @@ source, the member account being checked, and the read-only clients it is checke
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from aurora_ferry.core import CLIENT_CONFIG, AccountAccess, Encryption
+from botocore.exceptions import ClientError
+
+from aurora_ferry.core import AccountAccess, Encryption, error_code, session_client
 from aurora_ferry.migration import MigrationRequest, Target
 from aurora_ferry.preflight.report import Finding, Severity
 
@@ -77,16 +80,30 @@ class TargetAccount(Account):
 
 
 def rds_client(session: boto3.Session) -> RDSClient:
-    return session.client("rds", config=CLIENT_CONFIG)
+    client: RDSClient = session_client(session, "rds")
+    return client
 
 
 def kms_client(session: boto3.Session) -> KMSClient:
-    return session.client("kms", config=CLIENT_CONFIG)
+    client: KMSClient = session_client(session, "kms")
+    return client
 
 
 def untyped_client(session: boto3.Session, service: str) -> Any:
     """iam and ec2 clients, untyped: their stubs are not part of the project's typing dependencies."""
-    return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    return session_client(session, service)
+
+
+def described(describe: Callable[..., Any], listed: str, not_found: str, **params: Any) -> Any:
+    """The first resource a Describe call lists under ``listed``, or None when there is none (the call failing
+    with the ``not_found`` code); any other error is left to the check's guard."""
+    try:
+        found = describe(**params)[listed]
+    except ClientError as error:
+        if error_code(error) != not_found:
+            raise
+        return None
+    return found[0] if found else None
 
 
 # --- small helpers ------------------------------------------------------------------------------------------

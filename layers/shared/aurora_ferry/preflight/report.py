@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aurora_ferry.core import PreflightFailedError
+from aurora_ferry.core import PreflightFailedError, record_json
 
 Severity = Literal["error", "warning", "info"]
 
@@ -22,13 +22,7 @@ class Finding:
     message: str
 
     def to_json(self) -> dict[str, str]:
-        return {
-            "severity": self.severity,
-            "check": self.check,
-            "accountId": self.account_id,
-            "resource": self.resource,
-            "message": self.message,
-        }
+        return record_json(self)
 
     def __str__(self) -> str:
         return f"[account {self.account_id}] {self.check}: {self.message}"
@@ -46,14 +40,7 @@ class PlanStep:
     cleanup: str | None = None
 
     def to_json(self) -> dict[str, str | None]:
-        return {
-            "step": self.step,
-            "accountId": self.account_id,
-            "action": self.action,
-            "kmsKey": self.kms_key,
-            "creates": self.creates,
-            "cleanup": self.cleanup,
-        }
+        return record_json(self)
 
 
 @dataclass

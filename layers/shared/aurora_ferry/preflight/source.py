@@ -3,26 +3,30 @@ snapshots the run makes, and which keys the other checks look at)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from aurora_ferry.core import Encryption, error_code
-from aurora_ferry.preflight.context import Account, FoundSource, Preflight, kms_client, rds_client, same_key
-
-if TYPE_CHECKING:
-    import boto3
-    from mypy_boto3_rds import RDSClient
+from aurora_ferry.preflight.context import (
+    Account,
+    FoundSource,
+    Preflight,
+    SourceKind,
+    described,
+    kms_client,
+    rds_client,
+    same_key,
+)
 
 
 def check_source(preflight: Preflight, account: Account) -> None:
     """Find the source; what is learnt becomes ``preflight.source`` for the checks after this one."""
     source = preflight.request.source
-    rds = rds_client(account.session)
     if source.cluster_identifier:
-        found = _source_cluster(preflight, account, rds, source.cluster_identifier)
+        found = _source_cluster(preflight, account, source.cluster_identifier)
     else:
-        found = _source_snapshot(preflight, account, rds, source.snapshot_identifier or "")
+        found = _source_snapshot(preflight, account, source.snapshot_identifier or "")
     if found is None:
         return
     preflight.add(
@@ -31,116 +35,119 @@ def check_source(preflight: Preflight, account: Account) -> None:
     preflight.source = found
 
 
-def _source_cluster(
-    preflight: Preflight, account: Account, rds: RDSClient, cluster_id: str
-) -> FoundSource | None:
-    source = preflight.request.source
-    try:
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    except ClientError as error:
-        if error_code(error) != "DBClusterNotFoundFault":
-            raise
-        preflight.add(
-            "error",
-            "source-exists",
-            source.account_id,
+def _source_cluster(preflight: Preflight, account: Account, cluster_id: str) -> FoundSource | None:
+    cluster = described(
+        rds_client(account.session).describe_db_clusters,
+        "DBClusters",
+        "DBClusterNotFoundFault",
+        DBClusterIdentifier=cluster_id,
+    )
+    if cluster is None:
+        _missing(
+            preflight,
+            "cluster",
             cluster_id,
-            f"source cluster {cluster_id} does not exist in {_where(preflight)} (or {source.role_arn} cannot "
-            "see it). Fix source.clusterIdentifier, or give source.snapshotIdentifier instead.",
+            "Fix source.clusterIdentifier, or give source.snapshotIdentifier instead.",
         )
         return None
-    status = cluster.get("Status", "unknown")
-    if status != "available":
-        # CreateDBClusterSnapshot refuses a cluster that is not available (stopped, stopping,
-        # modifying, ...) with InvalidDBClusterStateFault, so the run cannot even start:
-        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
-        preflight.add(
-            "error",
-            "source-status",
-            source.account_id,
-            cluster_id,
-            f"source cluster {cluster_id} is {status}; RDS snapshots a cluster only when it is "
-            "available, so PrepareSourceSnapshot would fail. Wait until it is available (start it "
-            "if it is stopped), then run.",
-        )
-    encrypted = bool(cluster.get("StorageEncrypted"))
-    key = cluster.get("KmsKeyId") if encrypted else None
-    return FoundSource(
+    # CreateDBClusterSnapshot refuses a cluster that is not available (stopped, stopping,
+    # modifying, ...) with InvalidDBClusterStateFault, so the run cannot even start:
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
+    _check_available(
+        preflight,
         "cluster",
         cluster_id,
-        encrypted,
-        key,
-        *_encryption(preflight, account.session, key),
-        cluster.get("Engine", ""),
+        cluster,
+        "RDS snapshots a cluster only when it is available, so PrepareSourceSnapshot would fail. Wait until "
+        "it is available (start it if it is stopped), then run.",
+    )
+    return _found(preflight, account, "cluster", cluster_id, cluster)
+
+
+def _source_snapshot(preflight: Preflight, account: Account, snapshot_id: str) -> FoundSource | None:
+    snapshot = described(
+        rds_client(account.session).describe_db_cluster_snapshots,
+        "DBClusterSnapshots",
+        "DBClusterSnapshotNotFoundFault",
+        DBClusterSnapshotIdentifier=snapshot_id,
+    )
+    if snapshot is None:
+        _missing(
+            preflight,
+            "cluster snapshot",
+            snapshot_id,
+            "Fix source.snapshotIdentifier (automated snapshots keep their 'rds:' prefix), or give "
+            "source.clusterIdentifier instead.",
+        )
+        return None
+    # CopyDBClusterSnapshot needs an available source snapshot (InvalidDBClusterSnapshotStateFault).
+    _check_available(
+        preflight,
+        "snapshot",
+        snapshot_id,
+        snapshot,
+        "RDS copies only an available snapshot, so the run would fail. Wait until it is available, then run.",
+    )
+    kind: SourceKind = (
+        "automated-snapshot" if snapshot.get("SnapshotType") == "automated" else "manual-snapshot"
+    )
+    return _found(preflight, account, kind, snapshot_id, snapshot)
+
+
+def _missing(preflight: Preflight, what: str, identifier: str, fix: str) -> None:
+    source = preflight.request.source
+    preflight.add(
+        "error",
+        "source-exists",
+        source.account_id,
+        identifier,
+        f"source {what} {identifier} does not exist in {_where(preflight)} (or {source.role_arn} cannot "
+        f"see it). {fix}",
     )
 
 
-def _source_snapshot(
-    preflight: Preflight, account: Account, rds: RDSClient, snapshot_id: str
-) -> FoundSource | None:
-    source = preflight.request.source
-    snapshot = _describe_snapshot(rds, snapshot_id)
-    if snapshot is None:
-        preflight.add(
-            "error",
-            "source-exists",
-            source.account_id,
-            snapshot_id,
-            f"source cluster snapshot {snapshot_id} does not exist in {_where(preflight)} (or {source.role_arn} "
-            "cannot see it). Fix source.snapshotIdentifier (automated snapshots keep their 'rds:' "
-            "prefix), or give source.clusterIdentifier instead.",
-        )
-        return None
-    status = snapshot.get("Status", "unknown")
+def _check_available(preflight: Preflight, what: str, identifier: str, described: Any, fix: str) -> None:
+    """An error finding unless the source is available: the run's first call on it would fail."""
+    status = described.get("Status", "unknown")
     if status != "available":
-        # CopyDBClusterSnapshot needs an available source snapshot (InvalidDBClusterSnapshotStateFault).
         preflight.add(
             "error",
             "source-status",
-            source.account_id,
-            snapshot_id,
-            f"source snapshot {snapshot_id} is {status}; RDS copies only an available snapshot, so "
-            "the run would fail. Wait until it is available, then run.",
+            preflight.request.source.account_id,
+            identifier,
+            f"source {what} {identifier} is {status}; {fix}",
         )
-    encrypted = bool(snapshot.get("StorageEncrypted"))
-    key = snapshot.get("KmsKeyId") if encrypted else None
-    automated = snapshot.get("SnapshotType") == "automated"
+
+
+def _found(
+    preflight: Preflight, account: Account, kind: SourceKind, identifier: str, described: Any
+) -> FoundSource:
+    """The source as DescribeDBClusters or DescribeDBClusterSnapshots showed it (both name its encryption and
+    engine alike)."""
+    encrypted = bool(described.get("StorageEncrypted"))
+    key = described.get("KmsKeyId") if encrypted else None
     return FoundSource(
-        "automated-snapshot" if automated else "manual-snapshot",
-        snapshot_id,
+        kind,
+        identifier,
         encrypted,
         key,
-        *_encryption(preflight, account.session, key),
-        snapshot.get("Engine", ""),
+        *_encryption(preflight, account, key),
+        described.get("Engine", ""),
     )
-
-
-def _describe_snapshot(rds: RDSClient, snapshot_id: str) -> Any:
-    try:
-        snapshots = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)[
-            "DBClusterSnapshots"
-        ]
-    except ClientError as error:
-        if error_code(error) != "DBClusterSnapshotNotFoundFault":
-            raise
-        return None
-    return snapshots[0] if snapshots else None
 
 
 def _where(preflight: Preflight) -> str:
     return f"account {preflight.request.source.account_id} {preflight.region}"
 
 
-def _encryption(
-    preflight: Preflight, session: boto3.Session, key_id: str | None
-) -> tuple[Encryption, str | None]:
+def _encryption(preflight: Preflight, account: Account, key_id: str | None) -> tuple[Encryption, str | None]:
     """none, the AWS managed aws/rds key, or a customer-managed key (as the run labels it), and the
     key's ARN when DescribeKey showed it customer-managed (only then is its use checked)."""
     if not key_id:
         return "none", None
     source = preflight.request.source
     try:
-        metadata = kms_client(session).describe_key(KeyId=key_id)["KeyMetadata"]
+        metadata = kms_client(account.session).describe_key(KeyId=key_id)["KeyMetadata"]
     except ClientError as error:
         # Without DescribeKey the aws/rds key (whose policy admits the account's RDS callers) cannot be
         # told from a customer-managed one, so whether the role may use it is not checked.

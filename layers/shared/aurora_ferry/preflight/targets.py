@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core import error_code, naming
 from aurora_ferry.migration import MAX_TARGETS
-from aurora_ferry.preflight.context import Preflight, TargetAccount, rds_client, untyped_client
+from aurora_ferry.preflight.context import Preflight, TargetAccount, described, rds_client, untyped_client
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -93,11 +93,10 @@ def _check_subnet_group(
     preflight: Preflight, account: TargetAccount, rds: RDSClient, name: str
 ) -> str | None:
     """The subnet group's VPC, or None when it does not exist (an error finding)."""
-    try:
-        group = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"][0]
-    except ClientError as error:
-        if error_code(error) != "DBSubnetGroupNotFoundFault":
-            raise
+    group = described(
+        rds.describe_db_subnet_groups, "DBSubnetGroups", "DBSubnetGroupNotFoundFault", DBSubnetGroupName=name
+    )
+    if group is None:
         preflight.add(
             "error",
             "subnet-group",
@@ -108,7 +107,8 @@ def _check_subnet_group(
             f"targets[{account.index}].dbSubnetGroupName.",
         )
         return None
-    return group.get("VpcId")
+    vpc: str | None = group.get("VpcId")
+    return vpc
 
 
 def _check_parameter_group(preflight: Preflight, account: TargetAccount, rds: RDSClient, name: str) -> None:

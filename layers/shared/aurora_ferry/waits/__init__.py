@@ -7,29 +7,23 @@ from typing import TYPE_CHECKING
 from aurora_ferry.core import lazy_attributes
 
 if TYPE_CHECKING:
-    from aurora_ferry.waits.backoff import next_poll_delay
-    from aurora_ferry.waits.completion import register_wait, route_event, sweep
-    from aurora_ferry.waits.store import WaitRequest
-
-__all__ = [
-    "WaitRequest",
-    "next_poll_delay",
-    "register_wait",
-    "route_event",
-    "sweep",
-]
+    # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
+    from aurora_ferry.waits.backoff import next_poll_delay as next_poll_delay
+    from aurora_ferry.waits.completion import register_wait as register_wait
+    from aurora_ferry.waits.completion import route_event as route_event
+    from aurora_ferry.waits.completion import sweep as sweep
+    from aurora_ferry.waits.store import WaitRequest as WaitRequest
 
 if not TYPE_CHECKING:
-    # Each name is imported from its module on first use (aurora_ferry.core.lazy).
-    __getattr__ = lazy_attributes(
-        __name__,
-        {
-            "backoff": ("next_poll_delay",),
-            "completion": (
-                "register_wait",
-                "route_event",
-                "sweep",
-            ),
-            "store": ("WaitRequest",),
-        },
-    )
+    # Each public name under its module, which is imported when the name is first used.
+    _ORIGINS = {
+        "backoff": ("next_poll_delay",),
+        "completion": (
+            "register_wait",
+            "route_event",
+            "sweep",
+        ),
+        "store": ("WaitRequest",),
+    }
+    __getattr__ = lazy_attributes(__name__, _ORIGINS)
+    __all__ = [name for names in _ORIGINS.values() for name in names]

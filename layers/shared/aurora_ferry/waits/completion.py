@@ -107,11 +107,7 @@ def complete(
             )
         result = "completed"
     except ClientError as error:
-        code = error_code(error)
-        if code in THROTTLING_CODES:
-            raise AwsThrottledError(f"complete wait: {code}") from error
-        if code not in TOKEN_GONE_CODES:
-            raise
+        code = _token_gone(error, "complete wait")
         logger.info(
             "wait already completed, timed out or ended; nothing to do",
             extra={"keys": request.keys, "error_code": code, "completed_by": completed_by},
@@ -214,11 +210,18 @@ def _heartbeat(sfn: SFNClient, stored: StoredWait) -> bool:
     try:
         sfn.send_task_heartbeat(taskToken=stored.task_token)
     except ClientError as error:
-        code = error_code(error)
-        if code in THROTTLING_CODES:
-            raise AwsThrottledError(f"heartbeat wait: {code}") from error
-        if code not in TOKEN_GONE_CODES:
-            raise
+        code = _token_gone(error, "heartbeat wait")
         logger.info("wait token is gone; dropping its rows", extra={"key": stored.key, "error_code": code})
         return False
     return True
+
+
+def _token_gone(error: ClientError, action: str) -> str:
+    """The code of a Step Functions error saying the wait's token is gone (the execution moved on); throttling
+    becomes AwsThrottledError, to be retried, and any other error is raised again."""
+    code = error_code(error)
+    if code in THROTTLING_CODES:
+        raise AwsThrottledError(f"{action}: {code}") from error
+    if code not in TOKEN_GONE_CODES:
+        raise error
+    return code

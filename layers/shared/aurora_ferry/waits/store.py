@@ -124,10 +124,7 @@ class WaitStore(TableStore):
 
     def scan(self, limit: int = MAX_SWEEP_ITEMS) -> Iterator[StoredWait]:
         """Every stored wait, at most `limit` of them (a bounded scan)."""
-        for item in scan_items(self.client, self.table_name, limit, "scan wait tokens"):
-            stored = _stored(item)
-            if stored is not None:
-                yield stored
+        yield from scan_items(self.client, self.table_name, limit, "scan wait tokens", _stored)
 
 
 def _stored(item: dict[str, Any]) -> StoredWait | None:

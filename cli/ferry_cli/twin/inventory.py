@@ -1,0 +1,63 @@
+"""What exists in every account of a running twin: for run summaries and the tests' no-harm checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["inventory"]
+
+
+def inventory(twin: Any) -> dict[str, Any]:
+    """Every cluster, instance and cluster snapshot per account, for summaries and no-harm checks."""
+    result: dict[str, Any] = {}
+    for account in twin.world.accounts:
+        rds = twin.client("rds", account.account_id)
+        clusters = rds.describe_db_clusters()["DBClusters"]
+        instances = rds.describe_db_instances()["DBInstances"]
+        snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+        snapshot_entries = []
+        for snap in snapshots:
+            attributes = rds.describe_db_cluster_snapshot_attributes(
+                DBClusterSnapshotIdentifier=snap["DBClusterSnapshotIdentifier"]
+            )["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+            shared = sorted(
+                v for a in attributes if a["AttributeName"] == "restore" for v in a["AttributeValues"]
+            )
+            snapshot_entries.append(
+                {
+                    "identifier": snap["DBClusterSnapshotIdentifier"],
+                    "arn": snap["DBClusterSnapshotArn"],
+                    "type": snap.get("SnapshotType"),
+                    "status": snap.get("Status"),
+                    "encrypted": snap.get("StorageEncrypted"),
+                    "kmsKeyId": snap.get("KmsKeyId"),
+                    "sharedWith": shared,
+                    "tags": {t["Key"]: t["Value"] for t in snap.get("TagList", [])},
+                }
+            )
+        result[account.account_id] = {
+            "name": account.name,
+            "clusters": [
+                {
+                    "identifier": c["DBClusterIdentifier"],
+                    "arn": c["DBClusterArn"],
+                    "status": c.get("Status"),
+                    "encrypted": c.get("StorageEncrypted"),
+                    "kmsKeyId": c.get("KmsKeyId"),
+                    "deletionProtection": c.get("DeletionProtection"),
+                    "tags": {t["Key"]: t["Value"] for t in c.get("TagList", [])},
+                }
+                for c in clusters
+            ],
+            "instances": [
+                {
+                    "identifier": i["DBInstanceIdentifier"],
+                    "cluster": i.get("DBClusterIdentifier"),
+                    "status": i.get("DBInstanceStatus"),
+                    "class": i.get("DBInstanceClass"),
+                }
+                for i in instances
+            ],
+            "snapshots": sorted(snapshot_entries, key=lambda s: s["identifier"]),
+        }
+    return result

@@ -1,0 +1,47 @@
+"""moto's Step Functions interpreter as the twin adapts it: GetExecutionHistory pages as AWS documents, and
+the twin's own follower reads the same events without the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ferry_cli.twin.interpreter import HISTORY_PAGE_DEFAULT, execution, history_since
+from tests.conftest import load_event, running_twin
+
+pytestmark = pytest.mark.twin
+
+
+def _ids(page: dict[str, Any]) -> list[int]:
+    return [int(e["id"]) for e in page["events"]]
+
+
+def test_execution_history_pages_forwards_and_backwards_as_documented() -> None:
+    # Given a finished migration, whose history is longer than one default page
+    with running_twin() as twin:
+        arn = twin.wait(twin.start(load_event("migrate-cmk.json")))["executionArn"]
+        sfn = twin.client("stepfunctions")
+        total = len(twin.history(arn))
+
+        # When the history is read with the default page, with pages of 10, and newest first
+        default = sfn.get_execution_history(executionArn=arn)
+        first = sfn.get_execution_history(executionArn=arn, maxResults=10)
+        second = sfn.get_execution_history(executionArn=arn, maxResults=10, nextToken=first["nextToken"])
+        newest = sfn.get_execution_history(executionArn=arn, maxResults=10, reverseOrder=True)
+        older = sfn.get_execution_history(
+            executionArn=arn, maxResults=10, reverseOrder=True, nextToken=newest["nextToken"]
+        )
+        last = sfn.get_execution_history(executionArn=arn, maxResults=1000)
+        followed = history_since(execution(twin.world.orchestrator_account_id, twin.world.region, arn), 200)
+        through_api = twin.history(arn)[200:]
+
+    # Then a page holds at most maxResults events (default 100), nextToken continues where it stopped, and
+    # reverseOrder starts at the newest
+    assert total > HISTORY_PAGE_DEFAULT
+    assert _ids(default) == list(range(1, HISTORY_PAGE_DEFAULT + 1)) and "nextToken" in default
+    assert _ids(first) + _ids(second) == list(range(1, 21))
+    assert _ids(newest) + _ids(older) == list(range(total, total - 20, -1))
+    assert len(_ids(last)) == total and "nextToken" not in last
+    # And the follower's events are the API's, field for field
+    assert followed == through_api

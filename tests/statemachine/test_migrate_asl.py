@@ -204,18 +204,27 @@ def test_invalid_input_fails_before_any_aws_work() -> None:
         description = twin.wait(twin.start(event), timeout_real_seconds=60)
         after = twin.inventory()
         invocations = dict(twin.invocations.by_function)
+        ended = [
+            {d.result["skipped"]} for d in twin.events.deliveries if d.function == "RunEndedCleanupFunction"
+        ]
         scheduled = {
             logical_id
             for logical_id, spec in twin.template.functions.items()
             if any(source.kind == "Schedule" for source in spec.events)
         }
-    # Then it fails with InvalidInputError naming the field, and only validation and the summary ran
-    # (besides the wait sweeper and the leftover retry on their own schedules)
+    # Then it fails with InvalidInputError naming the field, and only validation and the summary ran, and the
+    # cleanup the FAILED status change starts (besides the wait sweeper and the leftover retry on their own
+    # schedules), which found an input that made nothing
     assert description["status"] == "FAILED"
     assert description["error"] == "InvalidInputError"
     assert "targets: at most 20 targets" in description["cause"]
     assert scheduled >= {"WaitSweeperFunction", "RetryLeftoversFunction"}
-    assert set(invocations) - scheduled == {"ValidateInputFunction", "SummarizeFunction"}
+    assert set(invocations) - scheduled == {
+        "ValidateInputFunction",
+        "SummarizeFunction",
+        "RunEndedCleanupFunction",
+    }
+    assert ended == [{"the input was refused before anything was made"}]
     assert after == before
 
 

@@ -45,3 +45,34 @@ def test_execution_history_pages_forwards_and_backwards_as_documented() -> None:
     assert len(_ids(last)) == total and "nextToken" not in last
     # And the follower's events are the API's, field for field
     assert followed == through_api
+
+
+def test_a_parsed_definition_is_kept_between_processes_and_a_damaged_copy_is_parsed_again(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    from ferry_cli.twin.interpreter import _LazyTree, _stored_parse
+
+    # Given an empty cache folder and a small definition
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    definition = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
+    parses: list[str] = []
+
+    def parse(text: str) -> Any:
+        parses.append(text)
+        return AmazonStateLanguageParser.parse(text)
+
+    # When it is parsed, parsed again (a new process), and again after the stored copy was damaged
+    _, first_tree = _stored_parse(parse, definition)
+    program, second_tree = _stored_parse(parse, definition)
+    (stored,) = (tmp_path / "aurora-ferry" / "twin").glob("asl-*.pickle")
+    stored.write_bytes(b"not a pickle")
+    _, third_tree = _stored_parse(parse, definition)
+
+    # Then the second came from the folder (its tree is parsed only when read), the damaged one was parsed
+    assert len(parses) == 2
+    assert type(program).__name__ == "Program"
+    assert isinstance(second_tree, _LazyTree) and not isinstance(third_tree, _LazyTree)
+    assert second_tree.getText() == first_tree.getText()
+    assert len(parses) == 3

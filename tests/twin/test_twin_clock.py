@@ -218,3 +218,24 @@ def test_two_runs_of_one_input_enter_every_state_at_the_same_twin_second() -> No
     assert timelines[0] == timelines[1]
     assert timelines[0][0][0] == datetime(2026, 1, 5, 2, tzinfo=UTC)
     assert len(timelines[0]) > 50
+
+
+def test_quiesce_lets_every_other_worker_finish_its_work_without_moving_time() -> None:
+    # Given a worker that works a while (real time), records, then sleeps an hour
+    clock = TwinClock()
+    done: list[float] = []
+
+    def worker() -> None:
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline:
+            pass
+        done.append(clock.elapsed())
+        time.sleep(3600)
+
+    with clock.patched():
+        _start(clock, worker, "worker")
+        # When the driver quiesces the twin
+        clock.quiesce(real_limit=30)
+        # Then the worker's work is done, and no twin time passed for it (its hour has not started to run)
+        assert done == [0.0]
+        assert clock.elapsed() == 0.0

@@ -1,8 +1,11 @@
-"""The twin's copy limit (rule 7), its registry transitions, and the RDS events it publishes and routes."""
+"""The twin's copy limit (rule 7), its registry transitions, the RDS events it publishes and routes, and
+Step Functions' execution status-change events."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -13,7 +16,8 @@ from moto import mock_aws
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.events import rds_event
 from ferry_cli.twin.rules import MAX_COPIES_IN_PROGRESS, Durations, Transition, TwinRegistry, aws_rules
-from tests.conftest import running_twin
+from ferry_cli.twin.sfn_events import DETAIL_TYPE, epoch_ms, resolve_refs
+from tests.conftest import load_event, run_twin_until, running_twin
 
 pytestmark = pytest.mark.twin
 
@@ -157,3 +161,178 @@ def test_member_events_reach_the_orchestrator_rule_only_through_the_bus_policy()
         twin.events.put_event(DEV, twin.world.region, started)
         twin.clock.sleep(1)
         assert len(twin.events.deliveries) == 1
+
+
+# --- Step Functions execution status-change events -----------------------------------------------------------
+
+
+def _status_events(twin: Any, execution_arn: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in list(twin.events.published)
+        if e["source"] == "aws.states" and e["detail"]["executionArn"] == execution_arn
+    ]
+
+
+def _delivered(twin: Any, event: dict[str, Any]) -> list[str]:
+    return [d.function for d in list(twin.events.deliveries) if d.event["id"] == event["id"]]
+
+
+def _run_end_rules(twin: Any) -> list[str]:
+    """The template's functions whose EventBridgeRule listens to Step Functions status changes."""
+    return [
+        logical_id
+        for logical_id, spec in twin.template.functions.items()
+        for source in spec.events
+        if source.pattern and "aws.states" in source.pattern.get("source", [])
+    ]
+
+
+def test_a_run_that_succeeds_publishes_running_then_succeeded() -> None:
+    with running_twin() as twin:
+        twin.events.pause_schedules()
+        execution_input = load_event("migrate-cmk.json")
+        sfn = twin.client("stepfunctions")
+
+        # Given a migration started at a known twin time
+        before = epoch_ms(twin.clock.now())
+        arn = twin.start(execution_input)
+
+        # When it runs to its end (and the dispatcher has handed the last event on)
+        assert twin.wait(arn)["status"] == "SUCCEEDED"
+        after = epoch_ms(twin.clock.now())
+        run_twin_until(twin, lambda: len(_status_events(twin, arn)) >= 2, step=1, limit=60)
+        twin.clock.sleep(1)  # the dispatcher routes an event after publishing it
+        described = sfn.describe_execution(executionArn=arn)
+
+        # Then exactly one RUNNING and one SUCCEEDED event, in that order, describe the execution
+        events = _status_events(twin, arn)
+        assert [e["detail"]["status"] for e in events] == ["RUNNING", "SUCCEEDED"]
+        running, succeeded = events
+        for event in events:
+            assert (event["version"], event["detail-type"], event["source"]) == (
+                "0",
+                DETAIL_TYPE,
+                "aws.states",
+            )
+            assert (event["account"], event["region"]) == (
+                twin.world.orchestrator_account_id,
+                twin.world.region,
+            )
+            assert event["resources"] == [arn]
+            detail = event["detail"]
+            assert detail["executionArn"] == arn
+            assert detail["stateMachineArn"] == twin.state_machine_arns["MigrationStateMachine"]
+            assert detail["name"] == described["name"] == arn.rsplit(":", 1)[-1]
+            assert json.loads(detail["input"]) == execution_input
+            assert detail["inputDetails"] == {"included": True}
+            assert (detail["error"], detail["cause"]) == (None, None)
+        assert running["id"] != succeeded["id"]
+        # RUNNING has no end yet; both carry the start, in epoch milliseconds of twin time
+        assert running["detail"]["stopDate"] is None
+        assert (running["detail"]["output"], running["detail"]["outputDetails"]) == (None, None)
+        assert running["detail"]["startDate"] == succeeded["detail"]["startDate"]
+        assert before <= succeeded["detail"]["startDate"] <= succeeded["detail"]["stopDate"] <= after
+        # The run takes twin hours (snapshots, copies, restores), which the dates show
+        assert succeeded["detail"]["stopDate"] - succeeded["detail"]["startDate"] >= 600_000
+        stopped_at = datetime.fromtimestamp(succeeded["detail"]["stopDate"] / 1000, UTC)
+        assert succeeded["time"] == stopped_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert json.loads(succeeded["detail"]["output"]) == json.loads(described["output"])
+        assert succeeded["detail"]["outputDetails"] == {"included": True}
+        # And no rule on a run's end (they match FAILED, TIMED_OUT, ABORTED) ran for either
+        assert _delivered(twin, running) == [] and _delivered(twin, succeeded) == []
+
+
+def test_a_failed_run_publishes_failed_with_its_error_and_reaches_the_run_end_rule() -> None:
+    with running_twin() as twin:
+        twin.events.pause_schedules()
+
+        # Given a migration whose target key policy makes it fail
+        arn = twin.start(load_event("migrate-failing-key-policy.json"))
+
+        # When it ends
+        described = twin.wait(arn)
+        assert described["status"] == "FAILED"
+        run_twin_until(twin, lambda: len(_status_events(twin, arn)) >= 2, step=1, limit=60)
+        twin.clock.sleep(1)  # the dispatcher routes an event after publishing it
+
+        # Then its FAILED event carries DescribeExecution's error and cause, and no output
+        failed = _status_events(twin, arn)[-1]["detail"]
+        assert failed["status"] == "FAILED"
+        assert (failed["error"], failed["cause"]) == (described["error"], described["cause"])
+        assert failed["error"] and failed["cause"]
+        assert (failed["output"], failed["outputDetails"]) == (None, None)
+        assert failed["startDate"] <= failed["stopDate"]
+        # And the template's run-end rule, its !Ref of the state machine resolved to the ARN, delivered it
+        assert _run_end_rules(twin), "template.yaml has no EventBridgeRule on aws.states"
+        assert sorted(_delivered(twin, _status_events(twin, arn)[-1])) == sorted(_run_end_rules(twin))
+
+
+def test_a_stopped_run_publishes_aborted_with_the_error_and_cause_it_was_stopped_with() -> None:
+    with running_twin() as twin:
+        twin.events.pause_schedules()
+        sfn = twin.client("stepfunctions")
+
+        # Given one run stopped the moment it started, without a reason
+        at_once = twin.start(load_event("migrate-cmk.json"))
+        sfn.stop_execution(executionArn=at_once)
+        # And another stopped ten twin minutes in, with an error and a cause
+        later = twin.start(load_event("migrate-cmk.json"))
+        twin.clock.sleep(600)
+        sfn.stop_execution(executionArn=later, error="Operator.Stop", cause="stopped from the console")
+
+        # When both have ended
+        assert twin.wait(at_once)["status"] == "ABORTED"
+        assert twin.wait(later)["status"] == "ABORTED"
+        run_twin_until(
+            twin, lambda: all(len(_status_events(twin, a)) >= 2 for a in (at_once, later)), step=1, limit=60
+        )
+        twin.clock.sleep(1)  # the dispatcher routes an event after publishing it
+
+        # Then each published RUNNING then ABORTED, the second with the error and cause it was given
+        for arn in (at_once, later):
+            assert [e["detail"]["status"] for e in _status_events(twin, arn)] == ["RUNNING", "ABORTED"]
+        quick = _status_events(twin, at_once)[-1]
+        stopped = _status_events(twin, later)[-1]
+        assert (quick["detail"]["error"], quick["detail"]["cause"]) == (None, None)
+        assert (stopped["detail"]["error"], stopped["detail"]["cause"]) == (
+            "Operator.Stop",
+            "stopped from the console",
+        )
+        assert stopped["detail"]["stopDate"] - stopped["detail"]["startDate"] >= 600_000
+        assert (stopped["detail"]["output"], stopped["detail"]["outputDetails"]) == (None, None)
+        # And the execution's history keeps them too, as AWS's ExecutionAborted event does
+        aborted = twin.history(later)[-1]
+        assert aborted["type"] == "ExecutionAborted"
+        assert aborted["executionAbortedEventDetails"] == {
+            "error": "Operator.Stop",
+            "cause": "stopped from the console",
+        }
+        # And the run-end rule received both ABORTED events
+        assert _delivered(twin, quick) and _delivered(twin, stopped)
+
+
+def test_refs_in_an_event_pattern_resolve_at_any_depth_and_an_unknown_one_is_named() -> None:
+    arn = f"arn:aws:states:{REGION}:{SOURCE}:stateMachine:aurora-ferry-twin-MigrationStateMachine"
+    refs = {"MigrationStateMachine": arn, "AWS::AccountId": SOURCE}
+    pattern = {
+        "source": ["aws.states"],
+        "detail": {
+            "status": ["FAILED"],
+            "stateMachineArn": [{"Ref": "MigrationStateMachine"}, {"prefix": {"Ref": "AWS::AccountId"}}],
+        },
+    }
+
+    # When the pattern's references are resolved
+    resolved = resolve_refs(pattern, refs, "RunEndedCleanupFunction event RunEnded")
+
+    # Then each becomes its value, the rest stays as it was, and the template's copy is left alone
+    assert resolved == {
+        "source": ["aws.states"],
+        "detail": {"status": ["FAILED"], "stateMachineArn": [arn, {"prefix": SOURCE}]},
+    }
+    assert pattern["detail"]["stateMachineArn"][0] == {"Ref": "MigrationStateMachine"}
+    # And a reference to nothing deployed is refused, naming it and the rule
+    unknown = {"detail": {"stateMachineArn": [{"Ref": "NoSuchStateMachine"}]}}
+    with pytest.raises(ValueError, match=r"RunEndedCleanupFunction event RunEnded: !Ref NoSuchStateMachine"):
+        resolve_refs(unknown, refs, "RunEndedCleanupFunction event RunEnded")

@@ -29,6 +29,7 @@ PACKAGES: dict[str, set[str]] = {
     "clone": {"core"},
     "waits": {"core"},
     "preflight": {"core", "migration"},
+    "ended": {"core", "migration", "clone"},
 }
 # What the layer must never import: the test double, the CLI, the tests.
 NEVER_IN_THE_LAYER = ("moto", "ferry_cli", "tests")

@@ -158,6 +158,16 @@ class TwinClock:
                 if temporary:
                     self._workers.discard(worker)
 
+    def quiesce(self, real_limit: float | None = None) -> None:
+        """Wait, without letting twin time move, until every other worker waits: what the last event set off
+        (a delivery, a function it invoked) has then run."""
+        me: _Worker | None = getattr(self._local, "worker", None)
+
+        def others_wait() -> bool:
+            return not any(w.busy and not w.done for w in self._workers if w is not me)
+
+        self.wait_until(others_wait, real_limit=real_limit)
+
     def poke(self) -> None:
         """Something a waiter may wait for has changed: wake the waiters whose condition now holds."""
         with self._cond:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from moto.rds.exceptions import InvalidDBClusterStateFault, RDSClientError
@@ -21,6 +22,8 @@ from ferry_cli.twin.kms import (
 from ferry_cli.twin.lifecycle import RdsRulesBase
 
 __all__ = ["ClusterRules", "check_snapshottable"]
+
+_CREATING = threading.Lock()
 
 
 def check_snapshottable(cluster_id: str, cluster: Any) -> None:
@@ -54,7 +57,12 @@ class ClusterRules(RdsRulesBase):
         parameter, then Amazon RDS will use your default KMS key."
         """
         self.registry.advance()
-        kwargs = dict(kwargs)
+        # AWS checks the name and creates the cluster as one step: two restores of one name at once must not
+        # both pass the check (concurrent runs reach here in the same twin second).
+        with _CREATING:
+            return self._create_db_cluster(backend, dict(kwargs))
+
+    def _create_db_cluster(self, backend: Any, kwargs: dict[str, Any]) -> Any:
         identifier = str(kwargs.get("db_cluster_identifier") or "")
         if identifier.lower() in backend.clusters or identifier in backend.clusters:
             # moto replaces the existing cluster; AWS refuses the name. Error code from the API reference

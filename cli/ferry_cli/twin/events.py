@@ -12,7 +12,10 @@ moto emits RDS events. The twin closes that gap, so the event-driven waits run e
   pattern matcher; a forwarding rule hands the event to the orchestrator's bus when that bus's policy (the
   template's OrchestratorEventBusPolicy) allows the sending account, and a Lambda target runs the real
   handler in-process, asynchronously, as EventBridge invokes Lambda;
-* the template's Schedule event sources (the wait sweeper) run on the twin clock.
+* the template's Schedule event sources (the wait sweeper) run on the twin clock;
+* Step Functions' execution status-change events (ferry_cli.twin.sfn_events) take the same way from the
+  orchestrator's bus, so a rule on a run's end (its pattern's ``!Ref`` of a state machine resolved to its ARN)
+  runs its function.
 
 RDS events are best effort (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/working-with-events.html);
 tests set ``TwinEvents.drop`` to lose some, to rehearse the fallbacks.
@@ -40,6 +43,7 @@ from unittest import mock
 from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, load_cfn_yaml
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.lifecycle import Transition
+from ferry_cli.twin.sfn_events import execution_status_events, resolve_refs
 
 LOG = logging.getLogger(__name__)
 
@@ -143,8 +147,8 @@ class TwinEvents:
         # Tests: False stops the template's schedules (the wait sweeper) from running.
         self.schedules_enabled = True
         self._lock = threading.Lock()
-        # RDS events waiting for EventBridge; the dispatcher waits on the twin clock (a queue.Queue would block
-        # outside the clock's sight and hold twin time still).
+        # Events (RDS, Step Functions) waiting for EventBridge; the dispatcher waits on the twin clock (a
+        # queue.Queue would block outside the clock's sight and hold twin time still).
         self._pending: deque[tuple[str, str, dict[str, Any]]] = deque()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -173,6 +177,7 @@ class TwinEvents:
                     TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
                 )
         events = self.twin.client("events")
+        refs = self._refs()
         for logical_id, spec in template.functions.items():
             for source in spec.events:
                 name = f"{TWIN_STACK_NAME}-{logical_id}-{source.name}"[:64]
@@ -181,7 +186,8 @@ class TwinEvents:
                     interval = source.rate_seconds
                     self._schedules.append(_Schedule(spec, interval, self.clock.elapsed() + interval))
                 else:
-                    events.put_rule(Name=name, EventPattern=json.dumps(source.pattern), State="ENABLED")
+                    pattern = resolve_refs(source.pattern, refs, f"{logical_id} event {source.name}")
+                    events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
                 events.put_targets(
                     Rule=name, Targets=[{"Id": logical_id, "Arn": self.twin.function_arns[logical_id]}]
                 )
@@ -190,6 +196,15 @@ class TwinEvents:
         for account in self.twin.world.accounts:
             if account.account_id != self.orchestrator:
                 self._deploy_forwarding_rule(account.account_id, bool(account.clusters))
+
+    def _refs(self) -> dict[str, str]:
+        """What CloudFormation's Ref gives for the stack's resources: a state machine's ARN, but a function's
+        and a table's name (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-ref.html)."""
+        refs = {"AWS::AccountId": self.orchestrator, "AWS::Region": self.region, "AWS::Partition": "aws"}
+        refs.update({i: arn.rsplit(":", 1)[-1] for i, arn in self.twin.function_arns.items()})
+        refs.update({i: table.physical_name for i, table in self.twin.template.tables.items()})
+        refs.update(self.twin.state_machine_arns)
+        return refs
 
     def _deploy_bus_policy(self, events: Any, members: list[str]) -> None:
         """template.yaml's OrchestratorEventBusPolicy, as deployed with EventSourceAccountIds = the members."""
@@ -254,8 +269,12 @@ class TwinEvents:
     def _on_transition(self, transition: Transition) -> None:
         event = rds_event(transition, self.clock.now())
         if event is not None:
-            self._pending.append((transition.account_id, transition.region, event))
-            self.clock.poke()
+            self.queue_event(transition.account_id, transition.region, event)
+
+    def queue_event(self, account: str, region: str, event: dict[str, Any]) -> None:
+        """Hand an event to the dispatcher without waiting for it: callers are moto's own threads."""
+        self._pending.append((account, region, event))
+        self.clock.poke()
 
     def _dispatch_loop(self) -> None:
         while True:
@@ -266,7 +285,7 @@ class TwinEvents:
             try:
                 self.put_event(account, region, event)
             except Exception:
-                LOG.exception("twin EventBridge could not deliver %s", event.get("detail", {}).get("EventID"))
+                LOG.exception("twin EventBridge could not deliver a %s event", event.get("detail-type"))
 
     def put_event(self, account: str, region: str, event: dict[str, Any]) -> None:
         """An event on `account`'s default bus in `region`, as the service that emits it puts it there."""
@@ -424,7 +443,7 @@ def callback_patches(clock: TwinClock) -> Iterator[None]:
 def wired_events(twin: Any) -> Iterator[TwinEvents]:
     """Deploy the template's event resources into the twin and run its events until the context ends."""
     events = TwinEvents(twin)
-    with callback_patches(twin.clock):
+    with callback_patches(twin.clock), execution_status_events(twin.clock, events.queue_event):
         events.deploy()
         events.start()
         twin.events = events

@@ -8,22 +8,19 @@ Lambda task.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import hashlib
 import json
-import os
 import pickle
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+from ferry_cli.twin.cache import cache_path, read_cached, write_cached
 from ferry_cli.twin.clock import TwinClock
 
 __all__ = [
@@ -144,28 +141,21 @@ def _parsed_definition(parse: Callable[[str], tuple[Any, Any]], definition: str)
 
 
 def _stored_parse(parse: Callable[[str], tuple[Any, Any]], definition: str) -> tuple[Any, Any]:
-    """The parsed program from the user's cache folder when this moto parsed this definition before; the
-    parse tree (only moto's describe calls read it) is parsed again when first used."""
+    """The parsed program from the cache folder when this moto parsed this definition before; the parse tree
+    (only moto's describe calls read it) is parsed again when first used."""
     import moto
 
-    digest = hashlib.sha256(f"{moto.__version__}\n{definition}".encode()).hexdigest()
-    path = _cache_folder() / f"asl-{digest}.pickle"
-    try:
-        # Our own pickle, written below by this user for this moto version and definition.
-        program = pickle.loads(path.read_bytes())  # noqa: S301
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        program, tree = parse(definition)
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(pickle.dumps(program))
-            partial.replace(path)
-        return program, tree
-    return program, _LazyTree(parse, definition)
-
-
-def _cache_folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aurora-ferry" / "twin"
+    path = cache_path("asl", moto.__version__, definition, suffix=".pickle")
+    stored = read_cached(path)
+    if stored is not None:
+        try:
+            # Our own pickle, written below by this user for this moto version and definition.
+            return pickle.loads(stored), _LazyTree(parse, definition)  # noqa: S301
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
+    program, tree = parse(definition)
+    write_cached(path, pickle.dumps(program))
+    return program, tree
 
 
 class _LazyTree:

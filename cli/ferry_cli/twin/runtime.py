@@ -374,6 +374,9 @@ class Twin:
                     on_event(event)
                     seen = int(event["id"])
             if not is_running(moto_execution):
+                # What the end set off (its status-change event, the functions that event starts) runs now,
+                # before the caller looks at the accounts.
+                self.clock.quiesce(real_limit=max(0.0, real_deadline - time.monotonic()))
                 return dict(sfn.describe_execution(executionArn=execution_arn))
             watched = seen if on_event else None
 

@@ -11,6 +11,7 @@ For the orchestrator's template.yaml, the SAM transform runs offline through sam
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -21,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ferry_cli.template import load_cfn_yaml
+from ferry_cli.twin.cache import cache_path, read_cached, write_cached
 from ferry_cli.twin.cfn import RenderedResource, RenderedStack, StackError, partition_of, render_stack
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -392,9 +394,22 @@ def _translated(
     region: str,
     stack: str,
 ) -> dict[str, Any]:
-    """SAM's translation, once per template version: every twin of a test run deploys the same one."""
-    del mtime_ns  # part of the cache key only: an edited template is translated again
-    return translate_sam(load_cfn_yaml(Path(path)), dict(parameters), account_id, region, stack)
+    """SAM's translation, once per template version: every twin of a test run deploys the same one (and the
+    cache folder keeps it for the next process)."""
+    from importlib.metadata import version
+
+    del mtime_ns  # part of the in-process key only: an edited template is translated again
+    source = Path(path).read_text(encoding="utf-8")
+    inputs = (version("aws-sam-translator"), source, json.dumps(parameters), account_id, region, stack)
+    cached = cache_path("sam", *inputs, suffix=".json")
+    stored = read_cached(cached)
+    if stored is not None:
+        with contextlib.suppress(ValueError):
+            translated: dict[str, Any] = json.loads(stored)
+            return translated
+    translated = translate_sam(load_cfn_yaml(Path(path)), dict(parameters), account_id, region, stack)
+    write_cached(cached, json.dumps(translated).encode())
+    return translated
 
 
 def _role_of(function: Mapping[str, Any], rendered: RenderedStack) -> RenderedResource | None:

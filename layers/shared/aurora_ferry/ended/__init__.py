@@ -1,0 +1,26 @@
+"""After a run that ended without its own cleanup: stopped from the console (ABORTED), past its execution
+timeout (TIMED_OUT), or failed where the state machine's Catch cannot run (States.DataLimitExceeded). Step
+Functions sends an "Execution Status Change" event for each; this package does what the run's cleanup would
+have done. Imports aurora_ferry.core, aurora_ferry.migration and aurora_ferry.clone."""
+
+from typing import TYPE_CHECKING
+
+from aurora_ferry.core import lazy_attributes
+
+if TYPE_CHECKING:
+    # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
+    from aurora_ferry.ended.cleanup import clean_up_after as clean_up_after
+    from aurora_ferry.ended.event import ENDED_WITHOUT_CLEANUP as ENDED_WITHOUT_CLEANUP
+    from aurora_ferry.ended.event import ExecutionEnded as ExecutionEnded
+
+if not TYPE_CHECKING:
+    # Each public name under its module, which is imported when the name is first used.
+    _ORIGINS = {
+        "cleanup": ("clean_up_after",),
+        "event": (
+            "ENDED_WITHOUT_CLEANUP",
+            "ExecutionEnded",
+        ),
+    }
+    __getattr__ = lazy_attributes(__name__, _ORIGINS)
+    __all__ = [name for names in _ORIGINS.values() for name in names]

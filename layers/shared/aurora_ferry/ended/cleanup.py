@@ -1,0 +1,37 @@
+"""The cleanup a run's Catch would have done, for a run that ended without it.
+
+It acts only on what carries the run's tags (the run's own cleanups find its intermediates by their
+deterministic names and check the tags before touching them), unshares before it deletes, and records what
+AWS does not let it delete yet in the leftover table for the scheduled retry. It may run after the run's own
+cleanup already ran: it then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aurora_ferry.clone import cleanup_clone_run, is_clone_input, parse_clone_request
+from aurora_ferry.core import InvalidInputError, logger, naming
+from aurora_ferry.ended.event import ENDED_WITHOUT_CLEANUP, ExecutionEnded
+from aurora_ferry.migration import LeftoverStore, cleanup, parse_migration_request
+
+
+def clean_up_after(ended: ExecutionEnded, leftovers: LeftoverStore | None = None) -> dict[str, Any]:
+    """Unshare and delete the intermediates of the ended run (per its cleanup policy, as its own cleanup)."""
+    summary: dict[str, Any] = {"executionArn": ended.execution_arn, "status": ended.status}
+    if ended.status not in ENDED_WITHOUT_CLEANUP:
+        return {**summary, "skipped": f"a run that ended {ended.status} needs no cleanup from here"}
+    run_id = naming.run_id_from_execution_name(ended.name)
+    try:
+        raw = json.loads(ended.input)
+        if is_clone_input(raw):
+            result = cleanup_clone_run(parse_clone_request(raw), run_id, failed=True)
+        else:
+            result = cleanup(parse_migration_request(raw), run_id, leftovers)
+    except (ValueError, InvalidInputError) as error:
+        # The run refused this input before making anything: there is nothing of it to clean up.
+        logger.info("ended run's input is not valid; nothing was made", extra={"error": str(error)})
+        return {**summary, "runId": run_id, "skipped": "the input was refused before anything was made"}
+    logger.info("cleaned up after an ended run", extra={"run_id": run_id, "status": ended.status})
+    return {**summary, "runId": run_id, **result}

@@ -1,0 +1,67 @@
+"""A run that ends without its own cleanup (stopped from the console, timed out, failed outside any Catch)
+leaves nothing shared: Step Functions' status-change event starts the cleanup its Catch would have run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_event, run_twin_until, running_twin
+from tests.e2e.test_migrations import SOURCE, _assert_source_untouched, _ferry_snapshots
+
+pytestmark = pytest.mark.e2e
+
+CLEANUP = "RunEndedCleanupFunction"
+
+
+def _shared(inventory: dict[str, Any]) -> list[str]:
+    return [s["identifier"] for a in inventory.values() for s in a["snapshots"] if s["sharedWith"]]
+
+
+def test_a_run_stopped_while_its_snapshot_is_shared_leaves_nothing_shared_and_nothing_of_its_own() -> None:
+    with running_twin() as twin:
+        before = twin.inventory()
+        sfn = twin.client("stepfunctions")
+        # Given a migration that has shared its snapshot with the target
+        arn = twin.start(load_event("migrate-cmk.json"))
+        run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=30)
+        shared_while_running = _shared(twin.inventory())
+        # When an operator stops it from the console
+        sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped from the console")
+        description = twin.wait(arn)
+        after = twin.inventory()
+        cleanups = twin.invocations.by_function.get(CLEANUP, 0)
+        results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
+    # Then the run was ABORTED (no Catch ran), and the status-change cleanup withdrew the share and deleted
+    # the run's own snapshots; the source is untouched
+    assert description["status"] == "ABORTED"
+    assert shared_while_running == [f"ferry-{description['name']}-share"]
+    assert cleanups == 1
+    assert results[0]["status"] == "ABORTED"
+    assert ("unshared", f"ferry-{description['name']}-share") in {
+        (a["action"], a["arn"].rsplit(":", 1)[-1]) for a in results[0]["actions"]
+    }
+    assert _shared(after) == []
+    assert _ferry_snapshots(after, SOURCE) == []
+    _assert_source_untouched(before, after)
+
+
+def test_a_run_that_failed_is_cleaned_once_by_its_catch_and_once_more_without_harm() -> None:
+    def refuse(event: dict[str, Any], context: Any) -> Any:
+        from aurora_ferry.core import TargetConflictError
+
+        raise TargetConflictError("cluster orders-dev exists", account_id="222222222222", region="eu-west-1")
+
+    with running_twin(handler_overrides={"RestoreClusterFunction": refuse}) as twin:
+        before = twin.inventory()
+        # Given a run whose restore fails after its snapshot was shared (its Catch runs the cleanup)
+        description = twin.wait(twin.start(load_event("migrate-cmk.json")))
+        after = twin.inventory()
+        results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
+    # Then the run FAILED after its own cleanup, and the status-change cleanup found nothing left to do
+    assert description["status"] == "FAILED"
+    assert [r["status"] for r in results] == ["FAILED"]
+    assert results[0]["actions"] == []
+    assert _shared(after) == []
+    _assert_source_untouched(before, after)

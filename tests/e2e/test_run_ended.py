@@ -65,3 +65,32 @@ def test_a_run_that_failed_is_cleaned_once_by_its_catch_and_once_more_without_ha
     assert results[0]["actions"] == []
     assert _shared(after) == []
     _assert_source_untouched(before, after)
+
+
+def test_without_its_grant_to_reach_the_member_roles_the_ended_run_stays_shared(tmp_path: Any) -> None:
+    from tests.conftest import REPO
+
+    # Given template.yaml without RunEndedCleanupFunction's MemberAccessPolicy (the other folders as they are)
+    text = (REPO / "template.yaml").read_text(encoding="utf-8")
+    start = text.index("  RunEndedCleanupFunction:")
+    grant = text.index("        - !Ref MemberAccessPolicy\n", start)
+    (tmp_path / "template.yaml").write_text(
+        text[:grant] + text[grant + len("        - !Ref MemberAccessPolicy\n") :], encoding="utf-8"
+    )
+    for folder in ("functions", "member-accounts", "statemachine", "layers"):
+        (tmp_path / folder).symlink_to(REPO / folder)
+    from ferry_cli.twin.runtime import Twin
+    from ferry_cli.twin.world import load_world
+
+    with Twin.started(load_world(REPO / "worlds" / "two-accounts.json"), tmp_path / "template.yaml") as twin:
+        arn = twin.start(load_event("migrate-cmk.json"))
+        run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=30)
+        # When the run is stopped while its snapshot is shared
+        twin.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped")
+        twin.wait(arn)
+        results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
+        after = twin.inventory()
+    # Then the cleanup is refused the member role, and the snapshot stays shared: the grant is what cleans
+    assert [r["errorType"] for r in results] == ["AssumeRoleError"]
+    assert "is not authorized to perform: sts:AssumeRole" in results[0]["errorMessage"]
+    assert len(_shared(after)) == 1

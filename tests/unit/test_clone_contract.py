@@ -12,7 +12,7 @@ import pytest
 from botocore.client import BaseClient
 
 from aurora_ferry.clone import CloneRequest, is_clone_input, parse_clone_request
-from aurora_ferry.core import InvalidInputError
+from aurora_ferry.core import INPUT_BUDGET_BYTES, InvalidInputError, input_size
 
 pytestmark = pytest.mark.unit
 
@@ -214,3 +214,40 @@ def test_clone_validation_makes_no_aws_call() -> None:
             with pytest.raises(InvalidInputError):
                 parse_clone_request(_set(read_event(sample), path, value))
     assert api_call.call_count == 0
+
+
+# ------------------------------------------------------------------------------- size budget
+
+
+def _padded_to(size: int) -> dict[str, Any]:
+    """The cross-account sample, normalised (so it and its normalised form are the same size), filled with
+    security groups and a longer externalId to exactly ``size`` bytes of JSON."""
+    raw: dict[str, Any] = parse_clone_request(read_event("clone-cross-account.json")).to_json()
+    groups = raw["target"]["vpcSecurityGroupIds"]
+    while size - input_size(raw) >= 1000:
+        groups.append("sg-0123456789abcdef0")
+    raw["target"]["externalId"] += "e" * (size - input_size(raw))
+    assert input_size(raw) == size
+    return raw
+
+
+def test_a_clone_input_of_exactly_the_budget_is_accepted() -> None:
+    # Given a clone input filled to exactly the budget
+    raw = _padded_to(INPUT_BUDGET_BYTES)
+    # When it is parsed
+    request = parse_clone_request(raw)
+    # Then it is accepted, and its normalised form (what the later steps parse again) is too
+    assert parse_clone_request(request.to_json()) == request
+
+
+def test_a_clone_input_one_byte_over_the_budget_is_refused_naming_input_and_the_limit() -> None:
+    # Given the same input, one byte longer
+    raw = _padded_to(INPUT_BUDGET_BYTES + 1)
+    # When it is parsed
+    problems = problems_of(raw)
+    # Then only the whole input is refused, with its size and the limit
+    assert len(problems) == 1
+    assert problems[0].startswith(f"input: is {INPUT_BUDGET_BYTES + 1} bytes as JSON")
+    assert problems[0].split(": ", 1)[0] == "input"
+    assert f"at most {INPUT_BUDGET_BYTES} bytes (64 KiB)" in problems[0]
+    assert "256 KiB" in problems[0]

@@ -13,7 +13,8 @@ from unittest import mock
 import pytest
 from botocore.client import BaseClient
 
-from aurora_ferry.core import InvalidInputError
+from aurora_ferry.core import INPUT_BUDGET_BYTES, InvalidInputError, input_size
+from aurora_ferry.core.validation import MAX_USER_TAGS
 from aurora_ferry.migration.contract import (
     CleanupPolicy,
     MigrationRequest,
@@ -676,6 +677,103 @@ def test_validation_makes_no_aws_call() -> None:
 
     # Then no AWS API was called at all
     assert api_call.call_count == 0
+
+
+# ------------------------------------------------------------------------------- size budget
+
+
+def padded_to(size: int) -> Raw:
+    """A valid input of twenty targets, normalised (so it and its normalised form are the same size), filled
+    with tags and a longer externalId to exactly ``size`` bytes of JSON."""
+    raw: Raw = parse_migration_request(with_targets(20)(base_input())).to_json()
+    for target in raw["targets"]:
+        for index in range(MAX_USER_TAGS - len(target["tags"])):
+            if size - input_size(raw) < 1000:
+                break
+            target["tags"][f"pad-{index:04d}"] = "v" * 256
+    raw["targets"][0]["externalId"] += "e" * (size - input_size(raw))
+    assert input_size(raw) == size
+    return raw
+
+
+def test_an_input_of_exactly_the_budget_is_accepted() -> None:
+    # Given twenty targets whose tags fill the input to exactly the budget
+    raw = padded_to(INPUT_BUDGET_BYTES)
+
+    # When it is parsed
+    request = parse_migration_request(raw)
+
+    # Then it is accepted, and its normalised form (what every step parses again) is too
+    assert len(request.targets) == 20
+    assert parse_migration_request(request.to_json()) == request
+
+
+def test_an_input_one_byte_over_the_budget_is_refused_naming_input_and_the_limit() -> None:
+    # Given the same input, one byte longer
+    raw = padded_to(INPUT_BUDGET_BYTES + 1)
+
+    # When it is parsed
+    problems = problems_of(raw)
+
+    # Then only the whole input is refused, with its size and the limit
+    assert problems == [
+        f"input: is {INPUT_BUDGET_BYTES + 1} bytes as JSON (a non-ASCII character counts as its \\u escape); "
+        f"at most {INPUT_BUDGET_BYTES} bytes (64 KiB), so that every state of the run stays under Step "
+        "Functions' 256 KiB payload limit (use fewer or shorter tags)"
+    ]
+
+
+def test_an_input_whose_normalised_form_is_over_the_budget_is_refused() -> None:
+    # Given an input one byte over the budget once its defaults are filled in, but under it as given
+    raw = padded_to(INPUT_BUDGET_BYTES + 1)
+    del raw["targets"][1]["vpcSecurityGroupIds"]  # [] by default
+    assert input_size(raw) < INPUT_BUDGET_BYTES
+
+    # When it is parsed
+    problems = problems_of(raw)
+
+    # Then it is refused, so no later step (which parses the normalised input again) can refuse it mid-run
+    assert [problem.split(": ", 1)[0] for problem in problems] == ["input"]
+    assert f"is {INPUT_BUDGET_BYTES + 1} bytes" in problems[0]
+
+
+def test_the_largest_input_the_fields_allow_is_refused_by_the_budget_alone() -> None:
+    # Given twenty targets, each with the most tags of the longest keys and values
+    raw = with_targets(20)(base_input())
+    for target in raw["targets"]:
+        target["tags"] = {f"{index:03d}".ljust(128, "k"): "v" * 256 for index in range(MAX_USER_TAGS)}
+
+    # When it is parsed
+    problems = problems_of(raw)
+
+    # Then every field passes, and the whole (over 256 KiB as JSON) is refused for its size
+    assert input_size(raw) > 256 * 1024
+    assert len(problems) == 1
+    assert problems[0].startswith("input: is ")
+    assert f"at most {INPUT_BUDGET_BYTES} bytes" in problems[0]
+
+
+def test_input_size_counts_a_non_ascii_character_as_its_escape() -> None:
+    # Given tag values of one character that takes 2, 3 or 4 bytes in UTF-8
+    # When their size is taken
+    # Then each counts as its JSON escape (\uXXXX, two of them outside the Basic Multilingual Plane), never less
+    # than its UTF-8, however Step Functions writes the JSON
+    assert input_size({"a": "\u00e9"}) == len('{"a":""}') + 6
+    assert input_size({"a": "\u4e00"}) == len('{"a":""}') + 6
+    assert input_size({"a": "\U00010348"}) == len('{"a":""}') + 12
+
+
+def test_a_size_problem_is_reported_with_the_field_problems() -> None:
+    # Given an input over the budget that also has a bad field
+    raw = padded_to(INPUT_BUDGET_BYTES + 100)
+    raw["targets"][3]["instanceClass"] = "large"
+
+    # When it is parsed
+    problems = problems_of(raw)
+
+    # Then both are reported at once, the size last
+    paths = [problem.split(": ", 1)[0] for problem in problems]
+    assert paths == ["targets[3].instanceClass", "input"]
 
 
 # ------------------------------------------------------------------------------- production bugs

@@ -122,8 +122,10 @@ def task_state(
     result: str | None,
     heartbeat: int | None = None,
     queued: bool = False,
+    selector: State | None = None,
 ) -> State:
-    """A task up to its retries; callers add Catch and Next or End."""
+    """A task up to its retries; callers add Catch and Next or End. A `selector` (ResultSelector) keeps only
+    the part of the result later states read, before `result` (ResultPath) puts it in the state."""
     state: State = {
         "Type": "Task",
         "Comment": comment,
@@ -133,6 +135,8 @@ def task_state(
     }
     if heartbeat is not None:
         state["HeartbeatSeconds"] = heartbeat
+    if selector is not None:
+        state["ResultSelector"] = selector
     if result is not None:
         state["ResultPath"] = result
     state["Retry"] = retries(queued=queued)
@@ -220,13 +224,16 @@ class Flow:
         result: str,
         queued: bool = False,
         best_effort: bool = False,
+        selector: State | None = None,
     ) -> None:
         """A Lambda task with the standard retries and catches.
 
         A `best_effort` task (cleanup) goes on to the next state whatever happens: a cleanup error must not
         replace the run's own outcome, so it is kept in `$.cleanupError`, which the summary reports.
         """
-        state = task_state(comment, resource, parameters, timeout=timeout, result=result, queued=queued)
+        state = task_state(
+            comment, resource, parameters, timeout=timeout, result=result, queued=queued, selector=selector
+        )
         if best_effort:
             state["Next"] = None
             state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanupError", "Next": None}]

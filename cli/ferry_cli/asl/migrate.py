@@ -79,19 +79,29 @@ def target_steps() -> Flow:
         "RDS-EVENT-0005 (DB instance created) of each instance",
     )
     flow.mark("instancesReady")
+    # The Map collects one of these per target into the run's state: only what the summary reads, so that the
+    # state stays within Step Functions' 256 KiB for 20 targets (README "Input contract").
     flow.add(
         {
             "TargetDone": {
                 "Type": "Pass",
-                "Parameters": params(
-                    accountId="$.accountId",
-                    copy="$.copy.snapshot",
-                    cluster="$.cluster",
-                    endpoint="$.marks.clusterReady.endpoint",
-                    instances="$.instances",
-                    marks="$.marks",
-                    readerEndpoint="$.marks.clusterReady.readerEndpoint",
-                ),
+                "Parameters": {
+                    **params(
+                        accountId="$.accountId",
+                        cluster="$.cluster",
+                        endpoint="$.marks.clusterReady.endpoint",
+                        readerEndpoint="$.marks.clusterReady.readerEndpoint",
+                    ),
+                    "copy": params(arn="$.copy.snapshot.arn"),
+                    "instances": params(instanceArns="$.instances.instanceArns"),
+                    "marks": {
+                        **params(
+                            targetCopyReady="$.marks.targetCopyReady",
+                            instancesReady="$.marks.instancesReady",
+                        ),
+                        "clusterReady": params(at="$.marks.clusterReady.at"),
+                    },
+                },
                 "End": True,
             }
         }
@@ -113,6 +123,9 @@ def definition() -> State:
         run(),
         timeout=120,
         result="$.preflight",
+        # Only the findings, which the summary reports: the plan (a few hundred bytes per step and target) is for
+        # `ferry plan`, and a failed preflight raises rather than returning ok=false.
+        selector=params(findings="$.findings"),
     )
     flow.failure = "CleanupAfterFailure"
     flow.task(

@@ -132,9 +132,16 @@ def parse_clone_request(raw: Any) -> CloneRequest:
         _check_target_against_source(source, target, raw.get("target", {}), problems)
     if source is not None and target is not None and refresh is not None:
         _check_refresh_against_source(source, target, refresh, problems)
-    if problems.items or source is None or target is None:
+    request = None
+    if source is not None and target is not None:
+        request = CloneRequest(
+            source=source, target=target, sharing=sharing, refresh=refresh, options=options
+        )
+    # Last, as a whole: fields that each pass can still add up to more than a run's state can carry.
+    core.check_input_size(raw, None if request is None else request.to_json(), problems)
+    if problems.items or request is None:
         raise core.InvalidInputError(problems.items or ["input: incomplete"])
-    return CloneRequest(source=source, target=target, sharing=sharing, refresh=refresh, options=options)
+    return request
 
 
 def _check_refresh_against_source(

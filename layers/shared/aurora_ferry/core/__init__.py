@@ -73,16 +73,20 @@ if TYPE_CHECKING:
     from aurora_ferry.core.summaries import seconds_between as seconds_between
     from aurora_ferry.core.validation import CLUSTER_SETTINGS_FIELDS as CLUSTER_SETTINGS_FIELDS
     from aurora_ferry.core.validation import CLUSTER_SNAPSHOT_ARN as CLUSTER_SNAPSHOT_ARN
+    from aurora_ferry.core.validation import INPUT_BUDGET_BYTES as INPUT_BUDGET_BYTES
     from aurora_ferry.core.validation import KMS_KEY_ARN as KMS_KEY_ARN
     from aurora_ferry.core.validation import MAX_INSTANCES as MAX_INSTANCES
     from aurora_ferry.core.validation import PARTITION as PARTITION
+    from aurora_ferry.core.validation import PAYLOAD_LIMIT_BYTES as PAYLOAD_LIMIT_BYTES
     from aurora_ferry.core.validation import POLL_FIELDS as POLL_FIELDS
     from aurora_ferry.core.validation import SNAPSHOT_ID as SNAPSHOT_ID
     from aurora_ferry.core.validation import SOURCE_ACCOUNT_FIELDS as SOURCE_ACCOUNT_FIELDS
     from aurora_ferry.core.validation import Problems as Problems
     from aurora_ferry.core.validation import camel_json as camel_json
+    from aurora_ferry.core.validation import check_input_size as check_input_size
     from aurora_ferry.core.validation import check_own_key as check_own_key
     from aurora_ferry.core.validation import input_object as input_object
+    from aurora_ferry.core.validation import input_size as input_size
     from aurora_ferry.core.validation import record_json as record_json
     from aurora_ferry.core.validation import reject_unknown as reject_unknown
     from aurora_ferry.core.validation import required_field as required_field
@@ -190,16 +194,20 @@ if not TYPE_CHECKING:
         "validation": (
             "CLUSTER_SETTINGS_FIELDS",
             "CLUSTER_SNAPSHOT_ARN",
+            "INPUT_BUDGET_BYTES",
             "KMS_KEY_ARN",
             "MAX_INSTANCES",
             "PARTITION",
+            "PAYLOAD_LIMIT_BYTES",
             "POLL_FIELDS",
             "SNAPSHOT_ID",
             "SOURCE_ACCOUNT_FIELDS",
             "Problems",
             "camel_json",
+            "check_input_size",
             "check_own_key",
             "input_object",
+            "input_size",
             "record_json",
             "reject_unknown",
             "required_field",

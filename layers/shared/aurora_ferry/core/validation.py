@@ -9,6 +9,7 @@ calls them for every field before giving up, so the caller sees every problem at
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Collection, Mapping
 from enum import StrEnum
@@ -23,6 +24,16 @@ MAX_POLL_ATTEMPTS_RANGE = (1, 10_000)
 # A wait longer than 7 days is a stuck run, not a slow copy.
 MAX_WAIT_SECONDS = 7 * 24 * 3600
 
+# Step Functions refuses a state input or output, and an execution input, over 256 KiB (262,144 bytes of UTF-8),
+# with States.DataLimitExceeded, which no Catch can handle:
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+# Every state of a migration carries the normalised input beside what the run adds, so the input may use a
+# quarter of that limit. What a run adds was measured in the twin (tests/statemachine/test_payload_budget.py):
+# about 5 KiB for the run and at most about 4 KiB per target (16 instances, 63-character ids; 1 KiB more with
+# 512-character role paths), so about 64 + 5 + 20 x 5 = 169 KiB for 20 targets: over 80 KiB of the limit stays
+# free. Counting non-ASCII characters as their escapes keeps this true however Step Functions writes the JSON.
+PAYLOAD_LIMIT_BYTES = 256 * 1024
+INPUT_BUDGET_BYTES = 64 * 1024
 ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$", re.ASCII)
 PARTITION = r"aws(-cn|-us-gov|-iso|-iso-b)?"
@@ -77,6 +88,29 @@ def input_object(raw: Any, fields: Collection[str], problems: Problems) -> Mappi
         raise InvalidInputError([f"input: must be a JSON object, got {type(raw).__name__}"])
     reject_unknown(raw, fields, "", problems)
     return raw
+
+
+def input_size(raw: Any) -> int:
+    """The input's size in bytes as compact JSON with every non-ASCII character escaped (``\\uXXXX``, twice for
+    one outside the Basic Multilingual Plane): never less than its UTF-8, however Step Functions writes it."""
+    return len(json.dumps(raw, separators=(",", ":"), default=str))
+
+
+def check_input_size(raw: Any, normalised: Mapping[str, Any] | None, problems: Problems) -> None:
+    """Refuse an input over INPUT_BUDGET_BYTES, as given or as normalised (defaults filled in: what the run
+    carries, and what each step parses again), when there is a normalised form.
+
+    Every state of a run carries the input beside what the run adds, and a state over Step Functions' 256 KiB
+    fails the run with States.DataLimitExceeded, which no Catch can handle."""
+    size = max(input_size(raw), 0 if normalised is None else input_size(normalised))
+    if size > INPUT_BUDGET_BYTES:
+        problems.add(
+            "input",
+            f"is {size} bytes as JSON (a non-ASCII character counts as its \\u escape); "
+            f"at most {INPUT_BUDGET_BYTES} bytes ({INPUT_BUDGET_BYTES // 1024} KiB), so that every state of the "
+            f"run stays under Step Functions' {PAYLOAD_LIMIT_BYTES // 1024} KiB payload limit "
+            "(use fewer or shorter tags)",
+        )
 
 
 def valid_object(

@@ -123,9 +123,16 @@ def parse_migration_request(raw: Any) -> MigrationRequest:
         _check_share_key_against_source(source, share_key, problems)
     if source:
         _check_targets_against_source(source, indexed_targets or [], problems)
-    if problems.items or source is None or share_key is None or targets is None:
+    request = None
+    if source and share_key and targets is not None:
+        request = MigrationRequest(
+            source=source, share_kms_key_arn=share_key, targets=targets, options=options
+        )
+    # Last, as a whole: fields that each pass can still add up to more than a run's state can carry.
+    core.check_input_size(raw, None if request is None else request.to_json(), problems)
+    if problems.items or request is None:
         raise core.InvalidInputError(problems.items or ["input: incomplete"])
-    return MigrationRequest(source=source, share_kms_key_arn=share_key, targets=targets, options=options)
+    return request
 
 
 def _check_share_key_against_source(source: Source, share_key: str, problems: core.Problems) -> None:

@@ -18,6 +18,8 @@ from aurora_ferry.core import PayloadError
 # cleanup has run already, and doing it again finds nothing left to do.
 ENDED_WITHOUT_CLEANUP = ("FAILED", "TIMED_OUT", "ABORTED")
 DETAIL_TYPE = "Step Functions Execution Status Change"
+# The detail's fields this model keeps, in its field order.
+_DETAIL_FIELDS = ("executionArn", "stateMachineArn", "name", "status", "input")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class ExecutionEnded:
             raise PayloadError(["event.detail: required, an object"])
         problems = [
             f"event.detail.{name}: required, a string"
-            for name in ("executionArn", "stateMachineArn", "name", "status")
+            for name in _DETAIL_FIELDS[:-1]
             if not isinstance(detail.get(name), str)
         ]
         included = (detail.get("inputDetails") or {}).get("included", True)
@@ -51,10 +53,4 @@ class ExecutionEnded:
             )
         if problems:
             raise PayloadError(problems)
-        return cls(
-            execution_arn=detail["executionArn"],
-            state_machine_arn=detail["stateMachineArn"],
-            name=detail["name"],
-            status=detail["status"],
-            input=detail["input"],
-        )
+        return cls(*(str(detail[name]) for name in _DETAIL_FIELDS))

@@ -19,17 +19,23 @@ def _shared(inventory: dict[str, Any]) -> list[str]:
     return [s["identifier"] for a in inventory.values() for s in a["snapshots"] if s["sharedWith"]]
 
 
+def _stopped_while_shared(twin: Any) -> tuple[list[str], dict[str, Any]]:
+    """Start the CMK sample, let it share its snapshot, stop it as an operator would from the console, and
+    follow it to its end: what was shared, and the execution's description."""
+    arn = twin.start(load_event("migrate-cmk.json"))
+    run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=30)
+    shared = _shared(twin.inventory())
+    twin.client("stepfunctions").stop_execution(
+        executionArn=arn, error="Operator", cause="stopped from the console"
+    )
+    return shared, twin.wait(arn)
+
+
 def test_a_run_stopped_while_its_snapshot_is_shared_leaves_nothing_shared_and_nothing_of_its_own() -> None:
     with running_twin() as twin:
         before = twin.inventory()
-        sfn = twin.client("stepfunctions")
-        # Given a migration that has shared its snapshot with the target
-        arn = twin.start(load_event("migrate-cmk.json"))
-        run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=30)
-        shared_while_running = _shared(twin.inventory())
-        # When an operator stops it from the console
-        sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped from the console")
-        description = twin.wait(arn)
+        # Given a migration that has shared its snapshot with the target, when an operator stops it
+        shared_while_running, description = _stopped_while_shared(twin)
         after = twin.inventory()
         cleanups = twin.invocations.by_function.get(CLEANUP, 0)
         results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
@@ -83,11 +89,8 @@ def test_without_its_grant_to_reach_the_member_roles_the_ended_run_stays_shared(
     from ferry_cli.twin.world import load_world
 
     with Twin.started(load_world(REPO / "worlds" / "two-accounts.json"), tmp_path / "template.yaml") as twin:
-        arn = twin.start(load_event("migrate-cmk.json"))
-        run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=30)
         # When the run is stopped while its snapshot is shared
-        twin.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped")
-        twin.wait(arn)
+        _stopped_while_shared(twin)
         results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
         after = twin.inventory()
     # Then the cleanup is refused the member role, and the snapshot stays shared: the grant is what cleans

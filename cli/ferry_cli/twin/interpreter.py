@@ -202,13 +202,12 @@ def _history_page(response: Any) -> Any:
     size = int(response._get_param("maxResults") or 0) or HISTORY_PAGE_DEFAULT
     size = min(size, HISTORY_PAGE_MAX)
     reverse = bool(response._get_param("reverseOrder"))
-    worker = moto_execution.exec_worker
-    events = [] if worker is None or worker.env is None else worker.env.event_manager._history_event_list
+    events = _recorded_events(moto_execution)
     # The token is the position of the next event to return: stable while the history grows at its end.
     token = response._get_param("nextToken")
     position = int(token) if token else (len(events) - 1 if reverse else 0)
     if reverse:
-        page = events[max(-1, position - size) + 1 : position + 1][::-1] if position >= 0 else []
+        page = events[max(0, position - size + 1) : position + 1][::-1] if position >= 0 else []
         following = position - size
         more = following >= 0
     else:
@@ -236,20 +235,25 @@ def is_running(moto_execution: Any) -> bool:
 
 def history_length(moto_execution: Any) -> int:
     """How many history events the execution has; cheap and lock-free, so a clock predicate may read it."""
-    worker = moto_execution.exec_worker
-    env = worker.env if worker is not None else None
-    return 0 if env is None else len(env.event_manager._history_event_list)
+    return len(_recorded_events(moto_execution))
 
 
 def history_since(moto_execution: Any, last_id: int) -> list[dict[str, Any]]:
     """The history events after event ``last_id`` (ids count from 1), shaped as boto3 returns them from
     GetExecutionHistory, read from moto's list: a follower of the twin's own run need not serialise them
     through the API (moto's serialiser takes milliseconds per event)."""
-    worker = moto_execution.exec_worker
-    events = [] if worker is None or worker.env is None else worker.env.event_manager._history_event_list
-    shaped = copy.deepcopy(events[last_id:])
+    shaped = copy.deepcopy(_recorded_events(moto_execution)[last_id:])
     for event in shaped:
         # moto keeps the type as its enum and the time as ISO text; boto3 gives a string and a datetime.
         event["type"] = str(getattr(event["type"], "value", event["type"]))
         event["timestamp"] = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
     return shaped
+
+
+def _recorded_events(moto_execution: Any) -> list[dict[str, Any]]:
+    """moto's own list of the execution's history events (empty until its interpreter built its environment):
+    callers slice or measure it, never change it, and a clock predicate may read it (no copy, no lock)."""
+    worker = moto_execution.exec_worker
+    env = worker.env if worker is not None else None
+    events: list[dict[str, Any]] = [] if env is None else env.event_manager._history_event_list
+    return events

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
+from ferry_cli.twin.iam.authorizer import TWIN_ACCESS_KEY
 from ferry_cli.twin.interpreter import HISTORY_PAGE_DEFAULT, execution, history_since
 from tests.conftest import load_event, running_twin
 
@@ -33,6 +37,16 @@ def test_execution_history_pages_forwards_and_backwards_as_documented() -> None:
             executionArn=arn, maxResults=10, reverseOrder=True, nextToken=newest["nextToken"]
         )
         last = sfn.get_execution_history(executionArn=arn, maxResults=1000)
+        # (botocore checks the bound too; a client without validation reaches the twin, which refuses as AWS does)
+        unchecked = boto3.client(
+            "stepfunctions",
+            region_name=twin.world.region,
+            aws_access_key_id=TWIN_ACCESS_KEY,
+            aws_secret_access_key="twin",
+            config=Config(parameter_validation=False),
+        )
+        with pytest.raises(ClientError) as too_many:
+            unchecked.get_execution_history(executionArn=arn, maxResults=1001)
         followed = history_since(execution(twin.world.orchestrator_account_id, twin.world.region, arn), 200)
         through_api = twin.history(arn)[200:]
 
@@ -43,6 +57,7 @@ def test_execution_history_pages_forwards_and_backwards_as_documented() -> None:
     assert _ids(first) + _ids(second) == list(range(1, 21))
     assert _ids(newest) + _ids(older) == list(range(total, total - 20, -1))
     assert len(_ids(last)) == total and "nextToken" not in last
+    assert too_many.value.response["Error"]["Code"] == "ValidationException"
     # And the follower's events are the API's, field for field
     assert followed == through_api
 

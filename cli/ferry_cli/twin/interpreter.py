@@ -196,11 +196,19 @@ HISTORY_PAGE_MAX = 1000
 def _history_page(response: Any) -> Any:
     """GetExecutionHistory with AWS's paging (maxResults, nextToken, reverseOrder); moto returns every event at
     once, so a follower reading only what is new would otherwise serialise the whole history each time."""
+    from moto.core.exceptions import JsonRESTError
     from moto.core.responses import ActionResult
 
     moto_execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
-    size = int(response._get_param("maxResults") or 0) or HISTORY_PAGE_DEFAULT
-    size = min(size, HISTORY_PAGE_MAX)
+    asked = int(response._get_param("maxResults") or 0)
+    if not 0 <= asked <= HISTORY_PAGE_MAX:
+        # The API model's PageSize is 0 to 1000; AWS refuses anything else rather than clamping it.
+        raise JsonRESTError(
+            "ValidationException",
+            f"1 validation error detected: Value '{asked}' at 'maxResults' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {HISTORY_PAGE_MAX}",
+        )
+    size = asked or HISTORY_PAGE_DEFAULT
     reverse = bool(response._get_param("reverseOrder"))
     events = _recorded_events(moto_execution)
     # The token is the position of the next event to return: stable while the history grows at its end.

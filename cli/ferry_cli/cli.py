@@ -1,6 +1,9 @@
-"""`ferry`: rehearse migrations in the local twin, and check input files.
+"""`ferry`: rehearse migrations in the local twin, check input files, and see what the tool left behind.
 
-ferry local run [--world WORLD] [--input INPUT] [--json]
+ferry local run [--world WORLD] [--input INPUT] [--json] [--leftovers]
+ferry local plan [--world WORLD] [--input INPUT] [--json]
+ferry plan --input INPUT [--json]
+ferry leftovers [--stack NAME] [--since DAYS] [--input FILE ...] [--json]
 ferry validate --input INPUT
 """
 
@@ -55,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one machine-readable summary instead of progress"
     )
     run.add_argument("--timeout", type=float, default=600.0, help="real seconds before the run is stopped")
+    run.add_argument(
+        "--leftovers",
+        action="store_true",
+        help="after the run, list what the tool left in the twin's accounts (as `ferry leftovers` does)",
+    )
     run.set_defaults(command=_local_run)
     local_plan = local_commands.add_parser(
         "plan", help="preflight checks and the plan, in the twin; changes nothing"
@@ -71,6 +79,38 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--input", type=Path, required=True)
     plan.add_argument("--json", action="store_true", help="print the report as JSON")
     plan.set_defaults(command=_plan)
+
+    leftovers = commands.add_parser(
+        "leftovers",
+        help="list what the tool left in the member accounts, and whether anything is shared (read-only; "
+        "invokes the stack's ListManagedResourcesFunction with your credentials)",
+        description="Exit status: 0 nothing shared, 1 something shared, 2 usage or invocation error or an "
+        "incomplete listing (an account or state machine could not be read).",
+    )
+    leftovers.add_argument(
+        "--stack",
+        default="aurora-ferry",
+        metavar="NAME",
+        help="the orchestrator stack (default aurora-ferry)",
+    )
+    leftovers.add_argument(
+        "--since",
+        type=_since_days,
+        default=None,
+        metavar="DAYS",
+        help="days of executions to read (default 14, at most 90)",
+    )
+    leftovers.add_argument(
+        "--input",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="execution input files whose accounts are read too (runs older than --since, or never started)",
+    )
+    leftovers.add_argument("--json", action="store_true", help="print the function's result as JSON")
+    leftovers.set_defaults(command=_leftovers)
 
     validate = commands.add_parser("validate", help="check an execution input against the contract, offline")
     validate.add_argument("--input", type=Path, required=True)
@@ -99,6 +139,40 @@ def _read_json(path: Path, what: str) -> Any:
         ) from None
     except json.JSONDecodeError as error:
         raise SystemExit(f"ferry: {what} file {path} is not valid JSON: {error}") from None
+
+
+def _since_days(text: str) -> int:
+    from aurora_ferry.managed import MAX_SINCE_DAYS
+
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if not 1 <= days <= MAX_SINCE_DAYS:
+        raise argparse.ArgumentTypeError(f"from 1 to {MAX_SINCE_DAYS} days, got {days}")
+    return days
+
+
+def _leftovers(args: argparse.Namespace) -> int:
+    from aurora_ferry.ended import parse_run_input
+    from ferry_cli.leftovers import EXIT_ERROR, leftovers_command
+
+    inputs = []
+    for path in args.input:
+        try:
+            raw = _read_json(path, "input")
+            parse_run_input(raw)
+        except SystemExit as error:
+            sys.stderr.write(f"{error}\n")
+            return EXIT_ERROR
+        except InvalidInputError as error:
+            for problem in error.problems:
+                sys.stderr.write(f"invalid: {path}: {problem}\n")
+            return EXIT_ERROR
+        inputs.append(raw)
+    return leftovers_command(
+        args.stack, args.since, inputs, as_json=args.json, out=sys.stdout, err=sys.stderr
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -175,6 +249,7 @@ def _print_plan(out: TextIO, report: dict[str, Any], *, as_json: bool) -> int:
 def _local_run(args: argparse.Namespace) -> int:
     # Imported here: the twin pulls in moto, which `ferry validate` and real-AWS commands never need.
     from ferry_cli.clone_run import machine_for, world_for
+    from ferry_cli.leftovers import FUNCTION_LOGICAL_ID, fetch_listing, listing_event, print_listing
     from ferry_cli.twin.runtime import Twin
     from ferry_cli.twin.world import WorldError, load_world
 
@@ -203,11 +278,23 @@ def _local_run(args: argparse.Namespace) -> int:
         report = _report(
             description, history, twin.invocations.by_function, before, after, twin.clock.elapsed()
         )
+        # The deployed ListManagedResourcesFunction, invoked as `ferry leftovers` invokes it in AWS.
+        listing = (
+            fetch_listing(twin.client("lambda"), twin.function_arns[FUNCTION_LOGICAL_ID], listing_event())
+            if args.leftovers
+            else None
+        )
     if args.json:
+        if listing is not None:
+            report["leftovers"] = listing.to_json()
         out.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
         _print_outcome(out, report)
-    return 0 if report["status"] == "SUCCEEDED" else 1
+        if listing is not None:
+            out.write("\nleftovers:\n")
+            print_listing(out, sys.stderr, listing)
+    status = 0 if report["status"] == "SUCCEEDED" else 1
+    return listing.exit_status if listing is not None and status == 0 else status
 
 
 class _ProgressPrinter:

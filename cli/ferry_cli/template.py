@@ -143,6 +143,11 @@ class SamTemplate:
             for logical_id, resource in raw.get("Resources", {}).items()
             if resource.get("Type") == "AWS::DynamoDB::Table"
         }
+        machine_ids = {
+            logical_id
+            for logical_id, resource in raw.get("Resources", {}).items()
+            if resource.get("Type") == "AWS::Serverless::StateMachine"
+        }
         for logical_id, resource in raw.get("Resources", {}).items():
             props = resource.get("Properties", {})
             if resource.get("Type") == "AWS::Serverless::Function":
@@ -151,7 +156,7 @@ class SamTemplate:
                     logical_id=logical_id,
                     code_dir=root / props["CodeUri"],
                     handler=props.get("Handler", globals_fn.get("Handler", "app.lambda_handler")),
-                    environment={k: _env_value(v, tables) for k, v in env.items()},
+                    environment={k: _env_value(k, v, tables, machine_ids) for k, v in env.items()},
                     timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
                     events=tuple(
                         _event_source(name, event)
@@ -197,10 +202,18 @@ class SamTemplate:
         raise ValueError(f"the twin cannot resolve substitution {value!r}")
 
 
-def _env_value(value: Any, tables: dict[str, TableSpec]) -> str:
-    """An environment variable as the twin deploys it: !Ref of a table is its physical name."""
+def _env_value(name: str, value: Any, tables: dict[str, TableSpec], machine_ids: set[str]) -> str:
+    """An environment variable as the twin deploys it: !Ref of a table is its physical name, !GetAtt of a state
+    machine's Name is the name the twin gives it (<stack>-<logical id>); any other intrinsic is refused rather
+    than deployed as its text."""
     if isinstance(value, dict) and value.get("Ref") in tables:
         return tables[value["Ref"]].physical_name
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        logical_id, attribute = value["Fn::GetAtt"]
+        if logical_id in machine_ids and attribute == "Name":
+            return f"{TWIN_STACK_NAME}-{logical_id}"
+    if isinstance(value, dict | list):
+        raise ValueError(f"environment variable {name}: the twin cannot resolve {value!r}")
     return str(value)
 
 

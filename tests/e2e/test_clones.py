@@ -439,3 +439,69 @@ def test_ferry_validate_checks_a_clone_input(capsys: pytest.CaptureFixture[str])
     assert status == 0
     assert normalised["refresh"] == {"replaces": "orders-dev"}
     assert normalised["sharing"] == {"allowExternalPrincipals": False}
+
+
+# ------------------------------------------------------------------------------------- refresh: deletions
+
+
+def test_a_refresh_waits_while_the_old_dev_clone_is_deleting() -> None:
+    # Given a first refresh that made the dev clone, in a twin where deleting an instance takes 300 twin seconds
+    # and deleting a cluster 120 (as in AWS, both stay "deleting" for a while before they are gone)
+    instance_delete, cluster_delete = 300, 120
+    event = load_event("clone-refresh.json")
+    interval = event["options"]["pollIntervalSeconds"]
+    with running_twin(
+        "clones.json", durations={"instance_delete": instance_delete, "cluster_delete": cluster_delete}
+    ) as twin:
+        first, _, _ = _run(twin, event, name="refresh-week-1")
+        assert first["status"] == "SUCCEEDED", first.get("cause")
+        old_id = f"orders-dev-{short_run_id('refresh-week-1')}"
+        # When the next refresh runs
+        description, _, after = _run(twin, event, name="refresh-week-2")
+        history = twin.history(description["executionArn"])
+    # Then it succeeds, and the old dev clone and its instance are gone
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    assert _cluster(after, PROD, old_id) is None
+    assert _instances(after, PROD, old_id) == []
+    # And it waited for the old instance, then for the old cluster, to go: one wait per poll interval while it
+    # was deleting (the deletions start and end at whole twin seconds, so the counts are exact)
+    assert _entered(history, "WaitForRetiredInstances") == instance_delete // interval
+    assert _entered(history, "WaitForRetiredClusters") == cluster_delete // interval
+    assert _entered(history, "CheckRetiredInstances") == instance_delete // interval + 1
+    assert _entered(history, "CheckRetiredClusters") == cluster_delete // interval + 1
+    # And the cluster was deleted only once its instance was gone, and the run moved on once the cluster was gone
+    entered = {
+        e["stateEnteredEventDetails"]["name"]: e["timestamp"]
+        for e in history
+        if e["type"].endswith("StateEntered")
+    }
+    assert (entered["RetireOldClusters"] - entered["RetireOldInstances"]).total_seconds() == instance_delete
+    assert (entered["MarkRetired"] - entered["RetireOldClusters"]).total_seconds() == cluster_delete
+
+
+def test_a_retried_retirement_of_a_cluster_already_deleting_counts_it_as_retired() -> None:
+    # Given a refresh whose cluster retirement runs twice, as Step Functions retries a task whose answer was lost
+    # after the delete went through (the second call finds the old cluster "deleting")
+    box: dict[str, Any] = {}
+
+    def retire(event: dict[str, Any], context: Any) -> Any:
+        twin = box["twin"]
+        spec = twin.template.functions["RetireDevClusterFunction"]
+        handler = getattr(twin._handler_module(spec), spec.handler_name)
+        if event.get("action") == "delete-clusters":
+            handler(event, context)
+        return handler(event, context)
+
+    event = load_event("clone-refresh.json")
+    with running_twin("clones.json", handler_overrides={"RetireDevClusterFunction": retire}) as twin:
+        box["twin"] = twin
+        first, _, _ = _run(twin, event, name="refresh-week-1")
+        assert first["status"] == "SUCCEEDED", first.get("cause")
+        old_id = f"orders-dev-{short_run_id('refresh-week-1')}"
+        # When the next refresh retires the old dev clone
+        description, _, after = _run(twin, event, name="refresh-week-2")
+    # Then the second call counts the deleting cluster as retired, and the refresh succeeds with it gone
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    assert output["refresh"]["retiredClusterArns"] == [f"arn:aws:rds:eu-west-1:{PROD}:cluster:{old_id}"]
+    assert _cluster(after, PROD, old_id) is None

@@ -200,7 +200,7 @@ def test_target_the_share_key_does_not_trust_is_stopped_by_preflight_before_any_
 def test_without_preflight_the_twin_still_refuses_the_copy_the_key_policy_forbids() -> None:
     # Given the same untrusted target, with preflight bypassed (as if the key policy changed mid-run)
     def no_preflight(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return {"findings": [], "plan": [], "ok": True}
+        return {"findings": [], "warnings": [], "plan": [], "ok": True}
 
     with running_twin(handler_overrides={"PreflightFunction": no_preflight}) as twin:
         # When the migration runs

@@ -97,3 +97,30 @@ def test_without_its_grant_to_reach_the_member_roles_the_ended_run_stays_shared(
     assert [r["errorType"] for r in results] == ["AssumeRoleError"]
     assert "is not authorized to perform: sts:AssumeRole" in results[0]["errorMessage"]
     assert len(_shared(after)) == 1
+
+
+def test_a_run_that_passes_the_execution_timeout_leaves_nothing_shared() -> None:
+    # Given copies that take three and a half days each, so that a run polling hourly passes the state
+    # machine's 7-day TimeoutSeconds while the target copies the shared snapshot
+    half_week = 3.5 * 86400
+    event = load_event("migrate-cmk.json")
+    event["options"].update({"waitStrategy": "polling", "pollIntervalSeconds": 3600, "maxPollAttempts": 168})
+    with running_twin(durations={"snapshot_copy": half_week}) as twin:
+        before = twin.inventory()
+        arn = twin.start(event)
+        run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=6 * 3600)
+        shared_while_running = _shared(twin.inventory())
+        # When the run is still waiting for the target's copy at the 7-day mark
+        description = twin.wait(arn)
+        after = twin.inventory()
+        results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
+        elapsed = twin.clock.elapsed()
+    # Then Step Functions timed it out (no Catch ran), and the status-change cleanup withdrew the share and
+    # deleted the run's snapshots; the source is untouched
+    assert description["status"] == "TIMED_OUT"
+    assert elapsed >= 7 * 86400
+    assert shared_while_running == [f"ferry-{description['name']}-share"]
+    assert [r["status"] for r in results] == ["TIMED_OUT"]
+    assert _shared(after) == []
+    assert _ferry_snapshots(after, SOURCE) == []
+    _assert_source_untouched(before, after)

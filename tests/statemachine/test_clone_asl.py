@@ -77,8 +77,12 @@ def test_failures_always_end_in_the_clone_failed_state_after_cleanup() -> None:
     targets = {c["Next"] for s in states.values() for c in s.get("Catch", [])}
     exhausted = {s["Next"] for name, s in states.items() if name.endswith("WaitExhausted")}
     # Then they lead to the cleanup (or, from validation and cleanup, straight to the description) and the Fail state
-    assert targets <= {"CleanupCloneAfterFailure", "DescribeCloneFailure", "MarkCleanedUp"}
+    summaries = {"SummarizeCloneUnavailable", "DescribeCloneFailureUnavailable"}
+    assert targets <= {"CleanupCloneAfterFailure", "DescribeCloneFailure", *summaries}
     assert exhausted == {"CleanupCloneAfterFailure"}
+    # (a summary that fails, after the cleanup ran, ends in a Fail state of its own)
+    assert {states[name]["Next"] for name in summaries} == {"SummaryFailed"}
+    assert states["SummaryFailed"]["Type"] == "Fail"
     assert states["CleanupCloneAfterFailure"]["Next"] == "DescribeCloneFailure"
     assert states["DescribeCloneFailure"]["Next"] == "CloneFailed"
     assert states["CloneFailed"]["Type"] == "Fail"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.core import CLONE_ERRORS, DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS
+from aurora_ferry.core import CLONE_ERRORS, DOMAIN_ERRORS, QUEUED_ERRORS, TARGET_FAILED, TRANSIENT_ERRORS
 from ferry_cli.asl import DEFINITIONS, generate, render
 from ferry_cli.asl.__main__ import main
-from ferry_cli.asl.builder import LAMBDA_ERRORS, Flow, machine, names, params, run
+from ferry_cli.asl.builder import LAMBDA_ERRORS, SUMMARY_FAILED, Flow, machine, names, params, run
 from ferry_cli.template import SamTemplate
 
 pytestmark = pytest.mark.unit
@@ -96,7 +96,8 @@ def test_a_standard_task_retries_transient_errors_and_catches_domain_errors_by_n
     # And only the catch-all could ever see a throttled call, once its retries are spent
     assert not set(caught[0]) & set(names(TRANSIENT_ERRORS))
     assert {catcher["Next"] for catcher in state["Catch"]} == {"Failed"}
-    assert all(catcher["ResultPath"] == "$.failure" for catcher in state["Catch"])
+    # And the error is kept under the step's name, so the failure's summary can name the step
+    assert all(catcher["ResultPath"] == "$.failure.Step" for catcher in state["Catch"])
 
 
 def test_a_queued_task_retries_the_copy_queue_after_the_transient_errors_and_for_a_bounded_time() -> None:
@@ -114,12 +115,63 @@ def test_a_best_effort_task_goes_on_to_the_next_state_whatever_happens() -> None
     # Given a cleanup task followed by a summary
     flow = _flow_with_a_task(best_effort=True)
     flow.summarize("Summarize", "Sums up.", "SummarizeFunctionArn")
+    flow.add({SUMMARY_FAILED: {"Type": "Fail"}})
     state = _ending(flow)["Step"]
     # Then success and any error both lead on, the error kept apart from the run's own failure
     assert state["Next"] == "Summarize"
     assert state["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanupError", "Next": "Summarize"}
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanupError.Step", "Next": "Summarize"}
     ]
+
+
+def test_a_failed_summary_still_ends_the_run_with_a_cause_naming_it() -> None:
+    # Given a flow ending in a summary
+    flow = _flow_with_a_task()
+    flow.summarize("Summarize", "Sums up.", "SummarizeFunctionArn")
+    flow.add({SUMMARY_FAILED: {"Type": "Fail"}})
+    states = _ending(flow)
+    # Then a failing summary goes to a state that names it, and from there to the one SummaryFailed state
+    assert states["Summarize"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.summaryError", "Next": "SummarizeUnavailable"}
+    ]
+    assert states["SummarizeUnavailable"]["Next"] == SUMMARY_FAILED
+    assert "'Summarize could not summarise the run" in states["SummarizeUnavailable"]["Parameters"]["cause.$"]
+
+
+def test_a_failed_iteration_fails_with_its_account_and_never_under_a_reserved_name() -> None:
+    # Given a Map iterator whose failure is an iteration failure
+    flow = Flow(failure="Record")
+    flow.task("Step", "A step.", "StepFunctionArn", run(), timeout=60, result="$.step")
+    flow.add({"Done": {"Type": "Succeed"}})
+    flow.iteration_failure("Record", "Failed", account="$.accountId")
+    states = machine("test", flow, timeout=60)["States"]
+    # Then the step's catchers lead to the record, which keeps the account with the caught error
+    assert {c["Next"] for c in states["Step"]["Catch"]} == {"Record"}
+    assert states["Record"]["Parameters"] == {"accountId.$": "$.accountId", "failure.$": "$.failure"}
+    assert states["Record"]["ResultPath"] == "$.failure"
+    # And the iteration fails with our own error (whatever it caught, States.Timeout included), the record as cause
+    assert states["Failed"] == {
+        "Type": "Fail",
+        "Error": TARGET_FAILED,
+        "CausePath": "States.JsonToString($.failure)",
+    }
+
+
+def test_every_lambda_task_outlasts_its_function_so_a_hung_function_reports_lambdas_timeout(
+    template: SamTemplate,
+) -> None:
+    # Given every task of both machines that invokes one of the stack's functions
+    timeouts = {f"${{{logical_id}Arn}}": spec.timeout for logical_id, spec in template.functions.items()}
+    for _, scope in _generated_scopes():
+        for name, state in scope.items():
+            if state["Type"] != "Task":
+                continue
+            resource = state["Resource"]
+            if resource.endswith("WaitForTokenArn}"):
+                resource = state["Parameters"]["FunctionName"]
+            # Then the task allows more than the function's own timeout: Lambda stops a hung function first,
+            # and the run's cause says so (Sandbox.Timedout) rather than an unexplained States.Timeout
+            assert state["TimeoutSeconds"] > timeouts[resource], name
 
 
 def test_each_machine_catches_the_domain_errors_it_can_see_by_name() -> None:

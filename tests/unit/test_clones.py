@@ -430,6 +430,25 @@ def test_the_failure_summary_says_what_cleanup_did_and_that_the_dev_cluster_was_
     assert "the dev cluster being refreshed was kept" in result["cause"]
 
 
+@pytest.mark.parametrize(
+    ("step", "account"),
+    [("CreateClone", "target account 222222222222"), ("ShareSourceCluster", "source account 111")],
+)
+def test_the_failure_summary_names_the_step_and_the_account_it_acted_in(step: str, account: str) -> None:
+    # Given a cross-account clone run whose step failed without a message (a task timeout)
+    state = {
+        "runId": RUN,
+        "sourceAccess": {"accountId": "111111111111"},
+        "targetAccess": {"accountId": "222222222222"},
+        "failure": {step: {"Error": "States.Timeout", "Cause": ""}},
+    }
+    # When it is summarized
+    result = summarize_clone_failure(state)
+    # Then the cause names the step and its account, and the error is not a reserved States.* name
+    assert result["error"] == "StepTimedOut"
+    assert result["cause"].startswith(f"{step} ({account}")
+
+
 def test_the_validate_handler_returns_the_plan_without_calling_aws(lambda_context: Any) -> None:
     from tests.unit.conftest import load_handler_module
 

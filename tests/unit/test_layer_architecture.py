@@ -30,6 +30,7 @@ PACKAGES: dict[str, set[str]] = {
     "waits": {"core"},
     "preflight": {"core", "migration"},
     "ended": {"core", "migration", "clone"},
+    "managed": {"core", "migration", "clone", "ended"},
 }
 # What the layer must never import: the test double, the CLI, the tests.
 NEVER_IN_THE_LAYER = ("moto", "ferry_cli", "tests")

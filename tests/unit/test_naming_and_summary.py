@@ -289,8 +289,9 @@ def test_summarize_failure_passes_a_non_json_cause_through() -> None:
     # When the failure is summarized
     summary = summarize_failure(state)
 
-    # Then the error and the text are kept as they are, and cleanup says it had nothing to do
-    assert summary["error"] == "States.Timeout"
+    # Then the text is kept as it is, the reserved States.* name is reported as our own (a Fail state may not
+    # raise it), and cleanup says it had nothing to do
+    assert summary["error"] == "StepTimedOut"
     assert summary["cause"].startswith(
         "Task timed out after 300.00 seconds | cleanup (keep): nothing to clean up"
     )
@@ -304,8 +305,8 @@ def test_summarize_failure_keeps_causes_that_are_not_lambda_errors(cause: str) -
     # When the failure is summarized
     summary = summarize_failure(state)
 
-    # Then the cause is passed through unchanged, under the original error name
-    assert summary == {"error": "States.Runtime", "cause": cause}
+    # Then the cause is passed through unchanged, under our name for a reserved States.* error
+    assert summary == {"error": "StepFailed", "cause": cause}
 
 
 def test_summarize_failure_reports_a_failed_cleanup() -> None:
@@ -317,16 +318,79 @@ def test_summarize_failure_reports_a_failed_cleanup() -> None:
     state = {
         "runId": "run-1",
         "failure": {"Error": "ResourceFailedError", "Cause": json.dumps({"errorMessage": "snapshot failed"})},
-        "cleanupError": {"Error": "AssumeRoleError", "Cause": json.dumps(cleanup_cause)},
+        "cleanupError": {
+            "CleanupAfterFailure": {"Error": "AssumeRoleError", "Cause": json.dumps(cleanup_cause)}
+        },
     }
 
     # When the failure is summarized
     summary = summarize_failure(state)
 
-    # Then both failures are in the cause
+    # Then both failures are in the cause, the cleanup's with its step
     assert summary["error"] == "ResourceFailedError"
     assert "snapshot failed" in summary["cause"]
-    assert f"cleanup failed: {cleanup_cause['errorMessage']}" in summary["cause"]
+    assert (
+        "cleanup incomplete: CleanupAfterFailure (every account of the run) failed with AssumeRoleError: "
+        f"{cleanup_cause['errorMessage']}"
+    ) in summary["cause"]
+
+
+def test_a_failed_step_is_named_with_the_account_it_acted_in() -> None:
+    # Given a run whose share copy timed out in the source account (Step Functions gives no cause)
+    state = {
+        "runId": "run-1",
+        "sourceAccess": {"accountId": "111111111111"},
+        "failure": {"PrepareShareCopy": {"Error": "States.Timeout", "Cause": ""}},
+    }
+
+    # When the failure is summarized
+    summary = summarize_failure(state)
+
+    # Then the cause names the step, the source account, the original error and what it means
+    assert summary["error"] == "StepTimedOut"
+    assert summary["cause"].startswith(
+        "PrepareShareCopy (source account 111111111111) failed with States.Timeout: "
+        "the step did not finish within its TimeoutSeconds"
+    )
+
+
+def test_a_failed_target_is_named_with_its_step_and_account() -> None:
+    # Given a run whose Map iteration for account 222222222222 failed in its restore
+    caught = {
+        "RestoreCluster": {
+            "Error": "Sandbox.Timedout",
+            "Cause": json.dumps(
+                {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 120.00 seconds"}
+            ),
+        }
+    }
+    record = {"accountId": "222222222222", "failure": caught}
+    state = {
+        "sourceAccess": {"accountId": "111111111111"},
+        "failure": {"MigrateTargets": {"Error": "TargetFailed", "Cause": json.dumps(record)}},
+    }
+
+    # When the failure is summarized
+    summary = summarize_failure(state)
+
+    # Then the iteration's own error is the run's, with the step inside the Map and the target account
+    assert summary == {
+        "error": "Sandbox.Timedout",
+        "cause": "MigrateTargets/RestoreCluster (target account 222222222222) failed with Sandbox.Timedout: "
+        "Task timed out after 120.00 seconds",
+    }
+
+
+@pytest.mark.parametrize(
+    ("step", "where"),
+    [("Preflight", "read-only checks in every account of the run"), ("ValidateInput", "no AWS call")],
+)
+def test_a_step_that_acts_in_no_single_account_says_so(step: str, where: str) -> None:
+    state = {
+        "sourceAccess": {"accountId": "111111111111"},
+        "failure": {step: {"Error": "KeyError", "Cause": ""}},
+    }
+    assert f"{step} ({where}" in summarize_failure(state)["cause"]
 
 
 def test_summarize_failure_without_details_still_names_an_error() -> None:
@@ -439,21 +503,19 @@ def test_summarize_success_lists_what_was_created_where() -> None:
 
 
 def test_summarize_success_leaves_out_snapshots_the_run_did_not_create_and_missing_marks() -> None:
-    # Given a run from a caller's snapshot (not created by the run) with one mark missing and a failed cleanup
+    # Given a run from a caller's snapshot (not created by the run) with one mark missing
     state = success_state()
     state["source"]["createdByRun"] = False
     del state["marks"]["sourceSnapshotReady"]
-    state["cleanupError"] = {"Error": "AwsThrottledError", "Cause": json.dumps({"errorMessage": "slow down"})}
 
     # When it is summarized
     summary = summarize_success(state, "2026-11-23T09:02:00Z")
 
-    # Then the caller's snapshot is not listed as created, steps without both marks are skipped,
-    # and the cleanup error is reported
+    # Then the caller's snapshot is not listed as created, and steps without both marks are skipped
     kinds = [entry["kind"] for entry in summary["created"]]
     assert "source snapshot" not in kinds
     assert "share copy" in kinds
     assert summary["timings"]["source"] == [
         {"step": "share", "seconds": 30.0},
     ]
-    assert summary["cleanup"]["error"] == "slow down"
+    assert summary["cleanup"] == state["cleanup"]

@@ -143,6 +143,8 @@ def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
                 granted.add(logical_id)
                 continue
             for statement in policy["Statement"]:
+                if statement.get("Sid") in LISTING_STATE_MACHINE_GRANTS and logical_id == LISTING:
+                    continue  # the listing's read of the runs' inputs: checked in the test below
                 actions = statement["Action"]
                 assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), logical_id
                 assert statement["Resource"] in (
@@ -151,6 +153,58 @@ def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
                 ), logical_id
     assert set(template.functions) >= FUNCTIONS_WITHOUT_MEMBER_ACCESS
     assert granted == set(template.functions) - FUNCTIONS_WITHOUT_MEMBER_ACCESS
+
+
+LISTING = "ListManagedResourcesFunction"
+LISTING_STATE_MACHINE_GRANTS = ("ListRecentRuns", "ReadRecentRunInputs")
+
+
+def test_the_listing_reads_only_the_runs_of_its_own_two_state_machines_and_the_leftover_table(
+    template: SamTemplate,
+) -> None:
+    # Given the function behind `ferry leftovers`
+    resource = template.raw["Resources"][LISTING]
+    statements = {
+        s["Sid"]: s for p in resource["Properties"]["Policies"] if "Statement" in p for s in p["Statement"]
+    }
+    execution = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${%s.Name}:*"
+    # Then it may list the executions of this stack's two state machines, read their inputs, scan the leftover
+    # table, and assume the member roles (whose own policies let it only read there): nothing else
+    assert statements == {
+        "ReadLeftoverSnapshots": {
+            "Sid": "ReadLeftoverSnapshots",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Scan"],
+            "Resource": {"Fn::GetAtt": ["LeftoverTable", "Arn"]},
+        },
+        "ListRecentRuns": {
+            "Sid": "ListRecentRuns",
+            "Effect": "Allow",
+            "Action": ["states:ListExecutions"],
+            "Resource": [{"Ref": "MigrationStateMachine"}, {"Ref": "CloneStateMachine"}],
+        },
+        "ReadRecentRunInputs": {
+            "Sid": "ReadRecentRunInputs",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution"],
+            "Resource": [
+                {"Fn::Sub": execution % "MigrationStateMachine"},
+                {"Fn::Sub": execution % "CloneStateMachine"},
+            ],
+        },
+    }
+    assert {"Ref": "MemberAccessPolicy"} in resource["Properties"]["Policies"]
+    # And it finds the state machines and the table by the names the stack gives them
+    assert resource["Properties"]["Environment"]["Variables"] == {
+        "LEFTOVER_TABLE_NAME": {"Ref": "LeftoverTable"},
+        "MIGRATION_STATE_MACHINE_NAME": {"Fn::GetAtt": ["MigrationStateMachine", "Name"]},
+        "CLONE_STATE_MACHINE_NAME": {"Fn::GetAtt": ["CloneStateMachine", "Name"]},
+    }
+    assert template.raw["Outputs"]["ListManagedResourcesFunctionName"]["Value"] == {"Ref": LISTING}
+    # (which the twin deploys as the names it gives them)
+    environment = template.functions[LISTING].environment
+    assert environment["MIGRATION_STATE_MACHINE_NAME"] == "aurora-ferry-twin-MigrationStateMachine"
+    assert environment["LEFTOVER_TABLE_NAME"] == "aurora-ferry-twin-LeftoverTable"
 
 
 def test_the_wait_callback_policy_names_only_the_migration_state_machine(template: SamTemplate) -> None:

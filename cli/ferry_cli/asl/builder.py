@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_ferry.core import DOMAIN_ERRORS, QUEUED_ERRORS, TRANSIENT_ERRORS, FerryError
+from aurora_ferry.core import DOMAIN_ERRORS, QUEUED_ERRORS, TARGET_FAILED, TRANSIENT_ERRORS, FerryError
 
 State = dict[str, Any]
 Errors = tuple[type[FerryError], ...]
@@ -37,6 +37,9 @@ MAX_ATTEMPTS = "$.input.options.maxPollAttempts"
 EVENT_WAIT_SECONDS = 86400
 EVENT_HEARTBEAT_SECONDS = 900
 POLL_TIMEOUT_SECONDS = 60
+CLEANUP_TIMEOUT_SECONDS = 330
+# The error of a run whose summary task failed (after its cleanup), and of a failed Map iteration.
+SUMMARY_FAILED = "SummaryFailed"
 # What a poll loop's `$.poll` holds before its first check.
 POLL_START = {"attempt": 0, "ready": False, "status": "unknown"}
 
@@ -101,15 +104,21 @@ def retries(*, queued: bool = False) -> list[State]:
     return policy
 
 
-def catches(errors: Errors, to: str) -> list[State]:
-    """Domain errors by name, then everything else, both to `to` with the error kept in `$.failure`.
+def failure_path(step: str) -> str:
+    """Where a caught error of `step` is kept: `$.failure.<step>`, so the failure's summary can name the step
+    even for an error that carries no message (a task's States.Timeout has an empty cause)."""
+    return f"$.failure.{step}"
+
+
+def catches(errors: Errors, to: str, step: str) -> list[State]:
+    """Domain errors by name, then everything else, both to `to` with the error kept under `step`.
 
     Both catchers lead to the same state; the domain errors are listed by name anyway so that renaming an error
     class is an ASL change a reviewer sees. Catchers, like retriers, are matched in order.
     """
     return [
-        {"ErrorEquals": names(errors), "ResultPath": "$.failure", "Next": to},
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": to},
+        {"ErrorEquals": names(errors), "ResultPath": failure_path(step), "Next": to},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": failure_path(step), "Next": to},
     ]
 
 
@@ -171,14 +180,14 @@ class Flow:
     """The states of one scope (a state machine, or a Map's iterator), in the order the ASL lists them.
 
     `failure` is where a caught error or an exhausted wait goes; it may change as the flow grows (before the run
-    creates anything there is nothing to clean up). With `catch=False` tasks do not catch: an error fails the
-    scope, e.g. a Map iteration, and the enclosing state's Catch takes over.
+    creates anything there is nothing to clean up). Every task catches, in a Map's iterator too: there the failure
+    is an `iteration_failure`, which fails the iteration with its account and step (a task's own error would
+    reach the Map's Catch without either).
     """
 
-    def __init__(self, failure: str, *, errors: Errors = DOMAIN_ERRORS, catch: bool = True) -> None:
+    def __init__(self, failure: str, *, errors: Errors = DOMAIN_ERRORS) -> None:
         self.failure = failure
         self.errors = errors
-        self.catch = catch
         self._states: dict[str, State] = {}
         self._open: list[tuple[str, State]] = []
 
@@ -210,8 +219,8 @@ class Flow:
                 raise ValueError(f"{name} goes to {unknown}, which this scope does not have")
         return {"StartAt": next(iter(self._states)), "States": self._states}
 
-    def _catches(self) -> list[State]:
-        return catches(self.errors, self.failure) if self.catch else []
+    def _catches(self, step: str) -> list[State]:
+        return catches(self.errors, self.failure, step)
 
     def task(
         self,
@@ -229,17 +238,18 @@ class Flow:
         """A Lambda task with the standard retries and catches.
 
         A `best_effort` task (cleanup) goes on to the next state whatever happens: a cleanup error must not
-        replace the run's own outcome, so it is kept in `$.cleanupError`, which the summary reports.
+        replace the run's own outcome, so it is kept in `$.cleanupError.<name>`, which the summary reports.
         """
         state = task_state(
             comment, resource, parameters, timeout=timeout, result=result, queued=queued, selector=selector
         )
         if best_effort:
             state["Next"] = None
-            state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanupError", "Next": None}]
+            state["Catch"] = [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": f"$.cleanupError.{name}", "Next": None}
+            ]
         else:
-            if self.catch:
-                state["Catch"] = self._catches()
+            state["Catch"] = self._catches(name)
             state["Next"] = None
         self.add({name: state})
 
@@ -271,13 +281,51 @@ class Flow:
     def fail(self, name: str, error_path: str, cause_path: str) -> None:
         self.add({name: {"Type": "Fail", "ErrorPath": error_path, "CausePath": cause_path}})
 
+    def iteration_failure(self, record: str, fail: str, account: str) -> None:
+        """The failure of a Map iteration: `record` wraps the caught `$.failure` with the iteration's `account`,
+        and `fail` fails the iteration with the error TARGET_FAILED and that record as JSON, which the run's
+        failure summary unwraps (so a step's error keeps its own name there, and a States.* error is never
+        raised again under its reserved name: https://states-language.net/spec.html#error-names)."""
+        wrapped: State = {
+            "Type": "Pass",
+            "Comment": "Keeps the target account with the caught error.",
+            "Parameters": params(accountId=account, failure="$.failure"),
+            "ResultPath": "$.failure",
+            "Next": None,
+        }
+        self.add({record: wrapped})
+        self.add(
+            {fail: {"Type": "Fail", "Error": TARGET_FAILED, "CausePath": "States.JsonToString($.failure)"}}
+        )
+
     def cleanup(self, name: str, comment: str, resource: str, parameters: State) -> None:
-        """The best-effort cleanup task both endings run; what it did is kept in `$.cleanup` for the summary."""
-        self.task(name, comment, resource, parameters, timeout=300, result="$.cleanup", best_effort=True)
+        """A run's cleanup before it succeeds: its failure fails the run (through `failure`), so that nothing the
+        cleanup could not withdraw is left shared by a run that reports success; kept in `$.cleanup`."""
+        self.task(name, comment, resource, parameters, timeout=CLEANUP_TIMEOUT_SECONDS, result="$.cleanup")
 
     def summarize(self, name: str, comment: str, resource: str) -> None:
         """The successful end: the summary is the execution's output (no ResultPath)."""
-        self.add({name: {**summary_state(comment, resource, "succeeded"), "End": True}})
+        self.add(self._summary(name, summary_state(comment, resource, "succeeded"), {"End": True}))
+
+    def _summary(self, name: str, state: State, then: State) -> dict[str, State]:
+        """A summary task that, if it fails, still ends the run with a cause naming it: `<name>Unavailable`
+        describes the error for SUMMARY_FAILED. A summary runs after cleanup, so nothing is left to undo."""
+        unavailable = f"{name}Unavailable"
+        state["Catch"] = [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.summaryError", "Next": unavailable}
+        ]
+        describe = f"States.Format('{name} could not summarise the run ({{}}): {{}}', $.summaryError.Error, "
+        describe += "$.summaryError.Cause)"
+        return {
+            name: {**state, **then},
+            unavailable: {
+                "Type": "Pass",
+                "Comment": f"Names {name} in the failure of a run whose summary could not be built.",
+                "Parameters": {"cause.$": describe},
+                "ResultPath": "$.summaryError",
+                "Next": SUMMARY_FAILED,
+            },
+        }
 
     def failure_path(
         self,
@@ -292,13 +340,27 @@ class Flow:
     ) -> None:
         """Where `failure` leads: best-effort cleanup, a readable error and cause, then a Fail state with them.
 
-        The caught error sits in `$.failure` (the Catch's ResultPath); the summary function turns it into
-        `$.summary.error` and `.cause`, which the Fail state reports.
+        The caught error sits in `$.failure.<step>` (the Catch's ResultPath); the summary function turns it into
+        `$.summary.error` and `.cause`, which the Fail state reports. The cleanup goes on whatever happens: its
+        error must not replace the run's own, so it is kept in `$.cleanupError`, which the summary reports (and
+        the run's end still starts the ended-run cleanup, README "Nothing left behind").
         """
-        self.cleanup(cleanup, comment, resource, parameters)
+        self.task(
+            cleanup,
+            comment,
+            resource,
+            parameters,
+            timeout=CLEANUP_TIMEOUT_SECONDS,
+            result="$.cleanup",
+            best_effort=True,
+        )
         readable = "Turns the caught error into a readable error and cause."
-        self.add({describe: {**summary_state(readable, summarize, "failed", "$.summary"), "Next": fail}})
+        state = summary_state(readable, summarize, "failed", "$.summary")
+        self.add(self._summary(describe, state, {"Next": fail}))
         self.fail(fail, "$.summary.error", "$.summary.cause")
+        self.add(
+            {SUMMARY_FAILED: {"Type": "Fail", "Error": SUMMARY_FAILED, "CausePath": "$.summaryError.cause"}}
+        )
 
     def map(
         self,
@@ -324,8 +386,7 @@ class Flow:
             "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, **body},
             "ResultPath": result,
         }
-        if self.catch:
-            state["Catch"] = self._catches()
+        state["Catch"] = self._catches(name)
         self.add({name: {**state, "Next": None}})
 
     def _loop(self, key: str, noun: str, goal: str, check: State, delay: str) -> dict[str, State]:
@@ -358,7 +419,7 @@ class Flow:
                     "Cause.$": f"States.Format('{noun} still {{}} after {{}} checks (options.maxPollAttempts)', "
                     "$.poll.status, $.poll.attempt)",
                 },
-                "ResultPath": "$.failure",
+                "ResultPath": failure_path(f"Check{key}"),
                 "Next": self.failure,
             },
         }
@@ -375,8 +436,7 @@ class Flow:
             timeout=POLL_TIMEOUT_SECONDS,
             result="$.poll",
         )
-        if self.catch:
-            check["Catch"] = self._catches()
+        check["Catch"] = self._catches(f"Check{key}")
         self.add(
             {
                 f"Start{key}Wait": {
@@ -441,7 +501,7 @@ class Flow:
                 # States.Timeout first: the catch-all after it would otherwise take the timeout to the failure.
                 "Catch": [
                     {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.eventWait", "Next": start},
-                    *self._catches(),
+                    *self._catches(waiting),
                 ],
                 "Next": None,
             }
@@ -467,7 +527,6 @@ class Flow:
             timeout=POLL_TIMEOUT_SECONDS,
             result="$.poll",
         )
-        if self.catch:
-            check["Catch"] = self._catches()
+        check["Catch"] = self._catches(f"Check{key}")
         # The poll function computes the delay: the interval itself, or doubled per attempt when adaptive.
         self.add({**states, **self._loop(key, noun, "became available", check, "$.poll.nextDelaySeconds")})

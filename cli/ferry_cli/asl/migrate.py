@@ -26,9 +26,10 @@ def _snapshot(access: str, identifier: str) -> State:
 def target_steps() -> Flow:
     """One Map iteration: copy, restore and add instances in one target account.
 
-    Its tasks do not catch: a failed target fails the whole Map, whose Catch cleans up every target.
+    A failed step fails the iteration with its account and step (TargetFailed), which fails the whole Map,
+    whose Catch cleans up every target.
     """
-    flow = Flow(failure="TargetFailed", catch=False)
+    flow = Flow(failure="RecordTargetFailure")
     target = run(accountId="$.accountId")
     # How the waits reach the target account, as the copy step returned it.
     access = "$.copy.access"
@@ -106,7 +107,7 @@ def target_steps() -> Flow:
             }
         }
     )
-    flow.fail("TargetFailed", "$.failure.Error", "$.failure.Cause")
+    flow.iteration_failure("RecordTargetFailure", "TargetFailed", account="$.accountId")
     return flow
 
 
@@ -121,11 +122,12 @@ def definition() -> State:
         "Read-only checks of roles, keys, key policies, quotas and names; fails before anything is created.",
         "PreflightFunctionArn",
         run(),
-        timeout=120,
+        # Above the function's own timeout (120 s), so that a hung preflight ends as Lambda's Sandbox.Timedout.
+        timeout=150,
         result="$.preflight",
-        # Only the findings, which the summary reports: the plan (a few hundred bytes per step and target) is for
-        # `ferry plan`, and a failed preflight raises rather than returning ok=false.
-        selector=params(findings="$.findings"),
+        # Only the findings the summary reports (not info): the info findings and the plan (a few kilobytes per
+        # target) are for `ferry plan`, and a failed preflight raises rather than returning ok=false.
+        selector=params(findings="$.warnings"),
     )
     flow.failure = "CleanupAfterFailure"
     flow.task(

@@ -1,5 +1,6 @@
-"""Aurora cluster and instance rules in the twin: creation takes time (rule 1), encryption uses a real key
-(rule 5), an existing identifier is refused, and only an available cluster can be snapshotted.
+"""Aurora cluster and instance rules in the twin: creation and deletion take time (rule 1), encryption uses a
+real key (rule 5), an existing identifier is refused (one being deleted included), only an available cluster
+can be snapshotted, and a cluster or instance being deleted refuses what AWS refuses then.
 
 :class:`ClusterRules` is the cluster family of the one ``RDSBackend`` patch (ferry_cli.twin.rules);
 :func:`check_snapshottable` is the cluster-state rule that CreateDBClusterSnapshot applies
@@ -11,7 +12,12 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-from moto.rds.exceptions import InvalidDBClusterStateFault, RDSClientError
+from moto.rds.exceptions import (
+    DBClusterToBeDeletedHasActiveMembers,
+    InvalidDBClusterStateFault,
+    InvalidParameterCombination,
+    RDSClientError,
+)
 
 from ferry_cli.twin.kms import (
     CREATE_WITH_KEY_ACTIONS,
@@ -37,15 +43,19 @@ def check_snapshottable(cluster_id: str, cluster: Any) -> None:
 
 
 class ClusterRules(RdsRulesBase):
-    """CreateDBCluster, CreateDBInstance and ModifyDBCluster; every other cluster or instance call sees
-    statuses as of the twin's time."""
+    """CreateDBCluster, CreateDBInstance, ModifyDBCluster, DeleteDBInstance and DeleteDBCluster; every other
+    cluster or instance call sees statuses as of the twin's time."""
 
-    replaces: ClassVar[tuple[str, ...]] = ("create_db_cluster", "create_db_instance", "modify_db_cluster")
+    replaces: ClassVar[tuple[str, ...]] = (
+        "create_db_cluster",
+        "create_db_instance",
+        "modify_db_cluster",
+        "delete_db_instance",
+        "delete_db_cluster",
+    )
     advance_first: ClassVar[tuple[str, ...]] = (
         "describe_db_clusters",
         "describe_db_instances",
-        "delete_db_cluster",
-        "delete_db_instance",
         "start_db_cluster",
         "stop_db_cluster",
     )
@@ -95,6 +105,14 @@ class ClusterRules(RdsRulesBase):
         https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
         """
         self.registry.advance()
+        cluster = backend.clusters.get(db_kwargs.get("db_cluster_identifier") or "")
+        if self.registry.is_deleting(cluster):
+            # CreateDBInstance's InvalidDBClusterStateFault: "The requested operation can't be performed while
+            # the cluster is in this state." (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html)
+            raise InvalidDBClusterStateFault(
+                f"Cannot add DB instance {db_kwargs.get('db_instance_identifier')} to DB cluster "
+                f"{cluster.db_cluster_identifier}: it is deleting."
+            )
         database = self.original("create_db_instance")(backend, db_kwargs)
         self.registry.track("instance", database, "creating", self.durations.instance_create)
         return database
@@ -106,11 +124,90 @@ class ClusterRules(RdsRulesBase):
         """
         self.registry.advance()
         cluster = backend.clusters.get(kwargs.get("db_cluster_identifier") or "")
+        if self.registry.is_deleting(cluster):
+            # ModifyDBCluster's InvalidDBClusterStateFault: "The requested operation can't be performed while the
+            # cluster is in this state." (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html)
+            raise InvalidDBClusterStateFault(
+                f"Cannot modify DB cluster {cluster.db_cluster_identifier}: it is deleting."
+            )
         busy = cluster._status if cluster is not None and self.registry.is_tracked(cluster) else None
         result = self.original("modify_db_cluster")(backend, kwargs)
         if busy is not None:
             cluster._status = busy
         return result
+
+    def delete_db_instance(self, backend: Any, db_instance_identifier: str, **kwargs: Any) -> Any:
+        """Rule 1: DeleteDBInstance returns at once with the instance "deleting"; it stays so for
+        ``durations.instance_delete``, then moto removes it (DescribeDBInstances answers DBInstanceNotFound).
+        A second delete of an instance already deleting is refused with InvalidDBInstanceState ("The DB
+        instance isn't in a valid state"; AWS's message: "Instance ... is already being deleted").
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html
+        ("This operation can't be canceled or reverted after it begins. To monitor the status of this
+        operation, use DescribeDBInstance.")
+        """
+        self.registry.advance()
+        database = backend.databases.get(db_instance_identifier)
+        if database is None:
+            # moto's own answer: a malformed identifier, or DBInstanceNotFound.
+            return self.original("delete_db_instance")(backend, db_instance_identifier, **kwargs)
+        if self.registry.is_deleting(database):
+            raise RDSClientError(
+                "InvalidDBInstanceState", f"Instance {db_instance_identifier} is already being deleted."
+            )
+        # What moto checks and does when it deletes, done now, when AWS answers the call; moto's removal runs
+        # once the deletion is over.
+        if database.deletion_protection:
+            raise InvalidParameterCombination(
+                "Cannot delete protected DB Instance, please disable deletion protection and try again."
+            )
+        final_snapshot = kwargs.pop("final_db_snapshot_identifier", None)
+        if final_snapshot and not kwargs.get("skip_final_snapshot"):
+            backend.create_db_snapshot(db_instance_identifier, final_snapshot, snapshot_type="manual")
+        original = self.original("delete_db_instance")
+
+        def remove() -> None:
+            original(backend, db_instance_identifier, **kwargs)
+
+        self.registry.track_deletion("instance", database, self.durations.instance_delete, remove)
+        return database
+
+    def delete_db_cluster(
+        self, backend: Any, cluster_identifier: str, snapshot_name: str | None = None
+    ) -> Any:
+        """Rule 1: DeleteDBCluster returns at once with the cluster "deleting"; it stays so for
+        ``durations.cluster_delete`` (and until the instances deleted with it are gone), then moto removes it
+        (DescribeDBClusters answers DBClusterNotFoundFault). Refused with InvalidDBClusterStateFault ("The
+        requested operation can't be performed while the cluster is in this state"): a cluster that still has
+        an instance not being deleted ("Cluster cannot be deleted, it still contains DB instances in
+        non-deleting state", AWS's message, which moto also uses), and one already deleting.
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBCluster.html
+        https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_DeleteCluster.html (delete the
+        instances, then the cluster)
+        """
+        self.registry.advance()
+        cluster = backend.clusters.get(cluster_identifier)
+        if cluster is None:
+            return self.original("delete_db_cluster")(backend, cluster_identifier, snapshot_name)
+        if self.registry.is_deleting(cluster):
+            # The API reference's state fault; AWS's exact message for this case is not published.
+            raise InvalidDBClusterStateFault(f"DB cluster {cluster_identifier} is already being deleted.")
+        if cluster.deletion_protection:
+            raise InvalidParameterCombination(
+                "Cannot delete protected Cluster, please disable deletion protection and try again."
+            )
+        # moto refuses any member; AWS only members that are not being deleted themselves.
+        if any(not self.registry.is_deleting(member) for member in cluster.members):
+            raise DBClusterToBeDeletedHasActiveMembers()
+        if snapshot_name:
+            # The final snapshot, of the cluster as it is now (the twin's CreateDBClusterSnapshot rules apply).
+            backend.create_db_cluster_snapshot(cluster_identifier, snapshot_name)
+        original = self.original("delete_db_cluster")
+
+        def remove() -> None:
+            original(backend, cluster_identifier)
+
+        self.registry.track_deletion("cluster", cluster, self.durations.cluster_delete, remove)
+        return cluster
 
 
 def _clear_placeholder_key(backend: Any, cluster: Any) -> None:

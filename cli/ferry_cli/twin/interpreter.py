@@ -24,10 +24,12 @@ from ferry_cli.twin.cache import cache_path, read_cached, write_cached
 from ferry_cli.twin.clock import TwinClock
 
 __all__ = [
+    "current_state",
     "execution",
     "history_length",
     "history_since",
     "interpreter_patches",
+    "invoking_state",
     "is_running",
     "shared_client_classes",
 ]
@@ -37,6 +39,14 @@ Invoke = Callable[[str, Any, dict[str, str]], bytes]
 _PARSED: dict[str, tuple[Any, Any]] = {}
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.RLock()
+# The state whose Lambda task the current interpreter thread is invoking (ferry_cli.twin.faults reads it).
+_INVOKING = threading.local()
+
+
+def invoking_state() -> str | None:
+    """The name of the state whose Lambda invocation this thread is making, if it is making one."""
+    name = getattr(_INVOKING, "state", None)
+    return name if isinstance(name, str) else None
 
 
 @contextmanager
@@ -65,6 +75,15 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
     clock_datetime = SimpleNamespace(
         datetime=SimpleNamespace(now=lambda tz=None: clock.now()), timezone=timezone
     )
+    integrate = lambda_eval_utils.execute_lambda_function_integration
+
+    def lambda_integration(env: Any, *args: Any, **kwargs: Any) -> None:
+        _INVOKING.state = env.states.context_object.context_object_data["State"]["Name"]
+        try:
+            integrate(env, *args, **kwargs)
+        finally:
+            _INVOKING.state = None
+
     parse = functools.partial(_parsed_definition, AmazonStateLanguageParser.parse)
     client_for = functools.partial(_client_for, boto_client_for)
     with ExitStack() as stack:
@@ -72,6 +91,9 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", client_for))
+        stack.enter_context(
+            mock.patch.object(lambda_eval_utils, "execute_lambda_function_integration", lambda_integration)
+        )
         stack.enter_context(mock.patch.object(StepFunctionResponse, "get_execution_history", _history_page))
         # State entered times (and so the run's per-step timings) follow twin time.
         stack.enter_context(mock.patch.object(state_module, "datetime", clock_datetime))
@@ -256,6 +278,18 @@ def history_since(moto_execution: Any, last_id: int) -> list[dict[str, Any]]:
         event["type"] = str(getattr(event["type"], "value", event["type"]))
         event["timestamp"] = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
     return shaped
+
+
+def current_state(moto_execution: Any) -> str | None:
+    """The state the execution last entered and has not left yet (None between states); cheap and lock-free,
+    so a clock predicate may read it. In a Map with one iteration running, the iteration's state."""
+    for event in reversed(_recorded_events(moto_execution)):
+        kind = str(getattr(event["type"], "value", event["type"]))
+        if kind.endswith("StateExited"):
+            return None
+        if kind.endswith("StateEntered"):
+            return str(event["stateEnteredEventDetails"]["name"])
+    return None
 
 
 def _recorded_events(moto_execution: Any) -> list[dict[str, Any]]:

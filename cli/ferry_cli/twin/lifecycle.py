@@ -1,14 +1,17 @@
-"""Rule 1 (lifecycle): Aurora resources take time, and the twin's clock decides when they are ready.
+"""Rule 1 (lifecycle): Aurora resources take time, and the twin's clock decides when they are ready or gone.
 
 Aurora cluster snapshots, clusters and instances are asynchronous: the API call returns at once with a
 ``creating`` / ``copying`` status, and the resource becomes ``available`` later. moto makes everything
 available immediately (and flips a cluster to available on its first read), so a migration that forgets to
-wait would pass in moto and fail in AWS. Status values:
+wait would pass in moto and fail in AWS. Deleting a cluster or an instance is asynchronous too: the call
+returns with the resource ``deleting``, Describe* keeps showing it so for minutes, and only then does it
+answer not found; moto removes it at once. Status values:
 https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Aurora.Status
 https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
 https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html (PercentProgress)
 
-Here: the :class:`TwinRegistry` of tracked resources, the :class:`Durations` they take, the
+Here: the :class:`TwinRegistry` of tracked resources (on their way to ``available``, or ``deleting`` on their
+way out, when a removal given by the rule that deleted them runs), the :class:`Durations` they take, the
 :class:`Transition` events they go through, :class:`RdsRulesBase` (what every ``RDSBackend`` rule family
 shares: the registry, the durations, reads that first bring statuses up to the twin's time) and
 :class:`ClusterStatusRule` (``DBCluster.status`` answers what the registry says).
@@ -16,6 +19,7 @@ shares: the registry, the durations, reads that first bring statuses up to the t
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +30,8 @@ from moto.rds.models import DBCluster, RDSBackend
 
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.patching import MotoPatch
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "ClusterStatusRule",
@@ -48,11 +54,13 @@ class Durations:
     snapshot_copy: float = 900.0
     cluster_restore: float = 1200.0
     instance_create: float = 600.0
+    instance_delete: float = 300.0
+    cluster_delete: float = 300.0
 
 
 @dataclass(frozen=True)
 class PendingResource:
-    """A resource that is still on its way to ``available``."""
+    """A resource that is still on its way to ``available``, or ``deleting`` on its way out."""
 
     kind: ResourceKind
     account_id: str
@@ -64,7 +72,8 @@ class PendingResource:
 
 @dataclass(frozen=True)
 class Transition:
-    """A tracked resource entering its busy status (``creating``/``copying``) or becoming ``available``.
+    """A tracked resource entering its busy status (``creating``/``copying``/``deleting``), becoming
+    ``available``, or, at the end of a deletion, gone (``status`` "deleted", ``busy_status`` "deleting").
 
     The twin turns these into the RDS events AWS would send (ferry_cli.twin.events); the benchmark reads
     ``ready_at`` (when the resource became available in twin time) from the finished ones.
@@ -89,6 +98,8 @@ class _Tracked:
     started_at: datetime
     ready_at: datetime
     busy_status: str = "creating"
+    # A deletion: what removes the resource from moto once ``ready_at`` has passed (instead of "available").
+    remove: Callable[[], None] | None = None
 
     def transition(self, status: str) -> Transition:
         resource = self.resource
@@ -140,7 +151,7 @@ class TwinRegistry:
                 listener(transition)
 
     def next_ready_at(self) -> datetime | None:
-        """Twin time at which the next tracked resource becomes available (None if nothing is pending)."""
+        """Twin time at which the next tracked resource becomes available or gone (None if nothing is pending)."""
         with self._lock:
             return min((t.ready_at for t in self._tracked.values()), default=None)
 
@@ -176,6 +187,39 @@ class TwinRegistry:
         self.changed.set()
         self._notify([started])
 
+    def track_deletion(
+        self, kind: Literal["cluster", "instance"], resource: Any, duration: float, remove: Callable[[], None]
+    ) -> None:
+        """Put ``resource`` in "deleting" until ``duration`` twin seconds have passed, then call ``remove`` (which
+        takes it out of moto) and announce it "deleted". A resource still being created is deleted instead:
+        it never becomes available."""
+        with self._lock:
+            now = self.clock.now()
+            ready_at = now + timedelta(seconds=max(0.0, duration))
+            if kind == "cluster":
+                # A cluster is removed only after the instances being deleted with it are gone (AWS refuses
+                # to delete a cluster while it has an instance that is not being deleted).
+                ready_at = max(
+                    [ready_at]
+                    + [
+                        t.ready_at
+                        for t in self._tracked.values()
+                        if t.kind == "instance" and t.remove is not None and t.resource.cluster is resource
+                    ]
+                )
+            self._set_status(kind, resource, "deleting")
+            tracked = _Tracked(kind, resource, now, ready_at, "deleting", remove)
+            self._tracked[id(resource)] = tracked
+            started = tracked.transition("deleting")
+        self.changed.set()
+        self._notify([started])
+
+    def is_deleting(self, resource: Any) -> bool:
+        """Whether ``resource`` is being deleted (tracked, on its way out)."""
+        with self._lock:
+            tracked = None if resource is None else self._tracked.get(id(resource))
+            return tracked is not None and tracked.remove is not None
+
     def is_tracked(self, resource: Any) -> bool:
         with self._lock:
             return resource is not None and id(resource) in self._tracked
@@ -193,20 +237,26 @@ class TwinRegistry:
             self._tracked.pop(id(resource), None)
 
     def advance(self) -> None:
-        """Make every resource whose ready time has passed available; update snapshot progress."""
+        """Make every resource whose ready time has passed available, or remove it if it was being deleted;
+        update snapshot progress."""
         finished_now: list[Transition] = []
+        gone_now: list[Transition] = []
         with self._lock:
             now = self.clock.now()
-            # Clusters first, so that their instances can finish in the same pass.
-            order: dict[ResourceKind, int] = {"cluster": 0, "cluster-snapshot": 1, "instance": 2}
-            for key, tracked in sorted(self._tracked.items(), key=lambda item: order[item[1].kind]):
+            for key, tracked in sorted(self._tracked.items(), key=lambda item: _order(item[1])):
                 if not _still_exists(tracked):
-                    del self._tracked[key]
+                    self._tracked.pop(key, None)
+                    continue
+                if tracked.remove is not None:
+                    if now >= tracked.ready_at:
+                        self._tracked.pop(key, None)
+                        if _remove(tracked):
+                            gone_now.append(tracked.transition("deleted"))
                     continue
                 cluster = getattr(tracked.resource, "cluster", None) if tracked.kind == "instance" else None
                 if now >= tracked.ready_at and not self.is_tracked(cluster):
                     self._finish(tracked)
-                    del self._tracked[key]
+                    self._tracked.pop(key, None)
                     finished_now.append(tracked.transition("available"))
                 elif tracked.kind == "cluster-snapshot":
                     total = (tracked.ready_at - tracked.started_at).total_seconds()
@@ -214,14 +264,19 @@ class TwinRegistry:
                     # Linear progress, never 100 before the snapshot is actually available.
                     tracked.resource.percent_progress = min(99, int(100 * done / total)) if total > 0 else 99
             self.finished.extend(finished_now)
-        if finished_now:
-            self._notify(finished_now)
+        if finished_now or gone_now:
+            self._notify(finished_now + gone_now)
 
     def settle_all(self) -> None:
-        """Make everything available now (world setup: the starting estate is already built)."""
+        """Make everything available (or gone, if being deleted) now (world setup: the starting estate is
+        already built)."""
         with self._lock:
-            for tracked in self._tracked.values():
-                self._finish(tracked)
+            for tracked in sorted(self._tracked.values(), key=_order):
+                if tracked.remove is not None:
+                    if _still_exists(tracked):
+                        _remove(tracked)
+                else:
+                    self._finish(tracked)
             self._tracked.clear()
 
     def pending(self) -> list[PendingResource]:
@@ -254,6 +309,28 @@ class TwinRegistry:
             resource._status = status
         else:
             resource.status = status
+
+
+def _order(tracked: _Tracked) -> int:
+    """The order of one pass: creations first, clusters before their instances (so that these can finish in
+    the same pass); then deletions, instances before their clusters (moto refuses to remove a cluster that
+    still has instances)."""
+    if tracked.remove is None:
+        return {"cluster": 0, "cluster-snapshot": 1, "instance": 2}[tracked.kind]
+    return {"instance": 3, "cluster-snapshot": 4, "cluster": 5}[tracked.kind]
+
+
+def _remove(tracked: _Tracked) -> bool:
+    """The end of a deletion; whether the resource is gone. A removal that fails is a twin bug: logged, and the
+    resource is left as it is (still "deleting", so a wait for it to go runs out) rather than failing whichever
+    call advanced time."""
+    assert tracked.remove is not None
+    try:
+        tracked.remove()
+    except Exception:
+        LOG.exception("twin: could not remove the deleted %s %s", tracked.kind, tracked.resource.resource_id)
+        return False
+    return True
 
 
 def _get_status(kind: ResourceKind, resource: Any) -> str:

@@ -33,6 +33,7 @@ from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, SamTemplate
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.estate import build_world
 from ferry_cli.twin.events import wired_events
+from ferry_cli.twin.faults import Faults, timed_out
 from ferry_cli.twin.iam.authorizer import TWIN_ACCESS_KEY, Authorizer, enforced
 from ferry_cli.twin.iam.lookup import MotoLookup
 from ferry_cli.twin.interpreter import (
@@ -40,6 +41,7 @@ from ferry_cli.twin.interpreter import (
     history_length,
     history_since,
     interpreter_patches,
+    invoking_state,
     is_running,
     shared_client_classes,
 )
@@ -109,6 +111,8 @@ class Twin:
         self.world = world
         # State-machine tests swap chosen functions for scripted fakes to drive the ASL's error paths.
         self.handler_overrides = dict(handler_overrides or {})
+        # ... and plant faults in chosen states (ferry_cli.twin.faults).
+        self.faults = Faults()
         self.template = template
         self.template_path = Path("template.yaml")
         self._session: boto3.Session | None = None
@@ -304,6 +308,10 @@ class Twin:
         if spec is None:
             raise KeyError(f"twin: no deployed function {function_name}")
         self.invocations.count(spec.logical_id)
+        fault = self.faults.take(invoking_state())
+        if fault is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(self.faults.answer(fault, spec.timeout, self.clock)).encode()
         event = json.loads(body) if body else {}
         handler = self.handler_overrides.get(spec.logical_id) or getattr(
             self._handler_module(spec), spec.handler_name
@@ -313,9 +321,15 @@ class Twin:
             invoked_function_arn=self.function_arns[spec.logical_id],
             deadline_ms=time.time() * 1000 + spec.timeout * 1000,
         )
+        started = self.clock.elapsed()
         try:
             with self.iam.acting_as(spec.logical_id):
                 result = handler(event, context)
+            if self.clock.elapsed() - started > spec.timeout:
+                # Lambda would have stopped it at its timeout (the twin cannot stop a thread, so it finishes,
+                # but its answer is the timeout's).
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(timed_out(spec.timeout)).encode()
         except Exception as error:
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {

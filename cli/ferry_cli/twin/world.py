@@ -155,6 +155,8 @@ def parse_world(raw: Any) -> World:
         "snapshotCopy": "snapshot_copy",
         "clusterRestore": "cluster_restore",
         "instanceCreate": "instance_create",
+        "instanceDelete": "instance_delete",
+        "clusterDelete": "cluster_delete",
     }
     unknown = set(durations_raw) - set(names)
     if unknown:

@@ -529,6 +529,22 @@ def _table(call: Call, lookup: Lookup) -> list[Check]:
     return [_check(call, f"dynamodb:{call.operation}", table)]
 
 
+def _states_on(param: str) -> Mapper:
+    """A Step Functions call authorised on the ARN `param` names: ListExecutions on its stateMachine,
+    DescribeExecution on its execution (the reference's resource types for each).
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html"""
+
+    def mapper(call: Call, lookup: Lookup) -> list[Check]:
+        arn = call.str_param(param) or "*"
+        return [_check(call, f"states:{call.operation}", arn, resource_account=_owner(call, arn))]
+
+    return mapper
+
+
+_maps("stepfunctions", "ListExecutions")(_states_on("stateMachineArn"))
+_maps("stepfunctions", "DescribeExecution")(_states_on("executionArn"))
+
+
 @_maps("stepfunctions", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
 def _task_callbacks(call: Call, lookup: Lookup) -> list[Check]:
     # Evaluated against the state machine the token belongs to (its AccessDenied names that ARN).

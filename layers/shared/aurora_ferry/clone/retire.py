@@ -49,14 +49,17 @@ def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]]) -> di
     arns: list[str] = []
     actions: list[dict[str, Any]] = []
     for identifier, cluster in _managed_clusters(client, access, clusters, actions):
-        _delete(
-            access,
-            f"delete cluster {identifier}",
-            {"DBClusterNotFoundFault"},
-            client.delete_db_cluster,
-            DBClusterIdentifier=identifier,
-            SkipFinalSnapshot=True,
-        )
+        # A cluster already "deleting" was retired by an earlier attempt of this step (Step Functions retries a
+        # task whose answer was lost); AWS refuses a second DeleteDBCluster with InvalidDBClusterStateFault.
+        if cluster.get("Status") != "deleting":
+            _delete(
+                access,
+                f"delete cluster {identifier}",
+                {"DBClusterNotFoundFault"},
+                client.delete_db_cluster,
+                DBClusterIdentifier=identifier,
+                SkipFinalSnapshot=True,
+            )
         deleted.append(identifier)
         arns.append(cluster["DBClusterArn"])
         actions.append({"action": "deleted", "accountId": access.account_id, "arn": cluster["DBClusterArn"]})

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.errors import AwsThrottledError as AwsThrottledError
     from aurora_ferry.core.errors import CloneNotAllowedError as CloneNotAllowedError
     from aurora_ferry.core.errors import CloneVerificationError as CloneVerificationError
+    from aurora_ferry.core.errors import ConfigurationError as ConfigurationError
     from aurora_ferry.core.errors import CopyQueueFullError as CopyQueueFullError
     from aurora_ferry.core.errors import FerryError as FerryError
     from aurora_ferry.core.errors import InvalidInputError as InvalidInputError
@@ -68,7 +69,9 @@ if TYPE_CHECKING:
     from aurora_ferry.core.stores import dynamodb_errors as dynamodb_errors
     from aurora_ferry.core.stores import resource_key as resource_key
     from aurora_ferry.core.stores import scan_items as scan_items
+    from aurora_ferry.core.summaries import TARGET_FAILED as TARGET_FAILED
     from aurora_ferry.core.summaries import explain as explain
+    from aurora_ferry.core.summaries import explain_failure as explain_failure
     from aurora_ferry.core.summaries import mark_at as mark_at
     from aurora_ferry.core.summaries import seconds_between as seconds_between
     from aurora_ferry.core.validation import CLUSTER_SETTINGS_FIELDS as CLUSTER_SETTINGS_FIELDS
@@ -139,6 +142,7 @@ if not TYPE_CHECKING:
             "AwsThrottledError",
             "CloneNotAllowedError",
             "CloneVerificationError",
+            "ConfigurationError",
             "CopyQueueFullError",
             "FerryError",
             "InvalidInputError",
@@ -187,7 +191,9 @@ if not TYPE_CHECKING:
             "scan_items",
         ),
         "summaries": (
+            "TARGET_FAILED",
             "explain",
+            "explain_failure",
             "mark_at",
             "seconds_between",
         ),

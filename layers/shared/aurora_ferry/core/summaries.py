@@ -4,8 +4,62 @@ the time between two of them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+# The error a failed Map iteration fails with; its cause is {"accountId": ..., "failure": {<step>: {Error,
+# Cause}}} (see the ASL builder's iteration_failure), which `explain_failure` unwraps.
+TARGET_FAILED = "TargetFailed"
+# What a step's error says when Step Functions gives it no cause.
+_SILENT_ERRORS = {
+    "States.Timeout": "the step did not finish within its TimeoutSeconds",
+    "States.HeartbeatTimeout": "the step sent no heartbeat within its HeartbeatSeconds",
+}
+
+
+def explain_failure(failure: dict[str, Any], where: Callable[[str], str]) -> tuple[str, str]:
+    """The run's error name and a cause naming the step and the account it acted in.
+
+    `failure` is the run's `$.failure`: `{<step>: {Error, Cause}}` as the ASL's catchers keep it (or a bare
+    `{Error, Cause}`). `where(step)` says where a step of the workflow acts ("source account 1111..."); a failed
+    Map iteration names its own target account. Error names under Step Functions' reserved `States.` prefix are
+    reported as StepTimedOut or StepFailed: a Fail state may not raise a reserved name
+    (https://states-language.net/spec.html#error-names); the cause keeps the original.
+    """
+    step, caught = _caught(failure)
+    error, message = explain(caught)
+    if not step:
+        return _public(error), message
+    place = where(step)
+    if error == TARGET_FAILED:
+        record = _json_object(caught.get("Cause"))
+        inner_step, inner = _caught(_json_object(record.get("failure")))
+        error, message = explain(inner)
+        step, place = f"{step}/{inner_step}", f"target account {record.get('accountId', 'unknown')}"
+    message = message or _SILENT_ERRORS.get(error, "no cause given")
+    return _public(error), f"{step} ({place}) failed with {error}: {message}"
+
+
+def _caught(failure: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    if "Error" in failure or not failure:
+        return "", failure
+    step, caught = next(iter(failure.items()))
+    return str(step), caught if isinstance(caught, dict) else {}
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        parsed = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _public(error: str) -> str:
+    if not error.startswith("States."):
+        return error
+    return "StepTimedOut" if error in _SILENT_ERRORS else "StepFailed"
 
 
 def explain(failure: dict[str, Any]) -> tuple[str, str]:

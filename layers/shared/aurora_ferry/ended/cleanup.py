@@ -8,13 +8,13 @@ cleanup already ran: it then finds nothing left to do.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aurora_ferry.clone import cleanup_clone_run, is_clone_input, parse_clone_request
+from aurora_ferry.clone import CloneRequest, cleanup_clone_run
 from aurora_ferry.core import InvalidInputError, logger, naming
 from aurora_ferry.ended.event import ENDED_WITHOUT_CLEANUP, ExecutionEnded
-from aurora_ferry.migration import LeftoverStore, cleanup, parse_migration_request
+from aurora_ferry.ended.runs import parse_run_input
+from aurora_ferry.migration import LeftoverStore, cleanup
 
 
 def clean_up_after(ended: ExecutionEnded, leftovers: LeftoverStore | None = None) -> dict[str, Any]:
@@ -24,11 +24,11 @@ def clean_up_after(ended: ExecutionEnded, leftovers: LeftoverStore | None = None
         return {**summary, "skipped": f"a run that ended {ended.status} needs no cleanup from here"}
     run_id = naming.run_id_from_execution_name(ended.name)
     try:
-        raw = json.loads(ended.input)
-        if is_clone_input(raw):
-            result = cleanup_clone_run(parse_clone_request(raw), run_id, failed=True)
+        request = parse_run_input(ended.input)
+        if isinstance(request, CloneRequest):
+            result = cleanup_clone_run(request, run_id, failed=True)
         else:
-            result = cleanup(parse_migration_request(raw), run_id, leftovers)
+            result = cleanup(request, run_id, leftovers)
     except (ValueError, InvalidInputError) as error:
         # The run refused this input before making anything: there is nothing of it to clean up.
         logger.info("ended run's input is not valid; nothing was made", extra={"error": str(error)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from aurora_ferry.core import explain, mark_at, seconds_between
+from aurora_ferry.core import explain_failure, mark_at, seconds_between
 
 # Stage marks recorded by the state machine, in order; each step's time is the gap to the previous mark.
 SOURCE_STAGES = (
@@ -19,6 +19,13 @@ TARGET_STAGES = (
     ("clusterReady", "restore cluster"),
     ("instancesReady", "create instances"),
 )
+# Steps that act in no single account; every other step outside the Map acts in the source account.
+_NOT_IN_ONE_ACCOUNT = {
+    "ValidateInput": "no AWS call: it checks the input",
+    "Preflight": "read-only checks in every account of the run",
+    "Cleanup": "every account of the run",
+    "CleanupAfterFailure": "every account of the run",
+}
 
 
 def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]:
@@ -63,8 +70,6 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
         for arn in t["instanceArns"]
     ]
     cleanup = state.get("cleanup") or {}
-    if "cleanupError" in state:
-        cleanup = {**cleanup, "error": explain(state["cleanupError"])[1]}
     return {
         "status": "SUCCEEDED",
         "runId": state["runId"],
@@ -89,13 +94,18 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
 
 def summarize_failure(state: dict[str, Any]) -> dict[str, str]:
     """Error name and a one-paragraph cause, with what cleanup did, for the Fail state."""
-    error, cause = explain(state.get("failure", {}))
+    source = state.get("sourceAccess", {}).get("accountId", "unknown")
+
+    def where(step: str) -> str:
+        return _NOT_IN_ONE_ACCOUNT.get(step, f"source account {source}")
+
+    error, cause = explain_failure(state.get("failure", {}), where)
     cleanup = state.get("cleanup")
     if cleanup:
         done = [_cleanup_action(a) for a in cleanup.get("actions", [])]
         cause += f" | cleanup ({cleanup.get('policy')}): {', '.join(done) if done else 'nothing to clean up'}"
     if "cleanupError" in state:
-        cause += f" | cleanup failed: {explain(state['cleanupError'])[1]}"
+        cause += f" | cleanup incomplete: {explain_failure(state['cleanupError'], where)[1]}"
     if "runId" in state:
         cause += f" | run {state['runId']}; the source cluster and snapshots the run did not create were not modified"
     return {"error": error, "cause": cause}

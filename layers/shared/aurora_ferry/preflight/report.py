@@ -71,5 +71,9 @@ class PreflightReport:
                 for severity in ("error", "warning", "info")
             },
             "findings": [finding.to_json() for finding in self.findings],
+            # What a run keeps of the report (the state machine selects it): the findings that are not info,
+            # which its summary reports; the info findings and the plan are for `ferry plan` (a few kilobytes
+            # per target, which 20 targets would carry through every state of the run).
+            "warnings": [finding.to_json() for finding in self.findings if finding.severity != "info"],
             "plan": [step.to_json() for step in self.plan],
         }

@@ -21,14 +21,17 @@ def _shared(inventory: dict[str, Any]) -> list[str]:
 
 def _stopped_while_shared(twin: Any) -> tuple[list[str], dict[str, Any]]:
     """Start the CMK sample, let it share its snapshot, stop it as an operator would from the console, and
-    follow it to its end: what was shared, and the execution's description."""
+    follow it to its end: what was shared, and the execution's description (with `twinSecondsToEnd`, the twin
+    time from the stop to the end of everything the stop set off)."""
     arn = twin.start(load_event("migrate-cmk.json"))
     run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=30)
     shared = _shared(twin.inventory())
+    stopped_at = twin.clock.elapsed()
     twin.client("stepfunctions").stop_execution(
         executionArn=arn, error="Operator", cause="stopped from the console"
     )
-    return shared, twin.wait(arn)
+    description = twin.wait(arn)
+    return shared, {**description, "twinSecondsToEnd": twin.clock.elapsed() - stopped_at}
 
 
 def test_a_run_stopped_while_its_snapshot_is_shared_leaves_nothing_shared_and_nothing_of_its_own() -> None:
@@ -44,6 +47,8 @@ def test_a_run_stopped_while_its_snapshot_is_shared_leaves_nothing_shared_and_no
     assert description["status"] == "ABORTED"
     assert shared_while_running == [f"ferry-{description['name']}-share"]
     assert cleanups == 1
+    # (in the same twin second as the stop: the status-change event and its cleanup take no twin time)
+    assert description["twinSecondsToEnd"] == 0
     assert results[0]["status"] == "ABORTED"
     assert ("unshared", f"ferry-{description['name']}-share") in {
         (a["action"], a["arn"].rsplit(":", 1)[-1]) for a in results[0]["actions"]
@@ -107,20 +112,25 @@ def test_a_run_that_passes_the_execution_timeout_leaves_nothing_shared() -> None
     event["options"].update({"waitStrategy": "polling", "pollIntervalSeconds": 3600, "maxPollAttempts": 168})
     with running_twin(durations={"snapshot_copy": half_week}) as twin:
         before = twin.inventory()
-        arn = twin.start(event)
-        run_twin_until(twin, lambda: bool(_shared(twin.inventory())), step=6 * 3600)
-        shared_while_running = _shared(twin.inventory())
         # When the run is still waiting for the target's copy at the 7-day mark
-        description = twin.wait(arn)
+        description = twin.wait(twin.start(event))
+        history = twin.history(description["executionArn"])
         after = twin.inventory()
         results = [d.result for d in twin.events.deliveries if d.function == CLEANUP]
         elapsed = twin.clock.elapsed()
-    # Then Step Functions timed it out (no Catch ran), and the status-change cleanup withdrew the share and
-    # deleted the run's snapshots; the source is untouched
+    # Then Step Functions timed it out there, after the snapshot was shared (no Catch ran)
     assert description["status"] == "TIMED_OUT"
     assert elapsed >= 7 * 86400
-    assert shared_while_running == [f"ferry-{description['name']}-share"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+    assert "MarkShared" in entered and entered[-1] in (
+        "CheckTargetCopy",
+        "IsTargetCopyReady",
+        "WaitForTargetCopy",
+    )
+    # And the status-change cleanup withdrew the share and deleted the run's snapshots; the source is untouched
     assert [r["status"] for r in results] == ["TIMED_OUT"]
+    share = f"ferry-{description['name']}-share"
+    assert ("unshared", share) in {(a["action"], a["arn"].rsplit(":", 1)[-1]) for a in results[0]["actions"]}
     assert _shared(after) == []
     assert _ferry_snapshots(after, SOURCE) == []
     _assert_source_untouched(before, after)

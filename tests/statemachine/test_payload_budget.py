@@ -1,8 +1,8 @@
-"""The migration's state stays within Step Functions' 256 KiB payload limit for the largest input the contract
-accepts: States.DataLimitExceeded cannot be caught, so a run that exceeded it would stop without cleaning up.
-https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+"""The migration's and the clone's state stay within Step Functions' 256 KiB payload limit for the largest input
+their contracts accept: States.DataLimitExceeded cannot be caught, so a run that exceeded it would stop without
+cleaning up. https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 
-The run is real: 20 target accounts (worlds/twenty-targets.json), every field the run carries into its own
+The migration's run is real: 20 target accounts (worlds/twenty-targets.json), every field the run carries into its own
 state at the longest or largest value the contract allows, every optional field given, and each target's 47
 tags grown to the longest key and value until the input is exactly the budget (every field at its maximum at
 once, 47 of the longest tags per target, would be several times the budget).
@@ -222,3 +222,30 @@ def test_the_largest_accepted_input_runs_to_twenty_clusters_with_every_state_und
     assert largest <= PAYLOAD_LIMIT_BYTES - MARGIN_BYTES, (where, largest)
     # And the output, which carries no input, is smaller
     assert len(description["output"].encode("utf-8")) < largest
+
+
+def test_the_largest_accepted_clone_input_runs_with_every_state_under_the_payload_limit() -> None:
+    from aurora_ferry.clone import parse_clone_request
+    from aurora_ferry.clone.contract import MAX_CLONE_USER_TAGS
+    from tests.conftest import load_event, running_twin
+
+    # Given a cross-account clone whose target carries the most tags, grown until the input is the budget
+    raw = parse_clone_request(load_event("clone-cross-account.json")).to_json()
+    raw["target"]["instanceCount"] = MAX_INSTANCES
+    tags: dict[str, str] = {}
+    raw["target"]["tags"] = tags
+    for n in range(MAX_CLONE_USER_TAGS):
+        tags[f"{n:02d}".ljust(LONGEST_TAG_KEY, "k")] = ""
+    for key in tags:
+        left = INPUT_BUDGET_BYTES - input_size(raw)
+        tags[key] = _tag_value(min(left, MOST_PER_VALUE))
+    assert parse_clone_request(raw).to_json() == raw
+    assert input_size(raw) == INPUT_BUDGET_BYTES
+    with running_twin("clones.json") as twin:
+        # When the clone runs
+        description = twin.wait(twin.start(raw, machine="CloneStateMachine", name=EXECUTION_NAME))
+        history = twin.history(description["executionArn"])
+    # Then it succeeds, and its largest state is under the limit with the same margin as the migration's
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    largest, where = max(payload_sizes(history))
+    assert largest <= PAYLOAD_LIMIT_BYTES - MARGIN_BYTES, (where, largest)

@@ -143,15 +143,17 @@ def test_every_package_defines_all_and_binds_it() -> None:
 
     for init in inits:
         name = ".".join(init.parent.relative_to(LAYER.parent).parts)
-        # When its __init__ is read (a package computes __all__ in its `if not TYPE_CHECKING:` block)
+        # When its __init__ is read (a package computes __all__ in its `if not TYPE_CHECKING:` block, with its
+        # __getattr__: `__getattr__, __all__ = lazy_surface(...)`)
         tree = ast.parse(init.read_text(encoding="utf-8"))
         assigned = [
             node
             for node in ast.walk(tree)
             if isinstance(node, ast.Assign | ast.AnnAssign)
             and any(
-                isinstance(target, ast.Name) and target.id == "__all__"
+                isinstance(name, ast.Name) and name.id == "__all__"
                 for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                for name in (target.elts if isinstance(target, ast.Tuple) else [target])
             )
         ]
         # Then it assigns __all__ once, a list of names, each bound once in the package
@@ -165,7 +167,7 @@ def test_every_package_defines_all_and_binds_it() -> None:
 
 def _surface(init: Path) -> tuple[dict[str, str], dict[str, str], set[str], list[str]]:
     """What a package's ``__init__`` says of each public name: its module as imported for type checkers,
-    its module as loaded on first use (the ``_ORIGINS`` map it hands ``lazy_attributes``), the names it
+    its module as loaded on first use (the ``_ORIGINS`` map it hands ``lazy_surface``), the names it
     imports eagerly, and the type-checking imports that do not re-export their name (``import x as x``)."""
     package = ".".join(init.parent.relative_to(LAYER.parent).parts)
     tree = ast.parse(init.read_text(encoding="utf-8"))

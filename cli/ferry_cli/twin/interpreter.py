@@ -36,7 +36,7 @@ __all__ = [
 
 Invoke = Callable[[str, Any, dict[str, str]], bytes]
 
-_PARSED: dict[str, tuple[Any, Any]] = {}
+_PARSED: dict[str, tuple[bytes, Any]] = {}
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.RLock()
 # The state whose Lambda task the current interpreter thread is invoking (ferry_cli.twin.faults reads it).
@@ -76,6 +76,8 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
         datetime=SimpleNamespace(now=lambda tz=None: clock.now()), timezone=timezone
     )
     integrate = lambda_eval_utils.execute_lambda_function_integration
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
 
     def lambda_integration(env: Any, *args: Any, **kwargs: Any) -> None:
         _INVOKING.state = env.states.context_object.context_object_data["State"]["Name"]
@@ -94,6 +96,10 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(lambda_eval_utils, "execute_lambda_function_integration", lambda_integration)
         )
+        # moto parses a JSONPath (building a new parser, under a millisecond each) every time a state reads or
+        # writes one, hundreds of times a run; a parsed path is never changed by its use.
+        for module in (result_path, json_path):
+            stack.enter_context(mock.patch.object(module, "parse", _parsed_path(module.parse)))
         stack.enter_context(mock.patch.object(StepFunctionResponse, "get_execution_history", _history_page))
         # State entered times (and so the run's per-step timings) follow twin time.
         stack.enter_context(mock.patch.object(state_module, "datetime", clock_datetime))
@@ -148,8 +154,8 @@ def shared_client_classes() -> Iterator[None]:
 def _parsed_definition(parse: Callable[[str], tuple[Any, Any]], definition: str) -> tuple[Any, Any]:
     """moto's ASL parse, once per definition (about half a second each; every twin deploys the same two state
     machines and parses them again at every execution): in memory for the process, and on disk for the next
-    process (``ferry local run`` and each test worker). Each caller gets its own copy of the program: an
-    execution's components must not be shared with another's."""
+    process (``ferry local run`` and each test worker). Each caller gets its own copy of the program (an
+    execution's components must not be shared with another's), unpickled: six times faster than a deep copy."""
     with _LOCK:
         cached = _PARSED.get(definition)
     if cached is None:
@@ -158,12 +164,13 @@ def _parsed_definition(parse: Callable[[str], tuple[Any, Any]], definition: str)
             if len(_PARSED) >= 16:
                 _PARSED.clear()
             _PARSED[definition] = cached
-    program, tree = cached
-    return copy.deepcopy(program), tree
+    pickled, tree = cached
+    # Our own pickle, made by _stored_parse in this process or read from this user's cache folder.
+    return pickle.loads(pickled), tree  # noqa: S301
 
 
-def _stored_parse(parse: Callable[[str], tuple[Any, Any]], definition: str) -> tuple[Any, Any]:
-    """The parsed program from the cache folder when this moto parsed this definition before; the parse tree
+def _stored_parse(parse: Callable[[str], tuple[Any, Any]], definition: str) -> tuple[bytes, Any]:
+    """The pickled program from the cache folder when this moto parsed this definition before; the parse tree
     (only moto's describe calls read it) is parsed again when first used."""
     import moto
 
@@ -172,12 +179,14 @@ def _stored_parse(parse: Callable[[str], tuple[Any, Any]], definition: str) -> t
     if stored is not None:
         try:
             # Our own pickle, written below by this user for this moto version and definition.
-            return pickle.loads(stored), _LazyTree(parse, definition)  # noqa: S301
+            pickle.loads(stored)  # noqa: S301
+            return stored, _LazyTree(parse, definition)
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass
     program, tree = parse(definition)
-    write_cached(path, pickle.dumps(program))
-    return program, tree
+    pickled = pickle.dumps(program)
+    write_cached(path, pickled)
+    return pickled, tree
 
 
 class _LazyTree:
@@ -192,6 +201,11 @@ class _LazyTree:
         if self._tree is None:
             self._tree = self._parse(self._definition)[1]
         return getattr(self._tree, name)
+
+
+@functools.cache
+def _parsed_path(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return functools.lru_cache(maxsize=1024)(parse)
 
 
 def _client_for(build: Callable[..., Any], region: str, service: str, state_credentials: Any = None) -> Any:

@@ -97,6 +97,10 @@ class Check:
     fault: str | None = None
 
 
+# Services whose IAM action prefix is not their botocore name.
+_IAM_PREFIXES = {"stepfunctions": "states"}
+
+
 @dataclass(frozen=True)
 class Call:
     """The request as the service receives it."""
@@ -110,6 +114,12 @@ class Call:
 
     def arn(self, service: str, resource: str, account_id: str | None = None) -> str:
         return f"arn:{self.partition}:{service}:{self.region}:{account_id or self.account_id}:{resource}"
+
+    @property
+    def action(self) -> str:
+        """The IAM action the operation is authorised as: the service's own prefix, which for Step Functions
+        ("stepfunctions" to botocore) is "states"."""
+        return f"{_IAM_PREFIXES.get(self.service, self.service)}:{self.operation}"
 
     def str_param(self, name: str) -> str | None:
         value = self.params.get(name)
@@ -271,7 +281,7 @@ def _on_arn(param: str) -> Mapper:
 
     def mapper(call: Call, lookup: Lookup) -> list[Check]:
         arn = call.str_param(param) or "*"
-        return [_check(call, f"{call.service}:{call.operation}", arn, resource_account=_owner(call, arn))]
+        return [_check(call, call.action, arn, resource_account=_owner(call, arn))]
 
     return mapper
 
@@ -279,6 +289,10 @@ def _on_arn(param: str) -> Mapper:
 _maps("rds", "ListTagsForResource")(_on_arn("ResourceName"))
 _maps("iam", "SimulatePrincipalPolicy")(_on_arn("PolicySourceArn"))
 _maps("ram", "AcceptResourceShareInvitation")(_on_arn("resourceShareInvitationArn"))
+# Step Functions authorises ListExecutions on the stateMachine, DescribeExecution on the execution:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html
+_maps("stepfunctions", "ListExecutions")(_on_arn("stateMachineArn"))
+_maps("stepfunctions", "DescribeExecution")(_on_arn("executionArn"))
 
 
 # These support no resource-level permissions: "*" is the only resource.
@@ -286,7 +300,7 @@ _maps("ram", "AcceptResourceShareInvitation")(_on_arn("resourceShareInvitationAr
 @_maps("ec2", "DescribeSecurityGroups")
 @_maps("ram", "GetResourceShares", "GetResourceShareAssociations", "GetResourceShareInvitations")
 def _unscoped(call: Call, lookup: Lookup) -> list[Check]:
-    return [_check(call, f"{call.service}:{call.operation}", "*")]
+    return [_check(call, call.action, "*")]
 
 
 # --- RDS: snapshots ---------------------------------------------------------------------------------------
@@ -529,27 +543,11 @@ def _table(call: Call, lookup: Lookup) -> list[Check]:
     return [_check(call, f"dynamodb:{call.operation}", table)]
 
 
-def _states_on(param: str) -> Mapper:
-    """A Step Functions call authorised on the ARN `param` names: ListExecutions on its stateMachine,
-    DescribeExecution on its execution (the reference's resource types for each).
-    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html"""
-
-    def mapper(call: Call, lookup: Lookup) -> list[Check]:
-        arn = call.str_param(param) or "*"
-        return [_check(call, f"states:{call.operation}", arn, resource_account=_owner(call, arn))]
-
-    return mapper
-
-
-_maps("stepfunctions", "ListExecutions")(_states_on("stateMachineArn"))
-_maps("stepfunctions", "DescribeExecution")(_states_on("executionArn"))
-
-
 @_maps("stepfunctions", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
 def _task_callbacks(call: Call, lookup: Lookup) -> list[Check]:
     # Evaluated against the state machine the token belongs to (its AccessDenied names that ARN).
     machine = lookup.state_machine_of_task_token(call.str_param("taskToken") or "")
-    return [_check(call, f"states:{call.operation}", machine or "*")]
+    return [_check(call, call.action, machine or "*")]
 
 
 def _same_key(lookup: Lookup, call: Call, one: str, other: str) -> bool:

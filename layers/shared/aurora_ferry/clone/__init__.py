@@ -4,7 +4,7 @@ retire, cleanup) and the run's summary. Imports only aurora_ferry.core."""
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core import lazy_attributes
+from aurora_ferry.core import lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
@@ -34,42 +34,13 @@ if TYPE_CHECKING:
 if not TYPE_CHECKING:
     # Each public name under its module, which is imported when the name is first used.
     _ORIGINS = {
-        "contract": (
-            "CloneRequest",
-            "is_clone_input",
-            "parse_clone_request",
-        ),
-        "events": (
-            "ClonePollEvent",
-            "CloneRunEvent",
-            "CloneSourceEvent",
-            "RetireEvent",
-        ),
+        "contract": ("CloneRequest", "is_clone_input", "parse_clone_request"),
+        "events": ("ClonePollEvent", "CloneRunEvent", "CloneSourceEvent", "RetireEvent"),
         "inspect": ("inspect_clone",),
-        "names": (
-            "plan",
-            "source_access",
-            "target_access",
-        ),
-        "retire": (
-            "poll_gone",
-            "retire_clusters",
-            "retire_instances",
-        ),
-        "share": (
-            "accept_share",
-            "share_source_cluster",
-        ),
-        "steps": (
-            "cleanup_clone_run",
-            "create_clone",
-            "create_clone_instances",
-            "verify_clone",
-        ),
-        "summary": (
-            "summarize_clone_failure",
-            "summarize_clone_success",
-        ),
+        "names": ("plan", "source_access", "target_access"),
+        "retire": ("poll_gone", "retire_clusters", "retire_instances"),
+        "share": ("accept_share", "share_source_cluster"),
+        "steps": ("cleanup_clone_run", "create_clone", "create_clone_instances", "verify_clone"),
+        "summary": ("summarize_clone_failure", "summarize_clone_success"),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

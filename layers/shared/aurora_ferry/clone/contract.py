@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aurora_ferry import core
@@ -30,13 +30,11 @@ CLUSTER_ARN = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class CloneSource:
-    account_id: str
-    region: str
-    role_arn: str
+@dataclass(frozen=True, kw_only=True)
+class CloneSource(core.AccountAccess):
+    """The account the run reads from (the AccountAccess it extends) and the cluster it clones."""
+
     cluster_identifier: str  # an identifier, or a cluster ARN
-    external_id: str | None = None
 
     @property
     def cluster_owner(self) -> str:
@@ -45,20 +43,12 @@ class CloneSource:
         return match["account"] if match else self.account_id
 
 
-@dataclass(frozen=True)
-class CloneTarget:
-    account_id: str
-    role_arn: str
-    instance_class: str
+@dataclass(frozen=True, kw_only=True)
+class CloneTarget(core.ClusterTarget):
+    """The account the clone is made in, and the clone: named, or derived from the run id for a refresh."""
+
     clone_identifier: str | None = None  # None with refresh: the clone id is derived from the run id
     kms_key_arn: str | None = None
-    instance_count: int = 1
-    external_id: str | None = None
-    db_subnet_group_name: str | None = None
-    vpc_security_group_ids: tuple[str, ...] = ()
-    db_cluster_parameter_group_name: str | None = None
-    deletion_protection: bool = True
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,9 +153,7 @@ def _parse_source(value: Any, problems: core.Problems) -> CloneSource | None:
     cluster = _cluster_ref(raw.get("clusterIdentifier"), region, problems)
     if account is None or region is None or role is None or cluster is None:
         return None
-    return CloneSource(
-        account_id=account, region=region, role_arn=role, cluster_identifier=cluster, external_id=external_id
-    )
+    return CloneSource(account, region, role, external_id, cluster_identifier=cluster)
 
 
 def _cluster_ref(value: Any, region: str | None, problems: core.Problems) -> str | None:

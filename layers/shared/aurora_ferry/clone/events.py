@@ -11,17 +11,13 @@ from typing import Any
 
 from aurora_ferry.clone.contract import CloneRequest, parse_clone_request
 from aurora_ferry.clone.inspect import SourceFacts
-from aurora_ferry.core import AccountAccess, PayloadError, required_field
+from aurora_ferry.core import AccountAccess, PayloadError, RunPayload, required_field
 
 
-@dataclass(frozen=True)
-class CloneRunEvent:
-    request: CloneRequest
-    run_id: str
+class CloneRunEvent(RunPayload[CloneRequest]):
+    """A clone step's run: its input, read by the clone's contract, and its id."""
 
-    @classmethod
-    def parse(cls, event: dict[str, Any]) -> CloneRunEvent:
-        return cls(parse_clone_request(required_field(event, "input")), str(required_field(event, "runId")))
+    read_request = staticmethod(parse_clone_request)
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ _SHORT_ID = 8
 
 
 def source_access(request: CloneRequest) -> AccountAccess:
+    """The source's AccountAccess alone, without what the source adds: sessions are cached, and a run's accounts
+    told apart, by it."""
     source = request.source
     return AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
 
 
 def target_access(request: CloneRequest) -> AccountAccess:
-    target = request.target
-    return AccountAccess(target.account_id, request.source.region, target.role_arn, target.external_id)
+    return request.target.access(request.source.region)
 
 
 def short_run_id(run_id: str) -> str:

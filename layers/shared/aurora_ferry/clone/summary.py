@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_ferry.core import explain_failure, mark_at, seconds_between
+from aurora_ferry.core import explain_run_failure, mark_at, seconds_between, step_places
 
 # Marks the clone state machine records, in order; each step's time is the gap from the previous mark present.
 CLONE_STAGES = (
@@ -15,13 +15,12 @@ CLONE_STAGES = (
     ("retired", "retire old dev cluster"),
     ("cleanedUp", "cleanup"),
 )
-# Where each step acts that is not in the target account (the clone's, where most of the work happens).
-_NOT_IN_TARGET = {
-    "ValidateCloneInput": "no AWS call: it checks the input",
-    "InspectCloneSource": "both",
-    "ShareSourceCluster": "source",
-    "CleanupClone": "source",
-    "CleanupCloneAfterFailure": "source",
+# The steps that do not act in the target account (the clone's, where most of the work happens), under where
+# they act.
+_PLACES = {
+    "no AWS call: it checks the input": ("ValidateCloneInput",),
+    "read-only checks in source account {source} and target account {target}": ("InspectCloneSource",),
+    "source account {source}": ("ShareSourceCluster", "CleanupClone", "CleanupCloneAfterFailure"),
 }
 
 
@@ -94,23 +93,8 @@ def summarize_clone_success(state: dict[str, Any], finished_at: str) -> dict[str
 
 def summarize_clone_failure(state: dict[str, Any]) -> dict[str, str]:
     """Error name and a one-paragraph cause, with what cleanup did, for the CloneFailed state."""
-    accounts = {
-        role: state.get(f"{role}Access", {}).get("accountId", "unknown") for role in ("source", "target")
-    }
-
-    def where(step: str) -> str:
-        role = _NOT_IN_TARGET.get(step, "target")
-        if role == "both":
-            return f"read-only checks in source account {accounts['source']} and target account {accounts['target']}"
-        return f"{role} account {accounts[role]}" if role in accounts else role
-
-    error, cause = explain_failure(state.get("failure", {}), where)
-    cleanup = state.get("cleanup")
-    if cleanup:
-        done = [f"{a['action']} {a['arn']}" for a in cleanup.get("actions", [])]
-        cause += f" | cleanup: {', '.join(done) if done else 'nothing to clean up'}"
-    if "cleanupError" in state:
-        cause += f" | cleanup incomplete: {explain_failure(state['cleanupError'], where)[1]}"
+    where = step_places(_PLACES, "target account {target}", state)
+    error, cause = explain_run_failure(state, where, "cleanup")
     if "runId" in state:
         cause += f" | run {state['runId']}; the source cluster was not modified"
         if isinstance(state.get("input"), dict) and "refresh" in state["input"]:

@@ -5,14 +5,13 @@ other aurora_ferry package."""
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core.lazy import lazy_attributes as lazy_attributes
+from aurora_ferry.core.lazy import lazy_surface as lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
     from aurora_ferry.core import naming as naming
     from aurora_ferry.core.access import CLIENT_CONFIG as CLIENT_CONFIG
     from aurora_ferry.core.access import THROTTLING_CODES as THROTTLING_CODES
-    from aurora_ferry.core.access import AccountAccess as AccountAccess
     from aurora_ferry.core.access import error_code as error_code
     from aurora_ferry.core.access import error_message as error_message
     from aurora_ferry.core.access import forget_sessions as forget_sessions
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
     from aurora_ferry.core.access import session_client as session_client
     from aurora_ferry.core.access import session_for as session_for
     from aurora_ferry.core.access import translated as translated
+    from aurora_ferry.core.accounts import AccountAccess as AccountAccess
+    from aurora_ferry.core.accounts import ClusterTarget as ClusterTarget
     from aurora_ferry.core.clusters import cluster_parameters as cluster_parameters
     from aurora_ferry.core.clusters import create_cluster as create_cluster
     from aurora_ferry.core.clusters import create_cluster_instances as create_cluster_instances
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.polling import poll_cluster as poll_cluster
     from aurora_ferry.core.polling import poll_instances as poll_instances
     from aurora_ferry.core.polling import poll_snapshot as poll_snapshot
+    from aurora_ferry.core.runs import RunPayload as RunPayload
     from aurora_ferry.core.snapshots import Encryption as Encryption
     from aurora_ferry.core.snapshots import SnapshotRef as SnapshotRef
     from aurora_ferry.core.snapshots import classify_encryption as classify_encryption
@@ -70,10 +72,13 @@ if TYPE_CHECKING:
     from aurora_ferry.core.stores import resource_key as resource_key
     from aurora_ferry.core.stores import scan_items as scan_items
     from aurora_ferry.core.summaries import TARGET_FAILED as TARGET_FAILED
+    from aurora_ferry.core.summaries import cleanup_action as cleanup_action
     from aurora_ferry.core.summaries import explain as explain
     from aurora_ferry.core.summaries import explain_failure as explain_failure
+    from aurora_ferry.core.summaries import explain_run_failure as explain_run_failure
     from aurora_ferry.core.summaries import mark_at as mark_at
     from aurora_ferry.core.summaries import seconds_between as seconds_between
+    from aurora_ferry.core.summaries import step_places as step_places
     from aurora_ferry.core.validation import CLUSTER_SETTINGS_FIELDS as CLUSTER_SETTINGS_FIELDS
     from aurora_ferry.core.validation import CLUSTER_SNAPSHOT_ARN as CLUSTER_SNAPSHOT_ARN
     from aurora_ferry.core.validation import INPUT_BUDGET_BYTES as INPUT_BUDGET_BYTES
@@ -117,7 +122,6 @@ if not TYPE_CHECKING:
         "access": (
             "CLIENT_CONFIG",
             "THROTTLING_CODES",
-            "AccountAccess",
             "error_code",
             "error_message",
             "forget_sessions",
@@ -127,6 +131,7 @@ if not TYPE_CHECKING:
             "session_for",
             "translated",
         ),
+        "accounts": ("AccountAccess", "ClusterTarget"),
         "clusters": (
             "cluster_parameters",
             "create_cluster",
@@ -165,17 +170,9 @@ if not TYPE_CHECKING:
             "without_account_delegation",
         ),
         "naming": ("naming",),
-        "observability": (
-            "logger",
-            "metrics",
-        ),
-        "polling": (
-            "PollEvent",
-            "PollResult",
-            "poll_cluster",
-            "poll_instances",
-            "poll_snapshot",
-        ),
+        "observability": ("logger", "metrics"),
+        "polling": ("PollEvent", "PollResult", "poll_cluster", "poll_instances", "poll_snapshot"),
+        "runs": ("RunPayload",),
         "snapshots": (
             "Encryption",
             "SnapshotRef",
@@ -184,18 +181,16 @@ if not TYPE_CHECKING:
             "require_snapshot",
             "snapshot_ref",
         ),
-        "stores": (
-            "TableStore",
-            "dynamodb_errors",
-            "resource_key",
-            "scan_items",
-        ),
+        "stores": ("TableStore", "dynamodb_errors", "resource_key", "scan_items"),
         "summaries": (
             "TARGET_FAILED",
+            "cleanup_action",
             "explain",
             "explain_failure",
+            "explain_run_failure",
             "mark_at",
             "seconds_between",
+            "step_places",
         ),
         "validation": (
             "CLUSTER_SETTINGS_FIELDS",
@@ -236,5 +231,4 @@ if not TYPE_CHECKING:
             "valid_tags",
         ),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = ["lazy_attributes"] + [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS, eager=("lazy_surface",))

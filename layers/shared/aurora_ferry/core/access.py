@@ -12,7 +12,6 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 
+from aurora_ferry.core.accounts import AccountAccess
 from aurora_ferry.core.errors import (
     AssumeRoleError,
     AwsThrottledError,
@@ -44,26 +44,6 @@ _SESSION_NAME = "aurora-ferry"
 THROTTLING_CODES = frozenset(
     {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
 )
-
-
-@dataclass(frozen=True)
-class AccountAccess:
-    """How to reach one member account: the role to assume there and the region to work in."""
-
-    account_id: str
-    region: str
-    role_arn: str
-    external_id: str | None = None
-
-    def to_json(self) -> dict[str, str]:
-        data = {"accountId": self.account_id, "region": self.region, "roleArn": self.role_arn}
-        if self.external_id:
-            data["externalId"] = self.external_id
-        return data
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> AccountAccess:
-        return cls(str(raw["accountId"]), str(raw["region"]), str(raw["roleArn"]), raw.get("externalId"))
 
 
 _sts: STSClient | None = None

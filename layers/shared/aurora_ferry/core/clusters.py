@@ -8,32 +8,17 @@ Each is safe to run twice: an "already exists" answer counts as done when what e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from aurora_ferry.core import naming
-from aurora_ferry.core.access import AccountAccess, error_code, translated
+from aurora_ferry.core.access import error_code, translated
+from aurora_ferry.core.accounts import AccountAccess, ClusterTarget
 from aurora_ferry.core.errors import TargetConflictError
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
-
-
-class ClusterTarget(Protocol):
-    """What a migration target and a clone target both ask of the cluster made for them."""
-
-    @property
-    def deletion_protection(self) -> bool: ...
-
-    @property
-    def db_subnet_group_name(self) -> str | None: ...
-
-    @property
-    def vpc_security_group_ids(self) -> tuple[str, ...]: ...
-
-    @property
-    def db_cluster_parameter_group_name(self) -> str | None: ...
 
 
 def cluster_parameters(target: ClusterTarget) -> dict[str, Any]:

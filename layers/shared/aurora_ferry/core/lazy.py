@@ -19,10 +19,12 @@ import sys
 from collections.abc import Callable, Mapping
 
 
-def lazy_attributes(package: str, origins: Mapping[str, tuple[str, ...]]) -> Callable[[str], object]:
-    """A module ``__getattr__`` for ``package``: each name listed under a module of ``origins`` is imported
-    from that module on first use and then kept in the package; a name that is the module's own is the module.
-    """
+def lazy_surface(
+    package: str, origins: Mapping[str, tuple[str, ...]], eager: tuple[str, ...] = ()
+) -> tuple[Callable[[str], object], list[str]]:
+    """``package``'s module ``__getattr__`` and ``__all__``, both from ``origins`` (each module's public names):
+    a name is imported from its module on first use and then kept in the package; a name that is the module's
+    own is the module. ``__all__`` lists ``eager`` too, the names the package imports itself."""
     where = {name: module for module, names in origins.items() for name in names}
 
     def load(name: str) -> object:
@@ -34,4 +36,4 @@ def lazy_attributes(package: str, origins: Mapping[str, tuple[str, ...]]) -> Cal
         setattr(sys.modules[package], name, value)
         return value
 
-    return load
+    return load, [*eager, *where]

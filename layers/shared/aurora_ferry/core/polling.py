@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_ferry.core.access import AccountAccess, rds, translated
+from aurora_ferry.core.access import rds, translated
+from aurora_ferry.core.accounts import AccountAccess
 from aurora_ferry.core.errors import PayloadError, ResourceFailedError
 from aurora_ferry.core.snapshots import describe_snapshot
 from aurora_ferry.core.validation import required_field

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.core.access import AccountAccess, error_code, kms, translated
+from aurora_ferry.core.access import error_code, kms, translated
+from aurora_ferry.core.accounts import AccountAccess
 from aurora_ferry.core.errors import SourceNotFoundError
 from aurora_ferry.core.observability import logger
 from aurora_ferry.core.validation import record_json

@@ -1,10 +1,10 @@
-"""What the migration's and the clone's summaries share: reading a failure, the state machine's marks, and
-the time between two of them."""
+"""What the migration's and the clone's summaries share: reading a failure (and where its step acted), a failed
+run's cause with what its cleanup did, the state machine's marks, and the time between two of them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,43 @@ def explain_failure(failure: dict[str, Any], where: Callable[[str], str]) -> tup
         step, place = f"{step}/{inner_step}", f"target account {record.get('accountId', 'unknown')}"
     message = message or _SILENT_ERRORS.get(error, "no cause given")
     return _public(error), f"{step} ({place}) failed with {error}: {message}"
+
+
+def cleanup_action(action: Mapping[str, Any]) -> str:
+    """One action of a cleanup's record, as a failed run's cause lists it."""
+    return f"{action['action']} {action['arn']}"
+
+
+def explain_run_failure(
+    state: Mapping[str, Any],
+    where: Callable[[str], str],
+    cleanup_heading: str,
+    action_text: Callable[[Mapping[str, Any]], str] = cleanup_action,
+) -> tuple[str, str]:
+    """A failed run's error name and cause: the step that failed and where (``explain_failure``), what the
+    cleanup after it did (under ``cleanup_heading``, each action as ``action_text`` writes it) and, when the
+    cleanup failed too, why."""
+    error, cause = explain_failure(state.get("failure", {}), where)
+    cleanup = state.get("cleanup")
+    if cleanup:
+        done = [action_text(action) for action in cleanup.get("actions", [])]
+        cause += f" | {cleanup_heading}: {', '.join(done) if done else 'nothing to clean up'}"
+    if "cleanupError" in state:
+        cause += f" | cleanup incomplete: {explain_failure(state['cleanupError'], where)[1]}"
+    return error, cause
+
+
+def step_places(
+    places: Mapping[str, tuple[str, ...]], elsewhere: str, state: Mapping[str, Any]
+) -> Callable[[str], str]:
+    """``explain_failure``'s ``where`` for a run: the place of each step ``places`` lists (under its place), else
+    ``elsewhere``; a place names the run's accounts as {source} and {target}, the account ids of the state's
+    sourceAccess and targetAccess ("unknown" before the run has them)."""
+    accounts = {
+        role: state.get(f"{role}Access", {}).get("accountId", "unknown") for role in ("source", "target")
+    }
+    place_of = {step: place for place, steps in places.items() for step in steps}
+    return lambda step: place_of.get(step, elsewhere).format_map(accounts)
 
 
 def _caught(failure: dict[str, Any]) -> tuple[str, dict[str, Any]]:

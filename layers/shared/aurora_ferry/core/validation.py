@@ -303,8 +303,8 @@ CLUSTER_SETTINGS_FIELDS = frozenset(
 
 
 class ClusterSettings(TypedDict):
-    """How the cluster a run creates in a target account is built, named as the contracts' target fields (so
-    that a contract can pass them on with ``**``)."""
+    """How the cluster a run creates in a target account is built, as both contracts validate it: named as the
+    fields of ``ClusterTarget`` (aurora_ferry.core.accounts), so that a contract passes them on with ``**``."""
 
     instance_class: str
     instance_count: int

@@ -6,7 +6,7 @@ in. Imports aurora_ferry.core, aurora_ferry.migration and aurora_ferry.clone."""
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core import lazy_attributes
+from aurora_ferry.core import lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
@@ -21,15 +21,7 @@ if not TYPE_CHECKING:
     # Each public name under its module, which is imported when the name is first used.
     _ORIGINS = {
         "cleanup": ("clean_up_after",),
-        "event": (
-            "ENDED_WITHOUT_CLEANUP",
-            "ExecutionEnded",
-        ),
-        "runs": (
-            "RunRequest",
-            "parse_run_input",
-            "run_accesses",
-        ),
+        "event": ("ENDED_WITHOUT_CLEANUP", "ExecutionEnded"),
+        "runs": ("RunRequest", "parse_run_input", "run_accesses"),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

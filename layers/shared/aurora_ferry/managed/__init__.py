@@ -5,7 +5,7 @@ Imports aurora_ferry.core, aurora_ferry.migration, aurora_ferry.clone and aurora
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core import lazy_attributes
+from aurora_ferry.core import lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
@@ -18,11 +18,6 @@ if not TYPE_CHECKING:
     # Each public name under its module, which is imported when the name is first used.
     _ORIGINS = {
         "report": ("list_managed_resources",),
-        "request": (
-            "DEFAULT_SINCE_DAYS",
-            "MAX_SINCE_DAYS",
-            "ListManagedRequest",
-        ),
+        "request": ("DEFAULT_SINCE_DAYS", "MAX_SINCE_DAYS", "ListManagedRequest"),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

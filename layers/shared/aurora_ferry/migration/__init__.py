@@ -4,7 +4,7 @@ leftover snapshots, and the run's summary. Imports only aurora_ferry.core."""
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core import lazy_attributes
+from aurora_ferry.core import lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
@@ -43,29 +43,10 @@ if not TYPE_CHECKING:
             "source_access",
             "target_access",
         ),
-        "events": (
-            "RunEvent",
-            "SnapshotEvent",
-            "TargetEvent",
-        ),
-        "leftovers": (
-            "LeftoverStore",
-            "retry_leftovers",
-        ),
-        "source_steps": (
-            "prepare_shareable_snapshot",
-            "prepare_source_snapshot",
-            "share_snapshot",
-        ),
-        "summary": (
-            "summarize_failure",
-            "summarize_success",
-        ),
-        "target_steps": (
-            "copy_shared_snapshot",
-            "create_instances",
-            "restore_cluster",
-        ),
+        "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
+        "leftovers": ("LeftoverStore", "retry_leftovers"),
+        "source_steps": ("prepare_shareable_snapshot", "prepare_source_snapshot", "share_snapshot"),
+        "summary": ("summarize_failure", "summarize_success"),
+        "target_steps": ("copy_shared_snapshot", "create_instances", "restore_cluster"),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

@@ -8,7 +8,7 @@ problem is reported with the field path and what is allowed, so a bad input neve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -36,11 +36,9 @@ class WaitStrategy(StrEnum):
 
 
 @dataclass(frozen=True)
-class Source:
-    account_id: str
-    region: str
-    role_arn: str
-    external_id: str | None = None
+class Source(core.AccountAccess):
+    """The account the run reads from (the AccountAccess it extends) and the cluster or snapshot it copies."""
+
     cluster_identifier: str | None = None
     snapshot_identifier: str | None = None
 
@@ -49,20 +47,12 @@ class Source:
         return bool(self.snapshot_identifier and self.snapshot_identifier.startswith("arn:"))
 
 
-@dataclass(frozen=True)
-class Target:
-    account_id: str
-    role_arn: str
+@dataclass(frozen=True, kw_only=True)
+class Target(core.ClusterTarget):
+    """A target account and its cluster, restored from a copy encrypted with the target's own key."""
+
     kms_key_arn: str
     cluster_identifier: str
-    instance_class: str
-    instance_count: int = 1
-    external_id: str | None = None
-    db_subnet_group_name: str | None = None
-    vpc_security_group_ids: tuple[str, ...] = ()
-    db_cluster_parameter_group_name: str | None = None
-    deletion_protection: bool = True
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,12 +80,14 @@ class MigrationRequest:
 
 
 def source_access(request: MigrationRequest) -> core.AccountAccess:
+    """The source's AccountAccess alone, without what the source adds: sessions are cached, and a run's accounts
+    told apart, by it."""
     source = request.source
     return core.AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
 
 
 def target_access(request: MigrationRequest, target: Target) -> core.AccountAccess:
-    return core.AccountAccess(target.account_id, request.source.region, target.role_arn, target.external_id)
+    return target.access(request.source.region)
 
 
 def find_target(request: MigrationRequest, account_id: str) -> Target:
@@ -168,12 +160,7 @@ def _parse_source(value: Any, problems: core.Problems) -> Source | None:
     if account is None or region is None or role is None:
         return None
     return Source(
-        account_id=account,
-        region=region,
-        role_arn=role,
-        external_id=external_id,
-        cluster_identifier=cluster,
-        snapshot_identifier=snapshot,
+        account, region, role, external_id, cluster_identifier=cluster, snapshot_identifier=snapshot
     )
 
 

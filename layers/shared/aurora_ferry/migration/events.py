@@ -10,20 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_ferry.core import PayloadError, SnapshotRef, required_field
+from aurora_ferry.core import PayloadError, RunPayload, SnapshotRef, required_field
 from aurora_ferry.migration.contract import MigrationRequest, Target, find_target, parse_migration_request
 
 
-@dataclass(frozen=True)
-class RunEvent:
-    request: MigrationRequest
-    run_id: str
+class RunEvent(RunPayload[MigrationRequest]):
+    """A migration step's run: its input, read by the migration's contract, and its id."""
 
-    @classmethod
-    def parse(cls, event: dict[str, Any]) -> RunEvent:
-        return cls(
-            parse_migration_request(required_field(event, "input")), str(required_field(event, "runId"))
-        )
+    read_request = staticmethod(parse_migration_request)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
-from aurora_ferry.core import explain_failure, mark_at, seconds_between
+from aurora_ferry.core import cleanup_action, explain_run_failure, mark_at, seconds_between, step_places
 
 # Stage marks recorded by the state machine, in order; each step's time is the gap to the previous mark.
 SOURCE_STAGES = (
@@ -19,12 +20,12 @@ TARGET_STAGES = (
     ("clusterReady", "restore cluster"),
     ("instancesReady", "create instances"),
 )
-# Steps that act in no single account; every other step outside the Map acts in the source account.
-_NOT_IN_ONE_ACCOUNT = {
-    "ValidateInput": "no AWS call: it checks the input",
-    "Preflight": "read-only checks in every account of the run",
-    "Cleanup": "every account of the run",
-    "CleanupAfterFailure": "every account of the run",
+# The steps that act in no single account, under where they act; every other step outside the Map acts in the
+# source account.
+_PLACES = {
+    "no AWS call: it checks the input": ("ValidateInput",),
+    "read-only checks in every account of the run": ("Preflight",),
+    "every account of the run": ("Cleanup", "CleanupAfterFailure"),
 }
 
 
@@ -94,18 +95,9 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
 
 def summarize_failure(state: dict[str, Any]) -> dict[str, str]:
     """Error name and a one-paragraph cause, with what cleanup did, for the Fail state."""
-    source = state.get("sourceAccess", {}).get("accountId", "unknown")
-
-    def where(step: str) -> str:
-        return _NOT_IN_ONE_ACCOUNT.get(step, f"source account {source}")
-
-    error, cause = explain_failure(state.get("failure", {}), where)
-    cleanup = state.get("cleanup")
-    if cleanup:
-        done = [_cleanup_action(a) for a in cleanup.get("actions", [])]
-        cause += f" | cleanup ({cleanup.get('policy')}): {', '.join(done) if done else 'nothing to clean up'}"
-    if "cleanupError" in state:
-        cause += f" | cleanup incomplete: {explain_failure(state['cleanupError'], where)[1]}"
+    where = step_places(_PLACES, "source account {source}", state)
+    policy = (state.get("cleanup") or {}).get("policy")
+    error, cause = explain_run_failure(state, where, f"cleanup ({policy})", _cleanup_action)
     if "runId" in state:
         cause += f" | run {state['runId']}; the source cluster and snapshots the run did not create were not modified"
     return {"error": error, "cause": cause}
@@ -126,8 +118,8 @@ def _timings(points: list[tuple[str, str | None]], labels: dict[str, str | None]
     return timings
 
 
-def _cleanup_action(action: dict[str, Any]) -> str:
-    text = f"{action['action']} {action['arn']}"
+def _cleanup_action(action: Mapping[str, Any]) -> str:
+    text = cleanup_action(action)
     if "retryUntil" in action:
         text += f" (not deletable yet: deleted once available by the scheduled retry, until {action['retryUntil']})"
     return text

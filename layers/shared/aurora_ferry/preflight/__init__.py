@@ -3,7 +3,7 @@ runner.py), and the plan of the run. Imports aurora_ferry.core and aurora_ferry.
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core import lazy_attributes
+from aurora_ferry.core import lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
@@ -14,11 +14,7 @@ if TYPE_CHECKING:
 if not TYPE_CHECKING:
     # Each public name under its module, which is imported when the name is first used.
     _ORIGINS = {
-        "report": (
-            "Finding",
-            "PreflightReport",
-        ),
+        "report": ("Finding", "PreflightReport"),
         "runner": ("run_preflight",),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

@@ -3,6 +3,7 @@ snapshots the run makes, and which keys the other checks look at)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,13 +21,56 @@ from aurora_ferry.preflight.context import (
 )
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    """One kind of source: the Describe call that finds it (operation, the list it answers with, its not-found
+    code, the identifier's parameter), and how the operator is told that it is missing or not available (its
+    name in each message, and the fix)."""
+
+    describe: tuple[str, str, str, str]
+    missing: tuple[str, str]
+    unavailable: tuple[str, str]
+
+
+_CLUSTER = _Lookup(
+    ("describe_db_clusters", "DBClusters", "DBClusterNotFoundFault", "DBClusterIdentifier"),
+    ("cluster", "Fix source.clusterIdentifier, or give source.snapshotIdentifier instead."),
+    # CreateDBClusterSnapshot refuses a cluster that is not available (stopped, stopping,
+    # modifying, ...) with InvalidDBClusterStateFault, so the run cannot even start:
+    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
+    (
+        "cluster",
+        "RDS snapshots a cluster only when it is available, so PrepareSourceSnapshot would fail. Wait until "
+        "it is available (start it if it is stopped), then run.",
+    ),
+)
+_SNAPSHOT = _Lookup(
+    (
+        "describe_db_cluster_snapshots",
+        "DBClusterSnapshots",
+        "DBClusterSnapshotNotFoundFault",
+        "DBClusterSnapshotIdentifier",
+    ),
+    (
+        "cluster snapshot",
+        "Fix source.snapshotIdentifier (automated snapshots keep their 'rds:' prefix), or give "
+        "source.clusterIdentifier instead.",
+    ),
+    # CopyDBClusterSnapshot needs an available source snapshot (InvalidDBClusterSnapshotStateFault).
+    (
+        "snapshot",
+        "RDS copies only an available snapshot, so the run would fail. Wait until it is available, then run.",
+    ),
+)
+
+
 def check_source(preflight: Preflight, account: Account) -> None:
     """Find the source; what is learnt becomes ``preflight.source`` for the checks after this one."""
     source = preflight.request.source
     if source.cluster_identifier:
-        found = _source_cluster(preflight, account, source.cluster_identifier)
+        found = _look_up(preflight, account, _CLUSTER, source.cluster_identifier)
     else:
-        found = _source_snapshot(preflight, account, source.snapshot_identifier or "")
+        found = _look_up(preflight, account, _SNAPSHOT, source.snapshot_identifier or "")
     if found is None:
         return
     preflight.add(
@@ -35,88 +79,42 @@ def check_source(preflight: Preflight, account: Account) -> None:
     preflight.source = found
 
 
-def _source_cluster(preflight: Preflight, account: Account, cluster_id: str) -> FoundSource | None:
-    cluster = described(
-        rds_client(account.session).describe_db_clusters,
-        "DBClusters",
-        "DBClusterNotFoundFault",
-        DBClusterIdentifier=cluster_id,
-    )
-    if cluster is None:
-        _missing(
-            preflight,
-            "cluster",
-            cluster_id,
-            "Fix source.clusterIdentifier, or give source.snapshotIdentifier instead.",
-        )
-        return None
-    # CreateDBClusterSnapshot refuses a cluster that is not available (stopped, stopping,
-    # modifying, ...) with InvalidDBClusterStateFault, so the run cannot even start:
-    # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBClusterSnapshot.html
-    _check_available(
-        preflight,
-        "cluster",
-        cluster_id,
-        cluster,
-        "RDS snapshots a cluster only when it is available, so PrepareSourceSnapshot would fail. Wait until "
-        "it is available (start it if it is stopped), then run.",
-    )
-    return _found(preflight, account, "cluster", cluster_id, cluster)
-
-
-def _source_snapshot(preflight: Preflight, account: Account, snapshot_id: str) -> FoundSource | None:
-    snapshot = described(
-        rds_client(account.session).describe_db_cluster_snapshots,
-        "DBClusterSnapshots",
-        "DBClusterSnapshotNotFoundFault",
-        DBClusterSnapshotIdentifier=snapshot_id,
-    )
-    if snapshot is None:
-        _missing(
-            preflight,
-            "cluster snapshot",
-            snapshot_id,
-            "Fix source.snapshotIdentifier (automated snapshots keep their 'rds:' prefix), or give "
-            "source.clusterIdentifier instead.",
-        )
-        return None
-    # CopyDBClusterSnapshot needs an available source snapshot (InvalidDBClusterSnapshotStateFault).
-    _check_available(
-        preflight,
-        "snapshot",
-        snapshot_id,
-        snapshot,
-        "RDS copies only an available snapshot, so the run would fail. Wait until it is available, then run.",
-    )
-    kind: SourceKind = (
-        "automated-snapshot" if snapshot.get("SnapshotType") == "automated" else "manual-snapshot"
-    )
-    return _found(preflight, account, kind, snapshot_id, snapshot)
-
-
-def _missing(preflight: Preflight, what: str, identifier: str, fix: str) -> None:
+def _look_up(preflight: Preflight, account: Account, lookup: _Lookup, identifier: str) -> FoundSource | None:
+    """The source as RDS describes it; an error finding when it is missing (then None) or not available (the
+    run's first call on it would fail)."""
+    operation, listed, not_found, parameter = lookup.describe
+    rds = rds_client(account.session)
+    resource = described(getattr(rds, operation), listed, not_found, **{parameter: identifier})
     source = preflight.request.source
-    preflight.add(
-        "error",
-        "source-exists",
-        source.account_id,
-        identifier,
-        f"source {what} {identifier} does not exist in {_where(preflight)} (or {source.role_arn} cannot "
-        f"see it). {fix}",
-    )
-
-
-def _check_available(preflight: Preflight, what: str, identifier: str, described: Any, fix: str) -> None:
-    """An error finding unless the source is available: the run's first call on it would fail."""
-    status = described.get("Status", "unknown")
+    if resource is None:
+        what, fix = lookup.missing
+        preflight.add(
+            "error",
+            "source-exists",
+            source.account_id,
+            identifier,
+            f"source {what} {identifier} does not exist in {_where(preflight)} (or {source.role_arn} cannot "
+            f"see it). {fix}",
+        )
+        return None
+    status = resource.get("Status", "unknown")
     if status != "available":
+        what, fix = lookup.unavailable
         preflight.add(
             "error",
             "source-status",
-            preflight.request.source.account_id,
+            source.account_id,
             identifier,
             f"source {what} {identifier} is {status}; {fix}",
         )
+    return _found(preflight, account, _kind(lookup, resource), identifier, resource)
+
+
+def _kind(lookup: _Lookup, resource: Any) -> SourceKind:
+    """A cluster, or a snapshot of the type RDS names (automated ones cannot be shared, so the run copies them)."""
+    if lookup is _CLUSTER:
+        return "cluster"
+    return "automated-snapshot" if resource.get("SnapshotType") == "automated" else "manual-snapshot"
 
 
 def _found(

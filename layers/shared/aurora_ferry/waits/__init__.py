@@ -4,7 +4,7 @@ aurora_ferry.core."""
 
 from typing import TYPE_CHECKING
 
-from aurora_ferry.core import lazy_attributes
+from aurora_ferry.core import lazy_surface
 
 if TYPE_CHECKING:
     # Re-exports for mypy, which does not read the computed __all__ below (see aurora_ferry.core.lazy).
@@ -18,12 +18,7 @@ if not TYPE_CHECKING:
     # Each public name under its module, which is imported when the name is first used.
     _ORIGINS = {
         "backoff": ("next_poll_delay",),
-        "completion": (
-            "register_wait",
-            "route_event",
-            "sweep",
-        ),
+        "completion": ("register_wait", "route_event", "sweep"),
         "store": ("WaitRequest",),
     }
-    __getattr__ = lazy_attributes(__name__, _ORIGINS)
-    __all__ = [name for names in _ORIGINS.values() for name in names]
+    __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

@@ -1,0 +1,53 @@
+"""The member accounts a run acts in, as values: how to reach one, and a target account with the cluster the run
+creates there (the parts a migration's and a clone's contracts have alike).
+
+Reaching an account (assumed-role sessions, clients) is aurora_ferry.core.access; this module imports neither
+boto3 nor botocore, so that a contract can be read (``ferry validate``, ValidateInput) without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """How to reach one member account: the role to assume there and the region to work in."""
+
+    account_id: str
+    region: str
+    role_arn: str
+    external_id: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        data = {"accountId": self.account_id, "region": self.region, "roleArn": self.role_arn}
+        if self.external_id:
+            data["externalId"] = self.external_id
+        return data
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AccountAccess:
+        return cls(str(raw["accountId"]), str(raw["region"]), str(raw["roleArn"]), raw.get("externalId"))
+
+
+# Keyword-only: a target's own fields (its key, the name of its cluster) follow these without defaults.
+@dataclass(frozen=True, kw_only=True)
+class ClusterTarget:
+    """A target account of a run and how the cluster the run creates there is built (a migration's restore or a
+    clone): what a migration target and a clone target have alike, under the contracts' names."""
+
+    account_id: str
+    role_arn: str
+    external_id: str | None = None
+    instance_class: str
+    instance_count: int = 1
+    db_subnet_group_name: str | None = None
+    vpc_security_group_ids: tuple[str, ...] = ()
+    db_cluster_parameter_group_name: str | None = None
+    deletion_protection: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def access(self, region: str) -> AccountAccess:
+        """How the run reaches the target: with its role, in ``region``, the source's (a run never leaves it)."""
+        return AccountAccess(self.account_id, region, self.role_arn, self.external_id)

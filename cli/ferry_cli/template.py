@@ -16,6 +16,8 @@ import yaml
 
 # The twin deploys the template as this "stack": physical names are <stack>-<logical id>.
 TWIN_STACK_NAME = "aurora-ferry-twin"
+# An environment value the twin knows only once it deployed the resource (see _env_value).
+DEPLOYED_LATER = "twin:deployed-later:"
 _RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
 
@@ -148,6 +150,11 @@ class SamTemplate:
             for logical_id, resource in raw.get("Resources", {}).items()
             if resource.get("Type") == "AWS::Serverless::StateMachine"
         }
+        topic_ids = {
+            logical_id
+            for logical_id, resource in raw.get("Resources", {}).items()
+            if resource.get("Type") == "AWS::SNS::Topic"
+        }
         for logical_id, resource in raw.get("Resources", {}).items():
             props = resource.get("Properties", {})
             if resource.get("Type") == "AWS::Serverless::Function":
@@ -156,7 +163,7 @@ class SamTemplate:
                     logical_id=logical_id,
                     code_dir=root / props["CodeUri"],
                     handler=props.get("Handler", globals_fn.get("Handler", "app.lambda_handler")),
-                    environment={k: _env_value(k, v, tables, machine_ids) for k, v in env.items()},
+                    environment={k: _env_value(k, v, tables, machine_ids, topic_ids) for k, v in env.items()},
                     timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
                     events=tuple(
                         _event_source(name, event)
@@ -202,12 +209,21 @@ class SamTemplate:
         raise ValueError(f"the twin cannot resolve substitution {value!r}")
 
 
-def _env_value(name: str, value: Any, tables: dict[str, TableSpec], machine_ids: set[str]) -> str:
+def _env_value(
+    name: str,
+    value: Any,
+    tables: dict[str, TableSpec],
+    machine_ids: set[str],
+    topic_ids: set[str],
+) -> str:
     """An environment variable as the twin deploys it: !Ref of a table is its physical name, !GetAtt of a state
-    machine's Name is the name the twin gives it (<stack>-<logical id>); any other intrinsic is refused rather
-    than deployed as its text."""
+    machine's Name is the name the twin gives it (<stack>-<logical id>), !Ref of an SNS topic (its ARN, known
+    once the twin deployed it) is ``DEPLOYED_LATER`` + the logical id, which ferry_cli.twin.notifications
+    replaces with the ARN; any other intrinsic is refused rather than deployed as its text."""
     if isinstance(value, dict) and value.get("Ref") in tables:
         return tables[value["Ref"]].physical_name
+    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in topic_ids:
+        return f"{DEPLOYED_LATER}{value['Ref']}"
     if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
         logical_id, attribute = value["Fn::GetAtt"]
         if logical_id in machine_ids and attribute == "Name":

@@ -212,9 +212,9 @@ def test_invalid_input_fails_before_any_aws_work() -> None:
             for logical_id, spec in twin.template.functions.items()
             if any(source.kind == "Schedule" for source in spec.events)
         }
-    # Then it fails with InvalidInputError naming the field, and only validation and the summary ran, and the
-    # cleanup the FAILED status change starts (besides the wait sweeper and the leftover retry on their own
-    # schedules), which found an input that made nothing
+    # Then it fails with InvalidInputError naming the field, and only validation and the summary ran, and what
+    # the FAILED status change starts: the cleanup, which found an input that made nothing, and the notification
+    # (besides the wait sweeper and the leftover retry on their own schedules)
     assert description["status"] == "FAILED"
     assert description["error"] == "InvalidInputError"
     assert "targets: at most 20 targets" in description["cause"]
@@ -223,6 +223,7 @@ def test_invalid_input_fails_before_any_aws_work() -> None:
         "ValidateInputFunction",
         "SummarizeFunction",
         "RunEndedCleanupFunction",
+        "NotifyRunEndedFunction",
     }
     assert ended == [{"the input was refused before anything was made"}]
     assert after == before

@@ -15,7 +15,7 @@ from tests.conftest import REPO, load_event, running_twin
 pytestmark = pytest.mark.twin
 
 # The services the runtime code talks to; any other would show up as an unmapped call in the twin.
-SERVICES = ("rds", "kms", "sts", "iam", "ec2", "ram", "dynamodb", "stepfunctions")
+SERVICES = ("rds", "kms", "sts", "iam", "ec2", "ram", "dynamodb", "stepfunctions", "sns")
 RUNTIME = [REPO / "layers" / "shared" / "aurora_ferry", REPO / "functions"]
 
 

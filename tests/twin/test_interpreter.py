@@ -92,3 +92,41 @@ def test_a_parsed_definition_is_kept_between_processes_and_a_damaged_copy_is_par
     assert isinstance(second_tree, _LazyTree) and not isinstance(third_tree, _LazyTree)
     assert second_tree.getText() == first_tree.getText()
     assert len(parses) == 3
+
+
+def test_an_execution_that_timed_out_keeps_its_outcome_and_records_nothing_after_it() -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning, ProgramTimedOut
+
+    from ferry_cli.twin.interpreter import _ended_stays_ended
+
+    def running() -> Any:
+        # Only what timing out, failing and recording touch of moto's environment.
+        env = Environment.__new__(Environment)
+        env._state_mutex, env._program_state, env._frames = threading.RLock(), ProgramRunning(), []
+        env.program_state_event, env.event_manager = threading.Event(), EventManager()
+        return env
+
+    context = SimpleNamespace(source_event_id=0, last_published_event_id=0)
+    failure = {"error": "Exception", "cause": "pop from empty list"}
+    with _ended_stays_ended():
+        # Given an execution that timed out while a state was still in flight
+        env = running()
+        env.set_timed_out()
+        # When that state then fails and records what it did
+        env.set_error(failure)
+        env.event_manager.add_event(context, HistoryEventType.LambdaFunctionFailed)
+        env.event_manager.add_event(context, HistoryEventType.ExecutionTimedOut)
+    # Then the execution stays timed out and its history ends with the timeout alone, as in AWS
+    assert isinstance(env._program_state, ProgramTimedOut)
+    assert [e["type"] for e in env.event_manager._history_event_list] == [HistoryEventType.ExecutionTimedOut]
+    # (moto alone lets the failure replace the outcome)
+    unpatched = running()
+    unpatched.set_timed_out()
+    unpatched.set_error(failure)
+    assert not isinstance(unpatched._program_state, ProgramTimedOut)

@@ -20,6 +20,7 @@ from ferry_cli.template import load_cfn_yaml
 from ferry_cli.twin.cfn import RenderedStack, StackError, render_stack
 from ferry_cli.twin.stacks import (
     FunctionRole,
+    SamStack,
     create_function_roles,
     deploy_member_stack,
     sam_function_roles,
@@ -443,12 +444,14 @@ def physical_ids(sam_template: dict[str, Any]) -> dict[str, str]:
 def function_roles(physical_ids: dict[str, str]) -> dict[str, FunctionRole]:
     # The SAM translation takes about a second; every SAM test reads the same result.
     return sam_function_roles(
-        SAM_TEMPLATE,
-        {"MemberRoleArnPattern": MEMBER_ROLE_PATTERN},
-        ORCHESTRATOR,
-        REGION,
-        TWIN_STACK,
-        physical_ids,
+        SamStack(
+            SAM_TEMPLATE,
+            {"MemberRoleArnPattern": MEMBER_ROLE_PATTERN},
+            ORCHESTRATOR,
+            REGION,
+            TWIN_STACK,
+            physical_ids,
+        )
     )
 
 

@@ -239,8 +239,10 @@ def test_a_run_that_succeeds_publishes_running_then_succeeded() -> None:
         assert succeeded["time"] == stopped_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert json.loads(succeeded["detail"]["output"]) == json.loads(described["output"])
         assert succeeded["detail"]["outputDetails"] == {"included": True}
-        # And no rule on a run's end (they match FAILED, TIMED_OUT, ABORTED) ran for either
-        assert _delivered(twin, running) == [] and _delivered(twin, succeeded) == []
+        # And of the rules on a run's end, only the notification's matches SUCCEEDED (the cleanup's matches
+        # FAILED, TIMED_OUT, ABORTED); none matches RUNNING
+        assert _delivered(twin, running) == []
+        assert _delivered(twin, succeeded) == ["NotifyRunEndedFunction"]
 
 
 def test_a_failed_run_publishes_failed_with_its_error_and_reaches_the_run_end_rule() -> None:

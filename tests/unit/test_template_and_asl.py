@@ -113,6 +113,8 @@ FUNCTIONS_WITHOUT_MEMBER_ACCESS = {
     "SummarizeFunction",
     "ValidateCloneInputFunction",
     "SummarizeCloneFunction",
+    # Publishes to the stack's own topic; reads the run's input from the event only.
+    "NotifyRunEndedFunction",
 }
 
 
@@ -145,6 +147,10 @@ def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
             for statement in policy["Statement"]:
                 if statement.get("Sid") in LISTING_STATE_MACHINE_GRANTS and logical_id == LISTING:
                     continue  # the listing's read of the runs' inputs: checked in the test below
+                if logical_id == NOTIFIER:
+                    # The notifier's publish to the topic and its use of the topic's key, nothing else
+                    assert NOTIFIER_GRANTS[statement["Sid"]] == (statement["Action"], statement["Resource"])
+                    continue
                 actions = statement["Action"]
                 assert all(a.startswith("dynamodb:") and "*" not in a for a in actions), logical_id
                 assert statement["Resource"] in (
@@ -156,6 +162,11 @@ def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
 
 
 LISTING = "ListManagedResourcesFunction"
+NOTIFIER = "NotifyRunEndedFunction"
+NOTIFIER_GRANTS = {
+    "PublishRunEnds": (["sns:Publish"], {"Ref": "NotificationTopic"}),
+    "UseTopicKey": (["kms:GenerateDataKey*", "kms:Decrypt"], {"Fn::GetAtt": ["NotificationKey", "Arn"]}),
+}
 LISTING_STATE_MACHINE_GRANTS = ("ListRecentRuns", "ReadRecentRunInputs")
 
 

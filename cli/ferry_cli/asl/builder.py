@@ -37,8 +37,9 @@ MAX_ATTEMPTS = "$.input.options.maxPollAttempts"
 EVENT_WAIT_SECONDS = 86400
 EVENT_HEARTBEAT_SECONDS = 900
 POLL_TIMEOUT_SECONDS = 60
+# Above the cleanup function's own 300 s, so that a hung cleanup ends as Lambda's Sandbox.Timedout.
 CLEANUP_TIMEOUT_SECONDS = 330
-# The error of a run whose summary task failed (after its cleanup), and of a failed Map iteration.
+# The error of a run whose summary task failed (after its cleanup ran).
 SUMMARY_FAILED = "SummaryFailed"
 # What a poll loop's `$.poll` holds before its first check.
 POLL_START = {"attempt": 0, "ready": False, "status": "unknown"}

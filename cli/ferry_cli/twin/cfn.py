@@ -422,6 +422,12 @@ class _Renderer:
         arn = self._arn("iam", f"policy{declared.props.get('Path', '/')}{policy}", regional=False)
         return arn, arn, {"PolicyArn": arn}
 
+    def _topic_id(self, declared: _Declared) -> _Identity:
+        # Ref of a topic is its ARN; Fn::GetAtt gives TopicArn and TopicName.
+        name = self._name(declared, "TopicName", f":{self.account_id}:")
+        arn = self._arn("sns", name)
+        return arn, arn, {"TopicArn": arn, "TopicName": name}
+
     def _unmodelled_id(self, declared: _Declared) -> _Identity:
         return declared.given or self._generated(declared.logical_id, declared.kind), declared.given_arn, {}
 
@@ -464,6 +470,7 @@ _IDENTIFY: dict[str, Callable[[_Renderer, _Declared], _Identity]] = {
     "AWS::Events::Rule": _Renderer._rule_id,
     "AWS::Logs::LogGroup": _Renderer._log_group_id,
     "AWS::IAM::ManagedPolicy": _Renderer._managed_policy_id,
+    "AWS::SNS::Topic": _Renderer._topic_id,
 }
 
 

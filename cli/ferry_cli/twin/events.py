@@ -43,6 +43,7 @@ from unittest import mock
 from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, load_cfn_yaml
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.lifecycle import Transition
+from ferry_cli.twin.notifications import deploy_notifications
 from ferry_cli.twin.sfn_events import execution_status_events, resolve_refs
 
 LOG = logging.getLogger(__name__)
@@ -158,8 +159,10 @@ class TwinEvents:
     # --- deployment ---------------------------------------------------------------------------------------
 
     def deploy(self) -> None:
-        """Create the template's tables, rules and bus policy, and each member account's forwarding rule."""
+        """Create the template's tables, notification topic (ferry_cli.twin.notifications), rules and bus policy,
+        and each member account's forwarding rule."""
         template = self.twin.template
+        deploy_notifications(self.twin)
         dynamodb = self.twin.client("dynamodb")
         for table in template.tables.values():
             dynamodb.create_table(

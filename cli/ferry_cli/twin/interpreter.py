@@ -91,6 +91,7 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", lambda_invoke))
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
+        stack.enter_context(_ended_stays_ended())
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", client_for))
         stack.enter_context(
@@ -103,6 +104,45 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
         stack.enter_context(mock.patch.object(StepFunctionResponse, "get_execution_history", _history_page))
         # State entered times (and so the run's per-step timings) follow twin time.
         stack.enter_context(mock.patch.object(state_module, "datetime", clock_datetime))
+        yield
+
+
+@contextmanager
+def _ended_stays_ended() -> Iterator[None]:
+    """An execution that timed out or was stopped has ended: AWS records ExecutionTimedOut or ExecutionAborted,
+    and nothing after. moto keeps recording what a state still in flight at that moment does (its stack cleared
+    under it: a bogus LambdaFunctionFailed, then the Map "succeeding"), and lets that state's error replace the
+    outcome (ExecutionFailed)."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
+
+    record_error, record_event = Environment.set_error, EventManager.add_event
+    ended = (ProgramTimedOut, ProgramStopped)
+
+    def set_error(env: Any, error: Any) -> None:
+        if not isinstance(env._program_state, ended):
+            record_error(env, error)
+
+    def end(original: Callable[..., None]) -> Callable[..., None]:
+        def ending(env: Any, *args: Any, **kwargs: Any) -> None:
+            original(env, *args, **kwargs)
+            if isinstance(env._program_state, ended):
+                env.event_manager.twin_ended = True
+
+        return ending
+
+    def add_event(manager: Any, context: Any, event_type: Any, *args: Any, **kwargs: Any) -> int:
+        kind = str(getattr(event_type, "value", event_type))
+        if getattr(manager, "twin_ended", False) and not kind.startswith("Execution"):
+            return 0
+        return int(record_event(manager, context, event_type, *args, **kwargs))
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(Environment, "set_error", set_error))
+        for name in ("set_timed_out", "set_stop"):
+            stack.enter_context(mock.patch.object(Environment, name, end(getattr(Environment, name))))
+        stack.enter_context(mock.patch.object(EventManager, "add_event", add_event))
         yield
 
 

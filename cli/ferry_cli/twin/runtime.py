@@ -48,6 +48,7 @@ from ferry_cli.twin.interpreter import (
 from ferry_cli.twin.inventory import inventory
 from ferry_cli.twin.rules import aws_rules
 from ferry_cli.twin.stacks import (
+    SamStack,
     create_function_roles,
     sam_function_roles,
 )
@@ -257,7 +258,7 @@ class Twin:
         }
         # Each function runs under the execution role SAM makes for it from template.yaml, so what the
         # template grants the orchestrator is exactly what its functions may do in the twin.
-        roles = sam_function_roles(self.template_path, {}, account, region, stack, physical_ids)
+        roles = sam_function_roles(SamStack(self.template_path, {}, account, region, stack, physical_ids))
         create_function_roles(roles, account)
         self.iam.function_roles = {logical_id: role.role_arn for logical_id, role in roles.items()}
         lam = self.client("lambda")

@@ -119,7 +119,7 @@ def deploy_member_stack(
             for role_name, policy_name, document in _policies_for_roles(resource):
                 _put_inline_policy(iam, role_name, policy_name, document)
         elif resource.type == "AWS::KMS::Key":
-            _create_key(kms, resource)
+            create_key(kms, resource)
         elif resource.type == "AWS::KMS::Alias":
             if kms.alias_exists(resource.physical_id):
                 raise StackError(f"{resource.logical_id}: alias {resource.physical_id} already exists")
@@ -195,7 +195,7 @@ def _put_inline_policy(iam: Any, role_name: str, policy_name: str, document: Map
         iam.get_role(role_name).put_policy(policy_name, json.dumps(document))
 
 
-def _create_key(kms: Any, resource: RenderedResource) -> None:
+def create_key(kms: Any, resource: RenderedResource) -> None:
     props = resource.properties
     if resource.physical_id in kms.keys:
         raise StackError(f"{resource.logical_id}: key {resource.physical_id} already exists")
@@ -310,14 +310,20 @@ def _dummy_s3(uri: str) -> str:
     return uri if uri.startswith("s3://") else f"s3://twin-artifacts/{uri.strip('/') or 'root'}"
 
 
-def sam_function_roles(
-    template_path: Path,
-    parameters: Mapping[str, str],
-    account_id: str,
-    region: str,
-    stack_name: str,
-    physical_ids: Mapping[str, str],
-) -> dict[str, FunctionRole]:
+@dataclass(frozen=True)
+class SamStack:
+    """The SAM template deployed as one stack: where, under which name, with which parameters, and what the
+    twin already created for its functions, state machines and tables (logical id -> ARN or name)."""
+
+    template_path: Path
+    parameters: Mapping[str, str]
+    account_id: str
+    region: str
+    stack_name: str
+    physical_ids: Mapping[str, str]
+
+
+def sam_function_roles(stack: SamStack) -> dict[str, FunctionRole]:
     """Each function's execution role, by function logical id, as the SAM template's stack would create it.
 
     `physical_ids` (logical id -> ARN or name) gives what the twin deployed for functions, state machines
@@ -325,25 +331,8 @@ def sam_function_roles(
     to a role are merged into its inline policies, and so is each AWS::IAM::ManagedPolicy of the template
     that a role attaches by ARN (a function's `Policies: [!Ref SomePolicy]`, or the policy's `Roles`).
     """
-    raw = load_cfn_yaml(template_path)
-    translated = copy.deepcopy(
-        _translated(
-            str(template_path),
-            template_path.stat().st_mtime_ns,
-            tuple(sorted(parameters.items())),
-            account_id,
-            region,
-            stack_name,
-        )
-    )
-    rendered = render_stack(
-        translated,
-        parameters,
-        account_id=account_id,
-        region=region,
-        stack_name=stack_name,
-        physical_ids=physical_ids,
-    )
+    raw = load_cfn_yaml(stack.template_path)
+    translated, rendered = _rendered_sam(stack)
     attached: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for resource in rendered.resources.values():
         for role_name, policy_name, document in _policies_for_roles(resource):
@@ -383,6 +372,36 @@ def sam_function_roles(
             managed_policy_arns=[arn for arn in arns if arn not in defined],
         )
     return roles
+
+
+def render_sam_stack(stack: SamStack) -> RenderedStack:
+    """The SAM template's stack as CloudFormation would render it after the transform (the same identities
+    as :func:`sam_function_roles` gives the functions' policies: key ids, topic ARNs)."""
+    return _rendered_sam(stack)[1]
+
+
+def _rendered_sam(stack: SamStack) -> tuple[dict[str, Any], RenderedStack]:
+    template_path, parameters, account_id = stack.template_path, stack.parameters, stack.account_id
+    region, stack_name, physical_ids = stack.region, stack.stack_name, stack.physical_ids
+    translated = copy.deepcopy(
+        _translated(
+            str(template_path),
+            template_path.stat().st_mtime_ns,
+            tuple(sorted(parameters.items())),
+            account_id,
+            region,
+            stack_name,
+        )
+    )
+    rendered = render_stack(
+        translated,
+        parameters,
+        account_id=account_id,
+        region=region,
+        stack_name=stack_name,
+        physical_ids=physical_ids,
+    )
+    return translated, rendered
 
 
 @functools.lru_cache(maxsize=8)

@@ -7,6 +7,7 @@ the KMS keys it uses, the RDS service-linked role in an account that has none ye
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsresourceaccessmanagerram.html
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html
 
 A test (tests/twin/test_iam_map.py) fails when runtime code calls an operation this map does not cover, so
 no call can reach AWS in the twin without being authorised.
@@ -80,6 +81,7 @@ class Lookup(Protocol):
     def role_trust_policy(self, role_arn: str) -> Mapping[str, Any] | None: ...
     def has_rds_service_linked_role(self, account_id: str) -> bool: ...
     def state_machine_of_task_token(self, token: str) -> str | None: ...
+    def topic_key(self, topic_arn: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,18 @@ def _kms_checks(
     if key is None:
         # An unknown key is the service's own error (not found / not accessible), not an IAM decision.
         return []
+    return _key_use(call, key, actions, "rds", f"{call.service}:{call.operation}", "KMSKeyNotAccessibleFault")
+
+
+def _key_use(
+    call: Call, key: KeyFacts, actions: Sequence[str], via: str, dependent_of: str, fault: str
+) -> list[Check]:
+    """A service's use of `key` on the caller's behalf (kms:ViaService `via`), one check per action, each
+    needing the key policy too; a refusal is the service's `fault`."""
     checks = []
     for action in actions:
         context: dict[str, str | Sequence[str]] = {
-            "kms:ViaService": f"rds.{call.region}.amazonaws.com",
+            "kms:ViaService": f"{via}.{call.region}.amazonaws.com",
             "kms:CallerAccount": call.account_id,
         }
         if action == "kms:CreateGrant":
@@ -230,8 +240,8 @@ def _kms_checks(
                 key.account_id,
                 resource_policy=key.policy,
                 policy_required=True,
-                dependent_of=f"{call.service}:{call.operation}",
-                fault="KMSKeyNotAccessibleFault",
+                dependent_of=dependent_of,
+                fault=fault,
             )
         )
     return checks
@@ -548,6 +558,26 @@ def _task_callbacks(call: Call, lookup: Lookup) -> list[Check]:
     # Evaluated against the state machine the token belongs to (its AccessDenied names that ARN).
     machine = lookup.state_machine_of_task_token(call.str_param("taskToken") or "")
     return [_check(call, call.action, machine or "*")]
+
+
+# Publishing to a topic encrypted with a customer managed key: SNS uses the key as the publisher, who needs
+# kms:GenerateDataKey* and kms:Decrypt on it (the key policy must allow them too, here through the account's
+# root statement and the publisher's IAM policy). "Encryption at rest", key management:
+# https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+TOPIC_KEY_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+@_maps("sns", "Publish")
+def _publish(call: Call, lookup: Lookup) -> list[Check]:
+    topic = call.str_param("TopicArn") or "*"
+    checks = [_check(call, "sns:Publish", topic, resource_account=_owner(call, topic))]
+    key_ref = lookup.topic_key(topic)
+    key = lookup.key(key_ref, _owner(call, topic), call.region) if key_ref else None
+    if key is None:
+        # Not encrypted (or the key is gone, which SNS reports itself when it publishes).
+        return checks
+    # KMSAccessDenied: SNS's own error for a key it may not use for the publisher.
+    return checks + _key_use(call, key, TOPIC_KEY_ACTIONS, "sns", "sns:Publish", "KMSAccessDenied")
 
 
 def _same_key(lookup: Lookup, call: Call, one: str, other: str) -> bool:

@@ -43,6 +43,7 @@ _DENIED_CODE = {
     "ram": "AccessDeniedException",
     "dynamodb": "AccessDeniedException",
     "stepfunctions": "AccessDeniedException",
+    "sns": "AuthorizationError",
 }
 _PARTITION = "aws"
 # The twin's own administrator in member accounts, and the access key of its own clients

@@ -9,6 +9,7 @@ from typing import Any
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 from moto.rds.models import rds_backends
+from moto.sns.models import sns_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from ferry_cli.twin.iam.actions import RDS_SERVICE, RDS_SLR_NAME, RDS_SLR_PATH, KeyFacts, ResourceFacts
@@ -156,6 +157,15 @@ class MotoLookup:
                         if pool is not None and pool.get(token) is not None:
                             return str(machine.arn)
         return None
+
+    def topic_key(self, topic_arn: str) -> str | None:
+        """The KmsMasterKeyId of an SNS topic (key id, ARN or alias), None when it is not encrypted."""
+        split = _split_arn(topic_arn)
+        if split is None or split[1] not in sns_backends:
+            return None
+        topic = sns_backends[split[1]][split[0]].topics.get(topic_arn)
+        key = getattr(topic, "kms_master_key_id", None) if topic is not None else None
+        return str(key) if key else None
 
 
 def create_rds_service_linked_role(account_id: str) -> None:

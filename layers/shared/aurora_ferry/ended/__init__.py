@@ -1,8 +1,9 @@
 """After a run that ended without its own cleanup: stopped from the console (ABORTED), past its execution
 timeout (TIMED_OUT), or failed where the state machine's Catch cannot run (States.DataLimitExceeded). Step
 Functions sends an "Execution Status Change" event for each; this package does what the run's cleanup would
-have done. It also reads a run's input back (a migration's or a clone's) and names the accounts the run acts
-in. Imports aurora_ferry.core, aurora_ferry.migration and aurora_ferry.clone."""
+have done. It also reads a run's input back (a migration's or a clone's), names the accounts the run acts in,
+and tells every run's end (success included) to the notification topic. Imports aurora_ferry.core,
+aurora_ferry.migration and aurora_ferry.clone."""
 
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,9 @@ if TYPE_CHECKING:
     from aurora_ferry.ended.cleanup import clean_up_after as clean_up_after
     from aurora_ferry.ended.event import ENDED_WITHOUT_CLEANUP as ENDED_WITHOUT_CLEANUP
     from aurora_ferry.ended.event import ExecutionEnded as ExecutionEnded
+    from aurora_ferry.ended.notice import Notice as Notice
+    from aurora_ferry.ended.notice import notice_for as notice_for
+    from aurora_ferry.ended.notice import notify_run_ended as notify_run_ended
     from aurora_ferry.ended.runs import RunRequest as RunRequest
     from aurora_ferry.ended.runs import parse_run_input as parse_run_input
     from aurora_ferry.ended.runs import run_accesses as run_accesses
@@ -22,6 +26,7 @@ if not TYPE_CHECKING:
     _ORIGINS = {
         "cleanup": ("clean_up_after",),
         "event": ("ENDED_WITHOUT_CLEANUP", "ExecutionEnded"),
+        "notice": ("Notice", "notice_for", "notify_run_ended"),
         "runs": ("RunRequest", "parse_run_input", "run_accesses"),
     }
     __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

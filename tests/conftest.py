@@ -19,6 +19,30 @@ def repo() -> Path:
     return REPO
 
 
+def acting_as(account: str, region: str) -> Any:
+    """A boto3 session acting in `account`, inside moto (which routes assumed-role credentials to the role's
+    account): the twin tests that drive moto directly, without a Twin."""
+    import boto3
+
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/twin-test", RoleSessionName="twin-test"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+@pytest.fixture
+def clock() -> Any:
+    """A twin clock without workers: twin time stands still until a test jumps with advance()."""
+    from ferry_cli.twin.clock import TwinClock
+
+    return TwinClock()
+
+
 def load_event(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((REPO / "events" / name).read_text())
     return loaded

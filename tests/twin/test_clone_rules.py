@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -23,6 +22,7 @@ from ferry_cli.twin.lifecycle import Durations
 from ferry_cli.twin.ram import RAM_PROPAGATION_SECONDS, RamRegistry
 from ferry_cli.twin.rules import aws_rules
 from ferry_cli.twin.world import World, WorldError, parse_world
+from tests.conftest import acting_as
 
 pytestmark = pytest.mark.twin
 
@@ -58,15 +58,8 @@ class CloneTwin:
     def client(self, service: str, account: str) -> Any:
         """A boto3 client acting as ``account``."""
         if account not in self._sessions:
-            creds = boto3.client("sts", region_name=REGION).assume_role(
-                RoleArn=f"arn:aws:iam::{account}:role/twin-test", RoleSessionName="twin-test"
-            )["Credentials"]
-            self._sessions[account] = boto3.Session(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-            )
-        return self._sessions[account].client(service, region_name=REGION)
+            self._sessions[account] = acting_as(account, REGION)
+        return self._sessions[account].client(service)
 
     # --- time -------------------------------------------------------------------------------------------
 
@@ -189,12 +182,6 @@ class CloneTwin:
             DBClusterIdentifier=cluster_id
         )["DBClusters"][0]
         return found
-
-
-@pytest.fixture
-def clock() -> TwinClock:
-    # No workers: twin time stands still until a test jumps with advance().
-    return TwinClock()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -25,6 +24,7 @@ from ferry_cli.twin.stacks import (
     deploy_member_stack,
     sam_function_roles,
 )
+from tests.conftest import acting_as
 
 pytestmark = pytest.mark.twin
 
@@ -111,16 +111,7 @@ def unresolved(node: Any) -> list[str]:
 
 def account_client(service: str, account: str) -> Any:
     """A boto3 client acting in `account` (moto routes assumed-role credentials to the role's account)."""
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/twin-test", RoleSessionName="twin-test"
-    )["Credentials"]
-    session: Any = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
-    return session.client(service)
+    return acting_as(account, REGION).client(service)
 
 
 # ------------------------------------------------------------------------------------------ member templates

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -20,6 +19,7 @@ from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.events import rds_event
 from ferry_cli.twin.rules import Durations, Transition, TwinRegistry, aws_rules
 from ferry_cli.twin.world import parse_world
+from tests.conftest import acting_as
 
 pytestmark = pytest.mark.twin
 
@@ -31,22 +31,7 @@ DURATIONS = Durations(instance_delete=300.0, cluster_delete=420.0)
 @pytest.fixture
 def rds() -> Iterator[Any]:
     with mock_aws():
-        creds = boto3.client("sts", region_name=REGION).assume_role(
-            RoleArn=f"arn:aws:iam::{SOURCE}:role/twin-test", RoleSessionName="twin-test"
-        )["Credentials"]
-        yield boto3.client(
-            "rds",
-            region_name=REGION,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-
-
-@pytest.fixture
-def clock() -> TwinClock:
-    # No workers: twin time stands still until a test jumps with advance().
-    return TwinClock()
+        yield acting_as(SOURCE, REGION).client("rds")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -17,7 +16,7 @@ from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.events import rds_event
 from ferry_cli.twin.rules import MAX_COPIES_IN_PROGRESS, Durations, Transition, TwinRegistry, aws_rules
 from ferry_cli.twin.sfn_events import DETAIL_TYPE, epoch_ms, resolve_refs
-from tests.conftest import load_event, run_twin_until, running_twin
+from tests.conftest import acting_as, load_event, run_twin_until, running_twin
 
 pytestmark = pytest.mark.twin
 
@@ -29,21 +28,7 @@ DEV = "222222222222"
 @pytest.fixture
 def rds() -> Iterator[Any]:
     with mock_aws():
-        creds = boto3.client("sts", region_name=REGION).assume_role(
-            RoleArn=f"arn:aws:iam::{SOURCE}:role/twin-test", RoleSessionName="twin-test"
-        )["Credentials"]
-        yield boto3.client(
-            "rds",
-            region_name=REGION,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-
-
-@pytest.fixture
-def clock() -> TwinClock:
-    return TwinClock()
+        yield acting_as(SOURCE, REGION).client("rds")
 
 
 @pytest.fixture

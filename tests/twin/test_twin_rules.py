@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -32,6 +31,7 @@ from ferry_cli.twin.kms import (
 )
 from ferry_cli.twin.lifecycle import Durations, TwinRegistry
 from ferry_cli.twin.rules import aws_rules
+from tests.conftest import acting_as
 
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"
@@ -58,29 +58,14 @@ class Clients(Protocol):
 def aws() -> Iterator[Clients]:
     """moto for every service; returns client(service, account) acting as that account."""
     with mock_aws():
-        sts = boto3.client("sts", region_name=REGION)
-        sessions: dict[str, boto3.Session] = {}
+        sessions: dict[str, Any] = {}
 
         def client(service: str, account: str, region: str = REGION) -> Any:
             if account not in sessions:
-                creds = sts.assume_role(
-                    RoleArn=f"arn:aws:iam::{account}:role/twin-test", RoleSessionName="twin-test"
-                )["Credentials"]
-                sessions[account] = boto3.Session(
-                    aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["SessionToken"],
-                )
-            session: Any = sessions[account]  # boto3's overloads want a literal service name
-            return session.client(service, region_name=region)
+                sessions[account] = acting_as(account, REGION)
+            return sessions[account].client(service, region_name=region)
 
         yield client
-
-
-@pytest.fixture
-def clock() -> TwinClock:
-    # No workers: twin time stands still until a test jumps with advance().
-    return TwinClock()
 
 
 @pytest.fixture

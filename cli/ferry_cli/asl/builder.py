@@ -105,7 +105,7 @@ def retries(*, queued: bool = False) -> list[State]:
     return policy
 
 
-def failure_path(step: str) -> str:
+def caught_at(step: str) -> str:
     """Where a caught error of `step` is kept: `$.failure.<step>`, so the failure's summary can name the step
     even for an error that carries no message (a task's States.Timeout has an empty cause)."""
     return f"$.failure.{step}"
@@ -118,8 +118,8 @@ def catches(errors: Errors, to: str, step: str) -> list[State]:
     class is an ASL change a reviewer sees. Catchers, like retriers, are matched in order.
     """
     return [
-        {"ErrorEquals": names(errors), "ResultPath": failure_path(step), "Next": to},
-        {"ErrorEquals": ["States.ALL"], "ResultPath": failure_path(step), "Next": to},
+        {"ErrorEquals": names(errors), "ResultPath": caught_at(step), "Next": to},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": caught_at(step), "Next": to},
     ]
 
 
@@ -420,7 +420,7 @@ class Flow:
                     "Cause.$": f"States.Format('{noun} still {{}} after {{}} checks (options.maxPollAttempts)', "
                     "$.poll.status, $.poll.attempt)",
                 },
-                "ResultPath": failure_path(f"Check{key}"),
+                "ResultPath": caught_at(f"Check{key}"),
                 "Next": self.failure,
             },
         }

@@ -23,7 +23,7 @@ typecheck: install
 
 validate: install
 	AWS_DEFAULT_REGION=us-east-1 $(VENV)/sam validate --lint --template template.yaml
-	$(VENV)/cfn-lint member-accounts/*.yaml
+	$(VENV)/cfn-lint member-accounts/*.yaml operators/*.yaml
 
 # checkov lives in its own venv: its pinned dependencies must not move the project's boto3/moto.
 .venv-checkov/bin/checkov:

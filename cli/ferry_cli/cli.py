@@ -5,6 +5,11 @@ ferry local plan [--world WORLD] [--input INPUT] [--json]
 ferry plan --input INPUT [--json]
 ferry leftovers [--stack NAME] [--since DAYS] [--input FILE ...] [--json]
 ferry validate --input INPUT
+ferry start --input INPUT [--name NAME] [--follow] [--stack NAME]
+ferry watch RUN [--stack NAME]
+ferry runs [--status STATUS] [--since DAYS] [--limit N] [--stack NAME]
+ferry stop RUN [--cause TEXT] [--stack NAME]
+ferry redrive RUN [--follow] [--stack NAME]
 """
 
 from __future__ import annotations
@@ -12,19 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from aurora_ferry.core import InvalidInputError
 from aurora_ferry.migration import parse_migration_request
+from ferry_cli.follow import DEFAULT_LIMIT_SECONDS, Polling
+from ferry_cli.operate import RUN_STATUSES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORLD = REPO_ROOT / "worlds" / "two-accounts.json"
 DEFAULT_INPUT = REPO_ROOT / "events" / "migrate-cmk.json"
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-
-# State types worth a line of their own while a run is followed; Pass marks and Choices are noise.
-_SHOWN_ENTERED = {"TaskStateEntered", "MapStateEntered", "FailStateEntered"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +120,103 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check an execution input against the contract, offline")
     validate.add_argument("--input", type=Path, required=True)
     validate.set_defaults(command=_validate)
+    _operate_parsers(commands)
     return parser
+
+
+_OPERATE_EXIT = (
+    "Exit status: 0 the run succeeded (or was started, listed, stopped), 1 it ended otherwise or was still "
+    "running when watching gave up (stop: it had already ended), 2 bad input, usage or AWS error."
+)
+
+
+def _operate_parsers(commands: Any) -> None:
+    """`start`, `watch`, `runs`, `stop`: the deployed stack's runs, with the current AWS credentials."""
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=_OPERATE_EXIT)
+        sub.add_argument(
+            "--stack",
+            default="aurora-ferry",
+            metavar="NAME",
+            help="the orchestrator stack (default aurora-ferry)",
+        )
+        sub.add_argument(
+            "--profile",
+            default=None,
+            metavar="NAME",
+            help="AWS profile to use (default: the current credentials)",
+        )
+        return sub
+
+    start = command("start", "validate an input offline, then start a run of the deployed stack")
+    start.add_argument("--input", type=Path, required=True, metavar="FILE")
+    start.add_argument(
+        "--name", default=None, help="execution name (default: a new UUID); the run id derives from it"
+    )
+    start.add_argument("--follow", action="store_true", help="then follow the run as `ferry watch` does")
+    _max_wait(start)
+    start.set_defaults(command=_start)
+    watch = command("watch", "follow a run step by step until it ends, then print its summary")
+    watch.add_argument("run", metavar="RUN", help="execution ARN, or execution name (either state machine)")
+    _max_wait(watch)
+    watch.set_defaults(command=_watch)
+    runs = command("runs", "recent runs of both state machines")
+    runs.add_argument(
+        "--status", type=str.upper, choices=RUN_STATUSES, default=None, help="only runs in this status"
+    )
+    runs.add_argument(
+        "--since",
+        type=_since_days,
+        default=14,
+        metavar="DAYS",
+        help="days back to list (default 14, at most 90)",
+    )
+    runs.add_argument(
+        "--limit", type=_limit, default=50, metavar="N", help="newest N runs (default 50, at most 1000)"
+    )
+    runs.set_defaults(command=_runs)
+    stop = command("stop", "stop a running run; the ended-run cleanup then removes its intermediates")
+    stop.add_argument("run", metavar="RUN", help="execution ARN, or execution name (either state machine)")
+    stop.add_argument(
+        "--cause", default=None, metavar="TEXT", help="why (recorded in the history and the notification)"
+    )
+    stop.set_defaults(command=_stop)
+    redrive = command("redrive", 'resume a parked migration at the step that failed (README "Redrive")')
+    redrive.add_argument("run", metavar="RUN", help="execution ARN, or execution name")
+    redrive.add_argument("--follow", action="store_true", help="then follow the run as `ferry watch` does")
+    _max_wait(redrive)
+    redrive.set_defaults(command=_redrive)
+
+
+def _max_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-wait",
+        type=_seconds,
+        default=DEFAULT_LIMIT_SECONDS,
+        metavar="SECONDS",
+        help=f"stop watching (exit 1) after this long (default {DEFAULT_LIMIT_SECONDS:.0f}: 8 days)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= seconds <= DEFAULT_LIMIT_SECONDS:
+        raise argparse.ArgumentTypeError(f"from 0 to {DEFAULT_LIMIT_SECONDS:.0f} seconds, got {text}")
+    return seconds
+
+
+def _limit(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= count <= 1000:
+        raise argparse.ArgumentTypeError(f"from 1 to 1000 runs, got {count}")
+    return count
 
 
 def _rel(path: Path) -> str:
@@ -173,6 +274,68 @@ def _leftovers(args: argparse.Namespace) -> int:
     return leftovers_command(
         args.stack, args.since, inputs, as_json=args.json, out=sys.stdout, err=sys.stderr
     )
+
+
+def _start(args: argparse.Namespace) -> int:
+    from aurora_ferry.clone import is_clone_input, parse_clone_request
+    from ferry_cli.operate import execution_name_problem, start_command
+
+    # Offline first, with the contract `ferry validate` uses: a refused input makes no AWS call.
+    try:
+        raw = _read_json(args.input, "input")
+        parse_clone_request(raw) if is_clone_input(raw) else parse_migration_request(raw)
+    except SystemExit as error:
+        sys.stderr.write(f"{error}\n")
+        return 2
+    except InvalidInputError as error:
+        for problem in error.problems:
+            sys.stderr.write(f"invalid: {args.input}: {problem}\n")
+        return 2
+    name_problem = execution_name_problem(args.name) if args.name is not None else None
+    if name_problem is not None:
+        sys.stderr.write(f"ferry start: {name_problem}\n")
+        return 2
+    kind = "clone" if is_clone_input(raw) else "migration"
+    polling = _polling(args.max_wait) if args.follow else None
+    return start_command(args.profile, args.stack, raw, kind, args.name, polling, sys.stdout, sys.stderr)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from ferry_cli.operate import watch_command
+
+    return watch_command(args.profile, args.stack, args.run, _polling(args.max_wait), sys.stdout, sys.stderr)
+
+
+def _polling(limit: float) -> Polling:
+    # time.sleep: in the twin, a sleep on its threads waits in twin time (ferry_cli.twin.clock).
+    return Polling(limit=limit, sleep=time.sleep)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from ferry_cli.operate import runs_command
+
+    now = datetime.now(UTC)
+    since = now - timedelta(days=args.since)
+    return runs_command(args.profile, args.stack, args.status, since, args.limit, now, sys.stdout, sys.stderr)
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from ferry_cli.operate import stop_cause_problem, stop_command
+
+    problem = stop_cause_problem(args.cause) if args.cause is not None else None
+    if problem is not None:
+        sys.stderr.write(f"ferry stop: {problem}\n")
+        return 2
+    return stop_command(args.profile, args.stack, args.run, args.cause, sys.stdout, sys.stderr)
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    from ferry_cli.operate import redrive_command
+
+    polling = _polling(args.max_wait) if args.follow else None
+    return redrive_command(args.profile, args.stack, args.run, polling, sys.stdout, sys.stderr)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -250,6 +413,7 @@ def _local_run(args: argparse.Namespace) -> int:
     # Imported here: the twin pulls in moto, which `ferry validate` and real-AWS commands never need.
     from ferry_cli.clone_run import machine_for, world_for
     from ferry_cli.leftovers import FUNCTION_LOGICAL_ID, fetch_listing, listing_event, print_listing
+    from ferry_cli.progress import ProgressPrinter, execution_report, print_outcome
     from ferry_cli.twin.runtime import Twin
     from ferry_cli.twin.world import WorldError, load_world
 
@@ -271,13 +435,18 @@ def _local_run(args: argparse.Namespace) -> int:
             )
             out.write(f"input: {_rel(args.input)}\n")
         execution_arn = twin.start(execution_input, machine=machine_for(execution_input))
-        printer = _ProgressPrinter(out) if not args.json else None
+        printer = ProgressPrinter(out) if not args.json else None
         description = twin.wait(execution_arn, printer.on_event if printer else None, args.timeout)
         history = twin.history(execution_arn)
-        after = twin.inventory()
-        report = _report(
-            description, history, twin.invocations.by_function, before, after, twin.clock.elapsed()
-        )
+        report = {
+            **execution_report(description, history),
+            "twinSeconds": round(twin.clock.elapsed(), 1),
+            "lambdaInvocations": {
+                "total": twin.invocations.total,
+                "byFunction": dict(sorted(twin.invocations.by_function.items())),
+            },
+            "resources": {"before": before, "after": twin.inventory()},
+        }
         # The deployed ListManagedResourcesFunction, invoked as `ferry leftovers` invokes it in AWS.
         listing = (
             fetch_listing(twin.client("lambda"), twin.function_arns[FUNCTION_LOGICAL_ID], listing_event())
@@ -289,141 +458,12 @@ def _local_run(args: argparse.Namespace) -> int:
             report["leftovers"] = listing.to_json()
         out.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
-        _print_outcome(out, report)
+        print_outcome(out, report, f"{report['twinSeconds']:.0f} twin seconds")
         if listing is not None:
             out.write("\nleftovers:\n")
             print_listing(out, sys.stderr, listing)
     status = 0 if report["status"] == "SUCCEEDED" else 1
     return listing.exit_status if listing is not None and status == 0 else status
-
-
-class _ProgressPrinter:
-    """Prints each step as the execution history reports it, at its time from the start of the execution."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.last_status: dict[str, str] = {}
-        self.started: Any = None
-        self.at: Any = None
-
-    def on_event(self, event: dict[str, Any]) -> None:
-        self.at = event["timestamp"]
-        if self.started is None:
-            self.started = self.at
-        kind = event["type"]
-        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
-        if kind in _SHOWN_ENTERED and details and not details["name"].startswith("Check"):
-            self._line(details["name"])
-        elif kind == "TaskStateExited" and details and details["name"].startswith("Check"):
-            output = json.loads(details.get("output") or "{}").get("poll", {})
-            status = str(output.get("status"))
-            key = f"{details['name']}"
-            if self.last_status.get(key) != status or output.get("ready"):
-                self._line(f"{details['name']}: {status} (check {output.get('attempt')})")
-                self.last_status[key] = status
-        elif kind.endswith("Failed") and kind != "ExecutionFailed":
-            failed = event.get(_details_key(event)) or {}
-            self._line(f"! {kind}: {failed.get('error', '')}")
-
-    def _line(self, text: str) -> None:
-        seconds = int((self.at - self.started).total_seconds())
-        self.out.write(f"[{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}] {text}\n")
-        self.out.flush()
-
-
-def _details_key(event: dict[str, Any]) -> str:
-    for key in event:
-        if key.endswith("EventDetails"):
-            return key
-    return ""
-
-
-def _report(
-    description: dict[str, Any],
-    history: list[dict[str, Any]],
-    invocations: dict[str, int],
-    before: dict[str, Any],
-    after: dict[str, Any],
-    twin_seconds: float,
-) -> dict[str, Any]:
-    status = description["status"]
-    report: dict[str, Any] = {
-        "status": status,
-        "executionArn": description["executionArn"],
-        "twinSeconds": round(twin_seconds, 1),
-        "stateTransitions": sum(1 for e in history if e["type"].endswith("StateEntered")),
-        "historyEvents": len(history),
-        "lambdaInvocations": {
-            "total": sum(invocations.values()),
-            "byFunction": dict(sorted(invocations.items())),
-        },
-        "resources": {"before": before, "after": after},
-        # Twin seconds from the start at which each state was entered: the same on any machine (the twin's
-        # clock is virtual), so two runs of one world and input can be compared line by line.
-        "timeline": _timeline(history),
-    }
-    if status == "SUCCEEDED":
-        report["output"] = json.loads(description.get("output") or "null")
-    else:
-        report["error"] = description.get("error")
-        report["cause"] = description.get("cause")
-        report["failedState"] = _failed_state(history)
-    return report
-
-
-def _timeline(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not history:
-        return []
-    start = history[0]["timestamp"]
-    return [
-        {"at": (e["timestamp"] - start).total_seconds(), "state": e["stateEnteredEventDetails"]["name"]}
-        for e in history
-        if e["type"].endswith("StateEntered")
-    ]
-
-
-def _failed_state(history: list[dict[str, Any]]) -> str | None:
-    """The state whose failure ended the run: the one entered last before the first failure event."""
-    last_entered: str | None = None
-    for event in history:
-        details = event.get("stateEnteredEventDetails")
-        if details:
-            last_entered = details["name"]
-        if event["type"] in ("TaskFailed", "LambdaFunctionFailed", "MapStateFailed", "FailStateEntered"):
-            return last_entered
-    return last_entered
-
-
-def _print_outcome(out: TextIO, report: dict[str, Any]) -> None:
-    counts = (
-        f"{report['stateTransitions']} state transitions, {report['lambdaInvocations']['total']} Lambda invocations, "
-        f"{report['historyEvents']} history events"
-    )
-    if report["status"] != "SUCCEEDED":
-        out.write(f"\nFAILED in state {report.get('failedState')}\n  error: {report.get('error')}\n")
-        out.write(f"  cause: {report.get('cause')}\n  {counts}\n")
-        return
-    output = report["output"]
-    if isinstance(output, dict) and output.get("kind") == "clone":
-        from ferry_cli.clone_run import print_clone_outcome
-
-        print_clone_outcome(out, report, counts)
-        return
-    out.write(f"\nSUCCEEDED: run {output['runId']} in {report['twinSeconds']:.0f} twin seconds ({counts})\n")
-    out.write(f"  source {output['source']['accountId']}: {output['source']['snapshotArn']} ")
-    out.write(f"(encryption: {output['source']['encryption']})\n")
-    for target in output["targets"]:
-        out.write(
-            f"  target {target['accountId']}: {target['clusterArn']}\n    endpoint {target['endpoint']}\n"
-        )
-        for timing in target["timings"]:
-            out.write(f"    {timing['step']:<18} {timing['seconds']:>8.0f} s\n")
-    for timing in output["timings"]["source"] + output["timings"]["cleanup"]:
-        out.write(f"  {timing['step']:<26} {timing['seconds']:>8.0f} s\n")
-    for action in output["cleanup"].get("actions", []):
-        out.write(f"  cleanup: {action['action']} {action['arn']}\n")
-    if output["cleanup"].get("error"):
-        out.write(f"  cleanup FAILED: {output['cleanup']['error']}\n")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Step 5: unshare and delete this run's intermediate snapshots, per options.cleanup."""
+"""Step 5: unshare and delete this run's intermediate snapshots, per options.cleanup (or, for a parked run,
+unshare and keep them for a redrive)."""
 
 from typing import Any
 
@@ -11,4 +12,4 @@ from aurora_ferry.migration import LeftoverStore, RunEvent, cleanup
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = RunEvent.parse(event)
-    return cleanup(run.request, run.run_id, LeftoverStore.from_environment())
+    return cleanup(run.request, run.run_id, LeftoverStore.from_environment(), park=bool(event.get("park")))

@@ -99,4 +99,4 @@ def mocked_aws(aws_env: None, fresh_sessions: None) -> Iterator[None]:
 
 
 # The run-building world of the step tests, for the tests of what runs after a step (tests/unit/test_ended.py).
-from tests.unit.test_steps import world  # noqa: E402, F401
+from tests.unit.test_steps import leftovers, world  # noqa: E402, F401

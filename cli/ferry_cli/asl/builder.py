@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_ferry.core import DOMAIN_ERRORS, QUEUED_ERRORS, TARGET_FAILED, TRANSIENT_ERRORS, FerryError
+from aurora_ferry.core import (
+    DOMAIN_ERRORS,
+    QUEUED_ERRORS,
+    TARGET_FAILED,
+    TARGET_PARKED,
+    TRANSIENT_ERRORS,
+    FerryError,
+)
 
 State = dict[str, Any]
 Errors = tuple[type[FerryError], ...]
@@ -48,6 +55,18 @@ POLL_START = {"attempt": 0, "ready": False, "status": "unknown"}
 def names(errors: Errors) -> list[str]:
     """The ErrorEquals names of `errors`: Step Functions names a Lambda error after the raised class."""
     return [error.__name__ for error in errors]
+
+
+# What parks a run instead of failing it, once a task's retries are spent: causes that a later attempt may not
+# meet (Lambda's own faults and timeouts, a task's timeout, throttling, a full copy queue) and a failed Map
+# iteration that parked. A domain error (a refusal, a missing permission, a conflict) still fails the run.
+PARKED_ERRORS = (
+    *LAMBDA_ERRORS,
+    "Sandbox.Timedout",
+    "States.Timeout",
+    *names(TRANSIENT_ERRORS + QUEUED_ERRORS),
+    TARGET_PARKED,
+)
 
 
 def sub(name: str) -> str:
@@ -180,17 +199,21 @@ def _exits(state: State) -> list[State]:
 class Flow:
     """The states of one scope (a state machine, or a Map's iterator), in the order the ASL lists them.
 
-    `failure` is where a caught error or an exhausted wait goes; it may change as the flow grows (before the run
-    creates anything there is nothing to clean up). Every task catches, in a Map's iterator too: there the failure
-    is an `iteration_failure`, which fails the iteration with its account and step (a task's own error would
-    reach the Map's Catch without either).
+    `failure` is where a caught error goes; it may change as the flow grows (before the run creates anything
+    there is nothing to clean up). Once `park` is set, a transient error (PARKED_ERRORS) goes there instead, and
+    the flow remembers where a redrive resumes each step it parks from (`park_path`). Every
+    task catches, in a Map's iterator too: there the failure is an `iteration_failure`, which fails the iteration
+    with its account and step (a task's own error would reach the Map's Catch without either).
     """
 
-    def __init__(self, failure: str, *, errors: Errors = DOMAIN_ERRORS) -> None:
+    def __init__(self, failure: str, *, errors: Errors = DOMAIN_ERRORS, park: str | None = None) -> None:
         self.failure = failure
         self.errors = errors
+        self.park = park
         self._states: dict[str, State] = {}
         self._open: list[tuple[str, State]] = []
+        # The state a redrive resumes at, per step that parks.
+        self._resume: dict[str, str] = {}
 
     def add(self, states: dict[str, State]) -> None:
         """Adds `states` in order; every `Next: None` left open so far goes to the first of them.
@@ -220,8 +243,15 @@ class Flow:
                 raise ValueError(f"{name} goes to {unknown}, which this scope does not have")
         return {"StartAt": next(iter(self._states)), "States": self._states}
 
-    def _catches(self, step: str) -> list[State]:
-        return catches(self.errors, self.failure, step)
+    def _catches(self, step: str, resume: str | None = None) -> list[State]:
+        """`catches` for `step`, with the transient errors parked (between the two, so matched before the
+        catch-all) once the flow parks; a redrive resumes the step at `resume` (by default the step itself)."""
+        caught = catches(self.errors, self.failure, step)
+        if self.park is None:
+            return caught
+        self._resume[step] = resume or step
+        parked = {"ErrorEquals": list(PARKED_ERRORS), "ResultPath": caught_at(step), "Next": self.park}
+        return [caught[0], parked, caught[1]]
 
     def task(
         self,
@@ -282,7 +312,9 @@ class Flow:
     def fail(self, name: str, error_path: str, cause_path: str) -> None:
         self.add({name: {"Type": "Fail", "ErrorPath": error_path, "CausePath": cause_path}})
 
-    def iteration_failure(self, record: str, fail: str, account: str) -> None:
+    def iteration_failure(
+        self, record: str, fail: str, account: str, parked: tuple[str, str] | None = None
+    ) -> None:
         """The failure of a Map iteration: `record` wraps the caught `$.failure` with the iteration's `account`,
         and `fail` fails the iteration with the error TARGET_FAILED and that record as JSON, which the run's
         failure summary unwraps (so a step's error keeps its own name there, and a States.* error is never
@@ -298,6 +330,20 @@ class Flow:
         self.add(
             {fail: {"Type": "Fail", "Error": TARGET_FAILED, "CausePath": "States.JsonToString($.failure)"}}
         )
+        if parked is not None:
+            # The same for a transient error, failing with TARGET_PARKED: the Map's Catch then parks the run.
+            park_record, park_fail = parked
+            comment = "Keeps the target account with the transient error."
+            self.add({park_record: {**wrapped, "Comment": comment, "Next": park_fail}})
+            self.add(
+                {
+                    park_fail: {
+                        "Type": "Fail",
+                        "Error": TARGET_PARKED,
+                        "CausePath": "States.JsonToString($.failure)",
+                    }
+                }
+            )
 
     def cleanup(self, name: str, comment: str, resource: str, parameters: State) -> None:
         """A run's cleanup before it succeeds: its failure fails the run (through `failure`), so that nothing the
@@ -421,6 +467,7 @@ class Flow:
                     "$.poll.status, $.poll.attempt)",
                 },
                 "ResultPath": caught_at(f"Check{key}"),
+                # options.maxPollAttempts is the user's own bound: a wait that reaches it fails, never parks.
                 "Next": self.failure,
             },
         }
@@ -437,7 +484,7 @@ class Flow:
             timeout=POLL_TIMEOUT_SECONDS,
             result="$.poll",
         )
-        check["Catch"] = self._catches(f"Check{key}")
+        check["Catch"] = self._catches(f"Check{key}", resume=f"Start{key}Wait")
         self.add(
             {
                 f"Start{key}Wait": {
@@ -502,7 +549,7 @@ class Flow:
                 # States.Timeout first: the catch-all after it would otherwise take the timeout to the failure.
                 "Catch": [
                     {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.eventWait", "Next": start},
-                    *self._catches(waiting),
+                    *self._catches(waiting, resume=f"Choose{key}Wait"),
                 ],
                 "Next": None,
             }
@@ -528,6 +575,94 @@ class Flow:
             timeout=POLL_TIMEOUT_SECONDS,
             result="$.poll",
         )
-        check["Catch"] = self._catches(f"Check{key}")
+        check["Catch"] = self._catches(f"Check{key}", resume=f"Choose{key}Wait")
         # The poll function computes the delay: the interval itself, or doubled per attempt when adaptive.
         self.add({**states, **self._loop(key, noun, "became available", check, "$.poll.nextDelaySeconds")})
+
+    def park_path(
+        self,
+        cleanup: str,
+        parameters: State,
+        *,
+        summarize: str,
+        reshare: tuple[str, State],
+        shared_mark: str,
+    ) -> None:
+        """Where `park` leads, for a redrive to resume the run (README "Redrive").
+
+        `ParkRun` keeps the caught error and the execution's redrive count; the `cleanup` task (`parameters` and
+        park=true) unshares and keeps the intermediates for the redrive; `ParkedUntilRedrive` (`summarize`) then fails
+        the execution with RunParkedError, naming the step and account, and catches nothing, so that a redrive
+        runs it again: it then lets the run go on. If the run had shared its snapshot (`shared_mark` present), the
+        `reshare` task (resource, parameters) shares it again, and `ResumeRun` goes back to where the parked step
+        resumes. A cleanup or reshare that fails fails the run (through `failure`), which cleans up.
+        """
+        if self.park is None:
+            raise ValueError("park_path needs a flow that parks")
+        cleanup_state = task_state(
+            "Unshares this run's snapshots and keeps its intermediates for a redrive (recorded for deletion).",
+            cleanup,
+            {**parameters, "park": True},
+            timeout=CLEANUP_TIMEOUT_SECONDS,
+            result="$.park.cleanup",
+        )
+        await_state = task_state(
+            "Fails the run as parked until the execution is redriven; on a redrive lets it resume.",
+            summarize,
+            params(state="$", outcome="parked", redriveCount="$$.Execution.RedriveCount"),
+            timeout=60,
+            result="$.park.resumed",
+        )
+        share_resource, share_parameters = reshare
+        reshare_state = task_state(
+            "Shares the snapshot again with the targets, as the parked run had.",
+            share_resource,
+            share_parameters,
+            timeout=300,
+            result="$.shared",
+        )
+        resume_rules = [
+            {"Variable": f"$.park.failure.{step}", "IsPresent": True, "Next": state}
+            for step, state in self._resume.items()
+        ]
+        self.add(
+            {
+                self.park: {
+                    "Type": "Pass",
+                    "Comment": "Keeps the caught error and the redrive count the run parks at.",
+                    "Parameters": params(failure="$.failure", redriveCount="$$.Execution.RedriveCount"),
+                    "ResultPath": "$.park",
+                    "Next": "UnshareForRedrive",
+                },
+                "UnshareForRedrive": {
+                    **cleanup_state,
+                    "Catch": catches(self.errors, self.failure, "UnshareForRedrive"),
+                    "Next": "ForgetFailure",
+                },
+                "ForgetFailure": {
+                    "Type": "Pass",
+                    "Comment": "A resumed step that fails again is caught afresh.",
+                    "Result": {},
+                    "ResultPath": "$.failure",
+                    "Next": "ParkedUntilRedrive",
+                },
+                "ParkedUntilRedrive": {**await_state, "Next": "IsResharing"},
+                "IsResharing": {
+                    "Type": "Choice",
+                    "Comment": "Only a run that had shared its snapshot shares it again.",
+                    "Choices": [{"Variable": shared_mark, "IsPresent": True, "Next": "Reshare"}],
+                    "Default": "ResumeRun",
+                },
+                "Reshare": {
+                    **reshare_state,
+                    "Catch": catches(self.errors, self.failure, "Reshare"),
+                    "Next": "ResumeRun",
+                },
+                "ResumeRun": {
+                    "Type": "Choice",
+                    "Comment": "Back to the step the run parked from.",
+                    "Choices": resume_rules,
+                    "Default": self.failure,
+                },
+            }
+        )

@@ -29,7 +29,7 @@ def target_steps() -> Flow:
     A failed step fails the iteration with its account and step (TargetFailed), which fails the whole Map,
     whose Catch cleans up every target.
     """
-    flow = Flow(failure="RecordTargetFailure")
+    flow = Flow(failure="RecordTargetFailure", park="RecordTargetPause")
     target = run(accountId="$.accountId")
     # How the waits reach the target account, as the copy step returned it.
     access = "$.copy.access"
@@ -107,7 +107,12 @@ def target_steps() -> Flow:
             }
         }
     )
-    flow.iteration_failure("RecordTargetFailure", "TargetFailed", account="$.accountId")
+    flow.iteration_failure(
+        "RecordTargetFailure",
+        "TargetFailed",
+        account="$.accountId",
+        parked=("RecordTargetPause", "TargetParked"),
+    )
     return flow
 
 
@@ -130,6 +135,8 @@ def definition() -> State:
         selector=params(findings="$.warnings"),
     )
     flow.failure = "CleanupAfterFailure"
+    # From here a transient error parks the run for a redrive (README "Redrive").
+    flow.park = "ParkRun"
     flow.task(
         "PrepareSourceSnapshot",
         "Snapshots the source cluster, or copies an automated snapshot to a manual one.",
@@ -160,11 +167,12 @@ def definition() -> State:
     )
     _await(flow, "ShareCopy", "share copy", _snapshot("$.sourceAccess", "$.share.identifier"))
     flow.mark("shareCopyReady")
+    share = params(input="$.input", snapshot="$.share")
     flow.task(
         "ShareSnapshot",
         "Adds the target accounts to the snapshot's restore attribute (never 'all').",
         "ShareSnapshotFunctionArn",
-        params(input="$.input", snapshot="$.share"),
+        share,
         timeout=300,
         result="$.shared",
     )
@@ -195,5 +203,12 @@ def definition() -> State:
         describe="DescribeFailure",
         summarize="SummarizeFunctionArn",
         fail="MigrationFailed",
+    )
+    flow.park_path(
+        "CleanupFunctionArn",
+        run(),
+        summarize="SummarizeFunctionArn",
+        reshare=("ShareSnapshotFunctionArn", share),
+        shared_mark="$.marks.shared",
     )
     return machine(COMMENT, flow, timeout=SEVEN_DAYS)

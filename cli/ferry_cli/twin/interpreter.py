@@ -22,6 +22,7 @@ from unittest import mock
 
 from ferry_cli.twin.cache import cache_path, read_cached, write_cached
 from ferry_cli.twin.clock import TwinClock
+from ferry_cli.twin.redrive import redrive_patches
 
 __all__ = [
     "current_state",
@@ -92,6 +93,7 @@ def interpreter_patches(clock: TwinClock, invoke: Invoke) -> Iterator[None]:
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", lambda_invoke))
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
         stack.enter_context(_ended_stays_ended())
+        stack.enter_context(redrive_patches(clock))
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "boto_client_for", client_for))
         stack.enter_context(

@@ -50,6 +50,8 @@ from ferry_cli.twin.rules import aws_rules
 from ferry_cli.twin.stacks import (
     SamStack,
     create_function_roles,
+    publish_outputs,
+    render_sam_stack,
     sam_function_roles,
 )
 from ferry_cli.twin.world import World
@@ -258,7 +260,8 @@ class Twin:
         }
         # Each function runs under the execution role SAM makes for it from template.yaml, so what the
         # template grants the orchestrator is exactly what its functions may do in the twin.
-        roles = sam_function_roles(SamStack(self.template_path, {}, account, region, stack, physical_ids))
+        sam_stack = SamStack(self.template_path, {}, account, region, stack, physical_ids)
+        roles = sam_function_roles(sam_stack)
         create_function_roles(roles, account)
         self.iam.function_roles = {logical_id: role.role_arn for logical_id, role in roles.items()}
         lam = self.client("lambda")
@@ -288,6 +291,9 @@ class Twin:
             self.state_machine_arns[logical_id] = sfn.create_state_machine(
                 name=f"{stack}-{logical_id}", definition=definition, roleArn=role_arn
             )["stateMachineArn"]
+        # The stack's outputs answer cloudformation:DescribeStacks as in AWS, so the CLI's real-AWS commands
+        # (`ferry start`, `watch`, `runs`, `stop`) run against the twin through the same calls.
+        publish_outputs(self.client("cloudformation"), stack, render_sam_stack(sam_stack).outputs)
 
     # --- Lambda, in-process ---------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import functools
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -459,3 +460,21 @@ def create_function_roles(roles: Mapping[str, FunctionRole], account_id: str) ->
             _put_inline_policy(iam, role.role_name, policy_name, document)
         _attach_managed_policies(iam, role.role_name, role.managed_policy_arns)
         created.add(role.role_name)
+
+
+def publish_outputs(cloudformation: Any, stack_name: str, outputs: Mapping[str, str]) -> None:
+    """Make `outputs` the stack's outputs in moto's CloudFormation, so that DescribeStacks answers them as AWS
+    does for the deployed stack (the CLI's real-AWS commands find the state machines there).
+
+    The twin deploys the stack's resources itself; the moto stack holds only a placeholder resource (a stack
+    needs one) and the outputs, already rendered.
+    """
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {"TwinDeployed": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {name: {"Value": str(value)} for name, value in outputs.items()},
+    }
+    with warnings.catch_warnings():
+        # moto creates no resource for the placeholder, and says so; nothing needs one.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
+        cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps(template))

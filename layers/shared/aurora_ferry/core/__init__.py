@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.errors import PayloadError as PayloadError
     from aurora_ferry.core.errors import PreflightFailedError as PreflightFailedError
     from aurora_ferry.core.errors import ResourceFailedError as ResourceFailedError
+    from aurora_ferry.core.errors import RunParkedError as RunParkedError
     from aurora_ferry.core.errors import SharedSnapshotNotVisibleError as SharedSnapshotNotVisibleError
     from aurora_ferry.core.errors import SnapshotNotShareableError as SnapshotNotShareableError
     from aurora_ferry.core.errors import SourceNotFoundError as SourceNotFoundError
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.stores import resource_key as resource_key
     from aurora_ferry.core.stores import scan_items as scan_items
     from aurora_ferry.core.summaries import TARGET_FAILED as TARGET_FAILED
+    from aurora_ferry.core.summaries import TARGET_PARKED as TARGET_PARKED
     from aurora_ferry.core.summaries import cleanup_action as cleanup_action
     from aurora_ferry.core.summaries import explain as explain
     from aurora_ferry.core.summaries import explain_failure as explain_failure
@@ -152,6 +154,7 @@ if not TYPE_CHECKING:
             "FerryError",
             "InvalidInputError",
             "LeftoverCleanupError",
+            "RunParkedError",
             "PayloadError",
             "PreflightFailedError",
             "ResourceFailedError",
@@ -184,6 +187,7 @@ if not TYPE_CHECKING:
         "stores": ("TableStore", "dynamodb_errors", "resource_key", "scan_items"),
         "summaries": (
             "TARGET_FAILED",
+            "TARGET_PARKED",
             "cleanup_action",
             "explain",
             "explain_failure",

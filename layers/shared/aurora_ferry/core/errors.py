@@ -120,6 +120,13 @@ class CloneVerificationError(FerryError):
     clone)."""
 
 
+class RunParkedError(FerryError):
+    """A run stopped by a transient cause (throttling, a Lambda fault or timeout, a wait that ran out) after it
+    unshared everything and kept its intermediates: `RedriveExecution` resumes it from the step that failed.
+    Raised only by the migration's ParkedUntilRedrive state, which catches nothing, so that the execution fails at
+    that state and a redrive runs it again (README "Redrive")."""
+
+
 class LeftoverCleanupError(FerryError):
     """The scheduled retry of leftover snapshots could not reach or delete some of them (never raised to a
     state machine: it marks the scheduled invocation as failed, so the function's Errors metric shows it)."""

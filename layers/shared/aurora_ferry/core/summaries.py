@@ -11,6 +11,8 @@ from typing import Any
 # The error a failed Map iteration fails with; its cause is {"accountId": ..., "failure": {<step>: {Error,
 # Cause}}} (see the ASL builder's iteration_failure), which `explain_failure` unwraps.
 TARGET_FAILED = "TargetFailed"
+# The same for an iteration stopped by a transient cause: the run parks for a redrive instead of cleaning up.
+TARGET_PARKED = "TargetParked"
 # What a step's error says when Step Functions gives it no cause.
 _SILENT_ERRORS = {
     "States.Timeout": "the step did not finish within its TimeoutSeconds",
@@ -32,7 +34,7 @@ def explain_failure(failure: dict[str, Any], where: Callable[[str], str]) -> tup
     if not step:
         return _public(error), message
     place = where(step)
-    if error == TARGET_FAILED:
+    if error in (TARGET_FAILED, TARGET_PARKED):
         record = _json_object(caught.get("Cause"))
         inner_step, inner = _caught(_json_object(record.get("failure")))
         error, message = explain(inner)
@@ -55,7 +57,11 @@ def explain_run_failure(
     """A failed run's error name and cause: the step that failed and where (``explain_failure``), what the
     cleanup after it did (under ``cleanup_heading``, each action as ``action_text`` writes it) and, when the
     cleanup failed too, why."""
-    error, cause = explain_failure(state.get("failure", {}), where)
+    failure = state.get("failure", {})
+    error, cause = explain_failure(failure, where)
+    # A step that failed while the run handled the first failure (parking it, or sharing again on a redrive).
+    for step, caught in list(failure.items())[1:] if "Error" not in failure else []:
+        cause += f" | then {explain_failure({step: caught}, where)[1]}"
     cleanup = state.get("cleanup")
     if cleanup:
         done = [action_text(action) for action in cleanup.get("actions", [])]

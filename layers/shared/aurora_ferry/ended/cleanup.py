@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aurora_ferry.clone import CloneRequest, cleanup_clone_run
-from aurora_ferry.core import InvalidInputError, logger, naming
+from aurora_ferry.core import InvalidInputError, RunParkedError, logger, naming
 from aurora_ferry.ended.event import ENDED_WITHOUT_CLEANUP, ExecutionEnded
 from aurora_ferry.ended.runs import parse_run_input
 from aurora_ferry.migration import LeftoverStore, cleanup
@@ -28,7 +28,8 @@ def clean_up_after(ended: ExecutionEnded, leftovers: LeftoverStore | None = None
         if isinstance(request, CloneRequest):
             result = cleanup_clone_run(request, run_id, failed=True)
         else:
-            result = cleanup(request, run_id, leftovers)
+            # A parked run waits for a redrive: unshare (it did already), keep what the redrive needs.
+            result = cleanup(request, run_id, leftovers, park=ended.error == RunParkedError.__name__)
     except (ValueError, InvalidInputError) as error:
         # The run refused this input before making anything: there is nothing of it to clean up.
         logger.info("ended run's input is not valid; nothing was made", extra={"error": str(error)})

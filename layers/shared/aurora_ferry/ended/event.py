@@ -18,7 +18,7 @@ from aurora_ferry.core import PayloadError
 # cleanup has run already, and doing it again finds nothing left to do.
 ENDED_WITHOUT_CLEANUP = ("FAILED", "TIMED_OUT", "ABORTED")
 DETAIL_TYPE = "Step Functions Execution Status Change"
-# The detail's fields this model keeps, in its field order.
+# The detail's fields this model requires.
 _DETAIL_FIELDS = ("executionArn", "stateMachineArn", "name", "status", "input")
 
 
@@ -29,6 +29,8 @@ class ExecutionEnded:
     name: str
     status: str
     input: str
+    # The execution's error, for a FAILED one (a parked run fails with RunParkedError).
+    error: str | None = None
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> ExecutionEnded:
@@ -53,4 +55,12 @@ class ExecutionEnded:
             )
         if problems:
             raise PayloadError(problems)
-        return cls(*(str(detail[name]) for name in _DETAIL_FIELDS))
+        error = detail.get("error")
+        return cls(
+            execution_arn=str(detail["executionArn"]),
+            state_machine_arn=str(detail["stateMachineArn"]),
+            name=str(detail["name"]),
+            status=str(detail["status"]),
+            input=str(detail["input"]),
+            error=error if isinstance(error, str) else None,
+        )

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.source_steps import prepare_shareable_snapshot as prepare_shareable_snapshot
     from aurora_ferry.migration.source_steps import prepare_source_snapshot as prepare_source_snapshot
     from aurora_ferry.migration.source_steps import share_snapshot as share_snapshot
+    from aurora_ferry.migration.summary import await_redrive as await_redrive
     from aurora_ferry.migration.summary import summarize_failure as summarize_failure
     from aurora_ferry.migration.summary import summarize_success as summarize_success
     from aurora_ferry.migration.target_steps import copy_shared_snapshot as copy_shared_snapshot
@@ -46,7 +47,7 @@ if not TYPE_CHECKING:
         "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
         "leftovers": ("LeftoverStore", "retry_leftovers"),
         "source_steps": ("prepare_shareable_snapshot", "prepare_source_snapshot", "share_snapshot"),
-        "summary": ("summarize_failure", "summarize_success"),
+        "summary": ("await_redrive", "summarize_failure", "summarize_success"),
         "target_steps": ("copy_shared_snapshot", "create_instances", "restore_cluster"),
     }
     __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

@@ -3,6 +3,7 @@ made, in the source and in every target."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core import (
     AccountAccess,
+    ConfigurationError,
     describe_snapshot,
     error_code,
     logger,
@@ -20,22 +22,44 @@ from aurora_ferry.core import (
 )
 from aurora_ferry.migration.contract import CleanupPolicy, MigrationRequest, source_access, target_access
 from aurora_ferry.migration.copies import restore_accounts
-from aurora_ferry.migration.leftovers import NOT_DELETABLE_YET_CODES, LeftoverStore, record_leftover
+from aurora_ferry.migration.leftovers import (
+    NOT_DELETABLE_YET_CODES,
+    REDRIVE_WINDOW_SECONDS,
+    LeftoverStore,
+    record_leftover,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
 
-def cleanup(request: MigrationRequest, run_id: str, leftovers: LeftoverStore | None = None) -> dict[str, Any]:
+def cleanup(
+    request: MigrationRequest,
+    run_id: str,
+    leftovers: LeftoverStore | None = None,
+    *,
+    park: bool = False,
+) -> dict[str, Any]:
     """Unshare and delete, per the policy, the intermediate snapshots this run made.
 
     Found by their deterministic names and deleted only when they carry this run's tags, so cleanup
     after a failure needs no state from the failed branch and can never touch the caller's snapshots.
     A snapshot that cannot be deleted yet is reported as left in place rather than failing the run, and,
     given a leftover store, recorded there so that the scheduled retry deletes it once it is available.
+
+    A parked run (`park`) unshares the same way but deletes nothing: what the policy would delete is recorded
+    for the scheduled retry to delete once the run can no longer be redriven (README "Redrive").
     """
     policy = request.options.cleanup
+    if park and leftovers is None:
+        raise ConfigurationError("a parked run's intermediates are kept only if recorded: no leftover table")
     actions: list[dict[str, Any]] = []
+
+    def delete(client: RDSClient, access: AccountAccess, raw: Any) -> dict[str, Any]:
+        if park and leftovers is not None:
+            return _keep_for_redrive(leftovers, access, raw, run_id)
+        return _delete(client, access, raw, run_id, leftovers)
+
     source = source_access(request)
     target_ids = [target.account_id for target in request.targets]
     source_client = rds(source)
@@ -49,7 +73,7 @@ def cleanup(request: MigrationRequest, run_id: str, leftovers: LeftoverStore | N
             continue
         actions.append(_unshare(source_client, source, raw, target_ids))
         if policy in (CleanupPolicy.DELETE, CleanupPolicy.KEEP_TARGET_COPIES):
-            actions.append(_delete(source_client, source, raw, run_id, leftovers))
+            actions.append(delete(source_client, source, raw))
         else:
             actions.append(_kept(source, raw))
     for target in request.targets:
@@ -58,11 +82,7 @@ def cleanup(request: MigrationRequest, run_id: str, leftovers: LeftoverStore | N
         raw = _owned_snapshot(client, access, naming.target_copy_id(run_id), run_id)
         if raw is None:
             continue
-        actions.append(
-            _delete(client, access, raw, run_id, leftovers)
-            if policy is CleanupPolicy.DELETE
-            else _kept(access, raw)
-        )
+        actions.append(delete(client, access, raw) if policy is CleanupPolicy.DELETE else _kept(access, raw))
     return {"policy": policy.value, "actions": [a for a in actions if a]}
 
 
@@ -125,6 +145,18 @@ def _delete(
         return action
     metrics.add_metric(name="IntermediatesDeleted", unit=MetricUnit.Count, value=1)
     return {"action": "deleted", "accountId": access.account_id, "arn": raw["DBClusterSnapshotArn"]}
+
+
+def _keep_for_redrive(
+    leftovers: LeftoverStore, access: AccountAccess, raw: Any, run_id: str
+) -> dict[str, Any]:
+    leftover = record_leftover(leftovers, access, raw, run_id, keep_seconds=REDRIVE_WINDOW_SECONDS)
+    return {
+        "action": "kept-for-redrive",
+        "accountId": access.account_id,
+        "arn": raw["DBClusterSnapshotArn"],
+        "deleteAfter": datetime.fromtimestamp(leftover.not_before, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def _kept(access: AccountAccess, raw: Any) -> dict[str, Any]:

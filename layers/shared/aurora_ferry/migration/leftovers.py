@@ -47,6 +47,10 @@ RETRY_FOR_SECONDS = 7 * 24 * 3600
 NOT_DELETABLE_YET_CODES = frozenset({"InvalidDBClusterSnapshotStateFault"})
 IN_PROGRESS_STATUSES = frozenset({"creating", "copying"})
 MAX_RETRY_ITEMS = 1000
+# A parked run's intermediates are kept for as long as Step Functions lets the run be redriven ("14 days",
+# counted from the execution's end: https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html)
+# and a day more; only then does the scheduled retry delete them.
+REDRIVE_WINDOW_SECONDS = 15 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Leftover:
     arn: str
     run_id: str
     retry_until: int
+    # Not deleted before this time (epoch seconds): a parked run may still be redriven and need it.
+    not_before: int = 0
 
     @property
     def key(self) -> str:
@@ -90,6 +96,7 @@ class LeftoverStore(TableStore):
                     "resourceKey": {"S": leftover.key},
                     "leftover": {"S": payload},
                     "retryUntil": {"N": str(leftover.retry_until)},
+                    "notBefore": {"N": str(leftover.not_before)},
                     # DynamoDB TTL removes a row a day after the retry window, should every retry fail.
                     "expiresAt": {"N": str(leftover.retry_until + 24 * 3600)},
                 },
@@ -113,6 +120,7 @@ def _parsed(item: dict[str, Any]) -> Leftover | None:
             arn=str(raw["arn"]),
             run_id=str(raw["runId"]),
             retry_until=int(item["retryUntil"]["N"]),
+            not_before=int(item.get("notBefore", {"N": "0"})["N"]),
         )
     except (KeyError, TypeError, ValueError):
         logger.warning("ignoring a malformed leftover row", extra={"key": item.get("resourceKey")})
@@ -120,21 +128,30 @@ def _parsed(item: dict[str, Any]) -> Leftover | None:
 
 
 def record_leftover(
-    store: LeftoverStore, access: AccountAccess, raw_snapshot: Any, run_id: str, now: float | None = None
+    store: LeftoverStore,
+    access: AccountAccess,
+    raw_snapshot: Any,
+    run_id: str,
+    now: float | None = None,
+    *,
+    keep_seconds: int = 0,
 ) -> Leftover:
-    """Remember a snapshot of this run that cleanup could not delete yet, for retry_leftovers."""
+    """Remember a snapshot of this run for retry_leftovers to delete: one cleanup could not delete yet, or
+    (`keep_seconds` > 0) one a parked run keeps for its redrive, to be deleted only after that."""
     now = time.time() if now is None else now
+    not_before = int(now) + keep_seconds if keep_seconds else 0
     leftover = Leftover(
         access=access,
         identifier=raw_snapshot["DBClusterSnapshotIdentifier"],
         arn=raw_snapshot["DBClusterSnapshotArn"],
         run_id=run_id,
-        retry_until=int(now) + RETRY_FOR_SECONDS,
+        retry_until=max(int(now), not_before) + RETRY_FOR_SECONDS,
+        not_before=not_before,
     )
     store.put(leftover)
     logger.info(
-        "snapshot not deletable yet; its deletion will be retried",
-        extra={"snapshot": leftover.arn, "retry_until": leftover.retry_until_iso},
+        "snapshot recorded; its deletion will be retried",
+        extra={"snapshot": leftover.arn, "not_before": not_before, "retry_until": leftover.retry_until_iso},
     )
     return leftover
 
@@ -147,7 +164,9 @@ def retry_leftovers(store: LeftoverStore | None = None, now: float | None = None
     """
     store = store or LeftoverStore.from_environment()
     now = time.time() if now is None else now
-    counts = {"leftovers": 0, "deleted": 0, "pending": 0, "gone": 0, "untagged": 0, "expired": 0}
+    counts = {
+        "leftovers": 0, "deleted": 0, "pending": 0, "gone": 0, "untagged": 0, "expired": 0, "parked": 0
+    }  # fmt: skip
     problems: list[str] = []
     for leftover in store.scan():
         counts["leftovers"] += 1
@@ -159,6 +178,10 @@ def retry_leftovers(store: LeftoverStore | None = None, now: float | None = None
             metrics.add_metric(name="LeftoversAbandoned", unit=MetricUnit.Count, value=1)
             store.delete(leftover)
             counts["expired"] += 1
+            continue
+        if leftover.not_before > now:
+            # Its parked run may still be redriven: the run's own cleanup deletes it then.
+            counts["parked"] += 1
             continue
         try:
             outcome = _retry_one(leftover)

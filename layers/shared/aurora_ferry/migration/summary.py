@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
-from aurora_ferry.core import cleanup_action, explain_run_failure, mark_at, seconds_between, step_places
+from aurora_ferry.core import (
+    RunParkedError,
+    cleanup_action,
+    explain_run_failure,
+    mark_at,
+    seconds_between,
+    step_places,
+)
 
 # Stage marks recorded by the state machine, in order; each step's time is the gap to the previous mark.
 SOURCE_STAGES = (
@@ -103,6 +110,22 @@ def summarize_failure(state: dict[str, Any]) -> dict[str, str]:
     return {"error": error, "cause": cause}
 
 
+def await_redrive(state: dict[str, Any], redrive_count: int) -> dict[str, int]:
+    """The parked run's last state: it fails the execution with RunParkedError (a cause naming the failed step,
+    its account and what was unshared and kept) until the execution is redriven, and lets the redriven one go
+    on to resume. `redrive_count` is the execution's ($$.Execution.RedriveCount); the run parked at the count
+    kept in `$.park.redriveCount`, so a run that parks again after a redrive waits for the next one."""
+    park = state.get("park") or {}
+    if redrive_count > int(park.get("redriveCount", 0)):
+        return {"redriveCount": redrive_count}
+    parked = summarize_failure({**state, "failure": park.get("failure", {}), "cleanup": park.get("cleanup")})
+    raise RunParkedError(
+        f"{parked['cause']} | parked after {parked['error']}: nothing is shared; redrive this execution "
+        "within 14 days (RedriveExecution) to resume at the step that failed, or leave it and the scheduled "
+        'retry deletes what was kept (README "Redrive")'
+    )
+
+
 def _created(snapshot: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     if not snapshot or not snapshot.get("createdByRun"):
         return {}
@@ -120,6 +143,8 @@ def _timings(points: list[tuple[str, str | None]], labels: dict[str, str | None]
 
 def _cleanup_action(action: Mapping[str, Any]) -> str:
     text = cleanup_action(action)
+    if "deleteAfter" in action:
+        text += f" (for a redrive; deleted by the scheduled retry after {action['deleteAfter']})"
     if "retryUntil" in action:
         text += f" (not deletable yet: deleted once available by the scheduled retry, until {action['retryUntil']})"
     return text

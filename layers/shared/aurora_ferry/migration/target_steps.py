@@ -36,7 +36,7 @@ def copy_shared_snapshot(
     """Copy the shared snapshot (by full ARN) into the target, re-encrypted with the target's key."""
     access = target_access(request, target)
     client = rds(access)
-    _require_cluster_id_free(client, access, target.cluster_identifier)
+    _require_cluster_id_free(client, access, target.cluster_identifier, run_id)
     key = target.kms_key_arn if shared.encrypted else None
     try:
         raw = copy_snapshot(
@@ -56,14 +56,18 @@ def copy_shared_snapshot(
     )
 
 
-def _require_cluster_id_free(client: RDSClient, access: AccountAccess, cluster_id: str) -> None:
+def _require_cluster_id_free(client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str) -> None:
+    """The target cluster's name is free, or taken by this run's own cluster (a redriven run repeats the copy
+    of a target it had already restored)."""
     with translated(access, f"check target cluster id {cluster_id}"):
         try:
-            client.describe_db_clusters(DBClusterIdentifier=cluster_id)
+            clusters = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
         except ClientError as error:
             if error_code(error) == "DBClusterNotFoundFault":
                 return
             raise
+    if clusters and naming.is_tagged_by_run(clusters[0].get("TagList", []), run_id):  # type: ignore[arg-type]
+        return
     raise TargetConflictError(
         f"a cluster named {cluster_id} already exists; choose another targets[].clusterIdentifier",
         account_id=access.account_id,

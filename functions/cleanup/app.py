@@ -12,4 +12,10 @@ from aurora_ferry.migration import LeftoverStore, RunEvent, cleanup
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = RunEvent.parse(event)
-    return cleanup(run.request, run.run_id, LeftoverStore.from_environment(), park=bool(event.get("park")))
+    return cleanup(
+        run.request,
+        run.run_id,
+        LeftoverStore.from_environment(),
+        park=bool(event.get("park")),
+        succeeded=bool(event.get("succeeded")),
+    )

@@ -11,4 +11,11 @@ from aurora_ferry.migration import TargetEvent, create_instances
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = TargetEvent.parse(event)
-    return create_instances(parsed.run.request, parsed.target, parsed.run.run_id, str(event["engine"]))
+    cluster_id = event.get("clusterIdentifier")
+    return create_instances(
+        parsed.run.request,
+        parsed.target,
+        parsed.run.run_id,
+        str(event["engine"]),
+        str(cluster_id) if cluster_id else None,
+    )

@@ -17,9 +17,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         result = poll_cluster(poll.access, poll.identifiers[0], poll.attempt)
     else:
         result = poll_instances(poll.access, poll.identifiers, poll.attempt)
-    # The loop's Wait state sleeps $.poll.nextDelaySeconds; "adaptive" rides along for the next check.
-    return {
-        **result.to_json(),
-        "adaptive": poll.adaptive,
-        "nextDelaySeconds": next_poll_delay(result.attempt, poll.interval_seconds, poll.adaptive),
-    }
+    # The loop's Wait state sleeps $.poll.nextDelaySeconds; "adaptive" rides along for the next check. A
+    # snapshot's progress lets an adaptive wait check near the end it predicts (aurora_ferry.waits.backoff).
+    delay = next_poll_delay(
+        result.attempt,
+        poll.interval_seconds,
+        poll.adaptive,
+        percent=result.percent_progress,
+        elapsed_seconds=result.elapsed_seconds,
+    )
+    return {**result.to_json(), "adaptive": poll.adaptive, "nextDelaySeconds": delay}

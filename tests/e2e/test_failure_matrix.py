@@ -60,6 +60,12 @@ MACHINES = {
             Scenario("two-accounts.json", "migrate-cmk.json"),
             # The poll loops of the waits that RDS events announce are reached when the run polls.
             Scenario("two-accounts.json", "migrate-cmk.json", options={"waitStrategy": "polling"}),
+            # A refresh in place swaps the cluster its first run made.
+            Scenario(
+                "two-accounts.json",
+                "migrate-refresh-in-place.json",
+                before=("migrate-refresh-in-place.json",),
+            ),
         ),
     ),
     "clone": Machine(

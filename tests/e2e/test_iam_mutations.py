@@ -28,6 +28,7 @@ class Mutation:
     event: str
     world: str
     denied: str  # the action the run's failure must name
+    before: tuple[str, ...] = ()  # samples run first (they must succeed): what the run then replaces
 
     @property
     def id(self) -> str:
@@ -38,6 +39,8 @@ MIGRATE = ("migrate-cmk.json", "two-accounts.json")
 CLONE = ("clone-cross-account.json", "clones.json")
 CLONE_EXTERNAL = ("clone-cross-account-external.json", "clones.json")
 CLONE_SAME = ("clone-same-account.json", "clones.json")
+# A refresh in place replaces the cluster its first run made.
+REFRESH = ("migrate-refresh-in-place.json", "two-accounts.json")
 
 MUTATIONS = [
     Mutation("source-account", "CreateOnlyTaggedSnapshots", *MIGRATE, "rds:CreateDBClusterSnapshot"),
@@ -67,6 +70,14 @@ MUTATIONS = [
     Mutation(
         "source-account", "CloneOnlyIntoTaggedClusters", *CLONE_SAME, "rds:RestoreDBClusterToPointInTime"
     ),
+    Mutation("target-account", "RenameOnlyManagedClusters", *REFRESH, "rds:ModifyDBCluster", REFRESH[:1]),
+    Mutation(
+        "target-account",
+        "FinalSnapshotOfReplacedClusters",
+        *REFRESH,
+        "rds:CreateDBClusterSnapshot",
+        REFRESH[:1],
+    ),
 ]
 
 
@@ -85,6 +96,9 @@ def _mutated_templates(tmp_path: Path, mutation: Mutation) -> Path:
 def _run(mutation: Mutation, folder: Path, *, enforce_iam: bool) -> dict[str, Any]:
     machine = "CloneStateMachine" if mutation.event.startswith("clone") else "MigrationStateMachine"
     with running_twin(world=mutation.world, enforce_iam=enforce_iam, member_templates=folder) as twin:
+        for sample in mutation.before:
+            first = twin.wait(twin.start(load_event(sample), machine=machine), timeout_real_seconds=240)
+            assert first["status"] == "SUCCEEDED", first.get("cause")
         description = twin.wait(
             twin.start(load_event(mutation.event), machine=machine), timeout_real_seconds=240
         )

@@ -69,7 +69,7 @@ def target_steps() -> Flow:
         "CreateInstances",
         "Creates the requested instances in the restored cluster.",
         "CreateInstancesFunctionArn",
-        params(engine="$.copy.snapshot.engine"),
+        params(engine="$.copy.snapshot.engine", clusterIdentifier="$.cluster.clusterIdentifier"),
         "$.instances",
     )
     _await(
@@ -80,6 +80,44 @@ def target_steps() -> Flow:
         "RDS-EVENT-0005 (DB instance created) of each instance",
     )
     flow.mark("instancesReady")
+    flow.choice(
+        "IsReplacing",
+        "A refresh in place (onExisting 'replace') swaps the new cluster into the old one's name.",
+        [{"Variable": "$.cluster.replaces", "IsPresent": True, "Next": "StartSwapWait"}],
+        default="TargetDone",
+    )
+    flow.poll_loop(
+        "Swap",
+        "swap",
+        "Renames the replaced cluster aside and the new one into its name, then deletes the old one.",
+        "SwapTargetFunctionArn",
+        target,
+    )
+    marks = {
+        **params(targetCopyReady="$.marks.targetCopyReady", instancesReady="$.marks.instancesReady"),
+        "clusterReady": params(at="$.marks.clusterReady.at"),
+    }
+    flow.add(
+        {
+            "TargetReplaced": {
+                "Type": "Pass",
+                "Comment": "The replaced target as the summary reads it: the cluster under the old name.",
+                "Parameters": {
+                    **params(
+                        accountId="$.accountId",
+                        cluster="$.poll.cluster",
+                        endpoint="$.poll.endpoint",
+                        readerEndpoint="$.poll.readerEndpoint",
+                        replaced="$.poll.replaced",
+                    ),
+                    "copy": params(arn="$.copy.snapshot.arn"),
+                    "instances": params(instanceArns="$.poll.instanceArns"),
+                    "marks": {**marks, "swapped": params(at="$$.State.EnteredTime")},
+                },
+                "End": True,
+            }
+        }
+    )
     # The Map collects one of these per target into the run's state: only what the summary reads, so that the
     # state stays within Step Functions' 256 KiB for 20 targets (README "Input contract").
     flow.add(
@@ -95,13 +133,7 @@ def target_steps() -> Flow:
                     ),
                     "copy": params(arn="$.copy.snapshot.arn"),
                     "instances": params(instanceArns="$.instances.instanceArns"),
-                    "marks": {
-                        **params(
-                            targetCopyReady="$.marks.targetCopyReady",
-                            instancesReady="$.marks.instancesReady",
-                        ),
-                        "clusterReady": params(at="$.marks.clusterReady.at"),
-                    },
+                    "marks": marks,
                 },
                 "End": True,
             }
@@ -191,7 +223,8 @@ def definition() -> State:
         "Cleanup",
         "Unshares and deletes this run's intermediate snapshots per options.cleanup.",
         "CleanupFunctionArn",
-        run(),
+        # Only a run that succeeded retires older target copies (options.keepTargetCopies).
+        run(succeeded=True),
     )
     flow.mark("cleanedUp")
     flow.summarize("Summarize", "Builds the run summary: ARNs, endpoints, timings.", "SummarizeFunctionArn")

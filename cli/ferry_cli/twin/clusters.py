@@ -1,6 +1,7 @@
 """Aurora cluster and instance rules in the twin: creation and deletion take time (rule 1), encryption uses a
 real key (rule 5), an existing identifier is refused (one being deleted included), only an available cluster
-can be snapshotted, and a cluster or instance being deleted refuses what AWS refuses then.
+can be snapshotted, a cluster or instance being deleted refuses what AWS refuses then, and a rename behaves as
+AWS documents it (below).
 
 :class:`ClusterRules` is the cluster family of the one ``RDSBackend`` patch (ferry_cli.twin.rules);
 :func:`check_snapshottable` is the cluster-state rule that CreateDBClusterSnapshot applies
@@ -9,6 +10,7 @@ can be snapshotted, and a cluster or instance being deleted refuses what AWS ref
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any, ClassVar
 
@@ -30,6 +32,21 @@ from ferry_cli.twin.lifecycle import RdsRulesBase
 __all__ = ["ClusterRules", "check_snapshottable"]
 
 _CREATING = threading.Lock()
+# Renaming: "the old DNS name ... is immediately deleted ... The new DNS name ... becomes effective in about
+# two minutes [a cluster; about 10 minutes, an instance]. The renamed [resource] isn't available until the new
+# name becomes effective"; "You can't use an existing ... name when renaming"; tags remain.
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/multi-az-db-cluster-rename.html
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html
+CLUSTER_RENAME_SECONDS = 120.0
+INSTANCE_RENAME_SECONDS = 600.0
+
+
+def _url_identifier(backend: Any) -> str:
+    """The endpoint hash of an account's Region: in AWS every cluster endpoint of an account and Region shares
+    it (<cluster id>.cluster-<hash>.<region>.rds.amazonaws.com), so a cluster renamed to an old cluster's name
+    answers on the old endpoint; moto draws one per cluster."""
+    digest = hashlib.sha256(f"{backend.account_id}:{backend.region_name}".encode()).hexdigest()
+    return digest[:12]
 
 
 def check_snapshottable(cluster_id: str, cluster: Any) -> None:
@@ -50,6 +67,7 @@ class ClusterRules(RdsRulesBase):
         "create_db_cluster",
         "create_db_instance",
         "modify_db_cluster",
+        "modify_db_instance",
         "delete_db_instance",
         "delete_db_cluster",
     )
@@ -93,6 +111,7 @@ class ClusterRules(RdsRulesBase):
             )
             kwargs["kms_key_id"] = kms_key_id
         cluster = self.original("create_db_cluster")(backend, kwargs)
+        cluster.url_identifier = _url_identifier(backend)
         if not encrypted:
             # moto stores a placeholder key even for unencrypted clusters; AWS reports none.
             _clear_placeholder_key(backend, cluster)
@@ -130,10 +149,49 @@ class ClusterRules(RdsRulesBase):
             raise InvalidDBClusterStateFault(
                 f"Cannot modify DB cluster {cluster.db_cluster_identifier}: it is deleting."
             )
+        new_id = kwargs.get("new_db_cluster_identifier")
+        if new_id and cluster is not None:
+            return self._rename_cluster(backend, cluster, str(new_id), kwargs)
         busy = cluster._status if cluster is not None and self.registry.is_tracked(cluster) else None
         result = self.original("modify_db_cluster")(backend, kwargs)
         if busy is not None:
             cluster._status = busy
+        return result
+
+    def _rename_cluster(self, backend: Any, cluster: Any, new_id: str, kwargs: dict[str, Any]) -> Any:
+        """ModifyDBCluster with NewDBClusterIdentifier: refused unless the cluster is available and the name is
+        free; the old name is free at once, the cluster is "renaming" for CLUSTER_RENAME_SECONDS, and its
+        instances stay its members (moto keeps them pointing at the old name)."""
+        old_id = cluster.db_cluster_identifier
+        if cluster._status != "available" or self.registry.is_tracked(cluster):
+            raise InvalidDBClusterStateFault(f"DB cluster {old_id} is {cluster._status}, not available.")
+        if new_id.lower() in backend.clusters:
+            raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
+        result = self.original("modify_db_cluster")(backend, kwargs)
+        for database in backend.databases.values():
+            if getattr(database, "db_cluster_identifier", None) == old_id:
+                database.db_cluster_identifier = cluster.db_cluster_identifier
+        self.registry.track("cluster", cluster, "renaming", CLUSTER_RENAME_SECONDS)
+        return result
+
+    def modify_db_instance(self, backend: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
+        """ModifyDBInstance: a rename (NewDBInstanceIdentifier) is refused unless the instance is available and
+        the name is free ("DBInstanceAlreadyExists"); the instance is then "renaming" for
+        INSTANCE_RENAME_SECONDS. Other modifications are moto's."""
+        self.registry.advance()
+        new_id = db_kwargs.get("new_db_instance_identifier")
+        database = backend.databases.get(db_instance_identifier)
+        if not new_id or database is None:
+            return self.original("modify_db_instance")(backend, db_instance_identifier, db_kwargs)
+        if database.status != "available" or self.registry.is_tracked(database):
+            raise RDSClientError(
+                "InvalidDBInstanceState",
+                f"Instance {db_instance_identifier} is {database.status}, not available.",
+            )
+        if str(new_id) in backend.databases:
+            raise RDSClientError("DBInstanceAlreadyExists", "DB instance already exists")
+        result = self.original("modify_db_instance")(backend, db_instance_identifier, db_kwargs)
+        self.registry.track("instance", database, "renaming", INSTANCE_RENAME_SECONDS)
         return result
 
     def delete_db_instance(self, backend: Any, db_instance_identifier: str, **kwargs: Any) -> Any:

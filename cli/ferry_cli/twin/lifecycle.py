@@ -9,6 +9,9 @@ answer not found; moto removes it at once. Status values:
 https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Aurora.Status
 https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/accessing-monitoring.html#Overview.DBInstance.Status
 https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html (PercentProgress)
+A snapshot's ``PercentProgress`` follows the world's :class:`ProgressCurve` while it is created or copied, and
+its ``SnapshotCreateTime`` is the twin time it started; the ``Date`` header of every answer is twin time too,
+as AWS's clock is in the twin (the copy poll measures elapsed time between the two).
 
 Here: the :class:`TwinRegistry` of tracked resources (on their way to ``available``, or ``deleting`` on their
 way out, when a removal given by the rule that deleted them runs), the :class:`Durations` they take, the
@@ -21,11 +24,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from itertools import pairwise
+from typing import Any, ClassVar, Literal, Self
+from unittest import mock
 
+from moto.core import responses as moto_responses
 from moto.rds.models import DBCluster, RDSBackend
 
 from ferry_cli.twin.clock import TwinClock
@@ -34,9 +41,11 @@ from ferry_cli.twin.patching import MotoPatch
 LOG = logging.getLogger(__name__)
 
 __all__ = [
+    "PROGRESS_CURVES",
     "ClusterStatusRule",
     "Durations",
     "PendingResource",
+    "ProgressCurve",
     "RdsRulesBase",
     "ResourceKind",
     "Transition",
@@ -47,8 +56,51 @@ ResourceKind = Literal["cluster-snapshot", "cluster", "instance"]
 
 
 @dataclass(frozen=True)
+class ProgressCurve:
+    """How a snapshot's ``PercentProgress`` moves while it is created or copied: ``points`` are (share of the
+    duration passed, percent), joined by straight lines, from (0, 0) to (1, 100).
+
+    AWS documents PercentProgress as "the percentage of the estimated data that has been transferred", not how it
+    moves with time; a copy can wait at 0 % while queued (at most five copies in progress per Region and account)
+    and need not move linearly, which is what the copy poll must cope with. The percentage is a whole number,
+    truncated, and never 100 before the snapshot is available.
+    """
+
+    points: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 100.0))
+
+    def __post_init__(self) -> None:
+        points = self.points
+        if len(points) < 2 or points[0] != (0.0, 0.0) or points[-1] != (1.0, 100.0):
+            raise ValueError("must start at [0, 0] and end at [1, 100]")
+        for (x0, y0), (x1, y1) in pairwise(points):
+            if not x0 < x1:
+                raise ValueError(f"the shares of the duration must increase ({x0:g} then {x1:g})")
+            if not y0 <= y1:
+                raise ValueError(f"the percentages must not decrease ({y0:g} then {y1:g})")
+
+    def percent(self, fraction: float) -> int:
+        """PercentProgress once `fraction` of the duration has passed (at most 99)."""
+        fraction = min(max(fraction, 0.0), 1.0)
+        for (x0, y0), (x1, y1) in pairwise(self.points):
+            if fraction <= x1:
+                return min(99, int(y0 + (y1 - y0) * (fraction - x0) / (x1 - x0)))
+        return 99
+
+
+# The curves a world names ("snapshotProgress"): the same rate throughout; a slow first half (20 % at half time);
+# a quarter of the time queued at 0 %, then steady; a fast first half (80 % at half time) and a slow end.
+PROGRESS_CURVES: dict[str, ProgressCurve] = {
+    "linear": ProgressCurve(),
+    "slow-start": ProgressCurve(((0.0, 0.0), (0.5, 20.0), (1.0, 100.0))),
+    "queued": ProgressCurve(((0.0, 0.0), (0.25, 0.0), (1.0, 100.0))),
+    "slow-finish": ProgressCurve(((0.0, 0.0), (0.5, 80.0), (1.0, 100.0))),
+}
+
+
+@dataclass(frozen=True)
 class Durations:
-    """How long (in twin seconds) each asynchronous Aurora operation takes in the twin."""
+    """How long (in twin seconds) each asynchronous Aurora operation takes in the twin, and how a snapshot's
+    PercentProgress moves meanwhile."""
 
     snapshot_create: float = 600.0
     snapshot_copy: float = 900.0
@@ -56,6 +108,7 @@ class Durations:
     instance_create: float = 600.0
     instance_delete: float = 300.0
     cluster_delete: float = 300.0
+    snapshot_progress: ProgressCurve = field(default_factory=ProgressCurve)
 
 
 @dataclass(frozen=True)
@@ -100,6 +153,7 @@ class _Tracked:
     busy_status: str = "creating"
     # A deletion: what removes the resource from moto once ``ready_at`` has passed (instead of "available").
     remove: Callable[[], None] | None = None
+    progress: ProgressCurve = field(default_factory=ProgressCurve)
 
     def transition(self, status: str) -> Transition:
         resource = self.resource
@@ -167,8 +221,16 @@ class TwinRegistry:
                 and t.resource.region == region
             )
 
-    def track(self, kind: ResourceKind, resource: Any, busy_status: str, duration: float) -> None:
-        """Put ``resource`` in ``busy_status`` until ``duration`` twin seconds have passed."""
+    def track(
+        self,
+        kind: ResourceKind,
+        resource: Any,
+        busy_status: str,
+        duration: float,
+        progress: ProgressCurve | None = None,
+    ) -> None:
+        """Put ``resource`` in ``busy_status`` until ``duration`` twin seconds have passed; a snapshot's
+        PercentProgress follows ``progress`` (linear by default) and it was created now in twin time."""
         with self._lock:
             now = self.clock.now()
             ready_at = now + timedelta(seconds=max(0.0, duration))
@@ -181,7 +243,11 @@ class TwinRegistry:
             self._set_status(kind, resource, busy_status)
             if kind == "cluster-snapshot":
                 resource.percent_progress = 0
-            tracked = _Tracked(kind, resource, now, ready_at, busy_status)
+                # moto stamps SnapshotCreateTime with the real time (naive UTC); the twin's RDS runs on twin time.
+                resource.created = now.replace(tzinfo=None)
+            tracked = _Tracked(
+                kind, resource, now, ready_at, busy_status, progress=progress or ProgressCurve()
+            )
             self._tracked[id(resource)] = tracked
             started = tracked.transition(busy_status)
         self.changed.set()
@@ -261,8 +327,10 @@ class TwinRegistry:
                 elif tracked.kind == "cluster-snapshot":
                     total = (tracked.ready_at - tracked.started_at).total_seconds()
                     done = (now - tracked.started_at).total_seconds()
-                    # Linear progress, never 100 before the snapshot is actually available.
-                    tracked.resource.percent_progress = min(99, int(100 * done / total)) if total > 0 else 99
+                    # The world's curve, never 100 before the snapshot is actually available.
+                    tracked.resource.percent_progress = (
+                        tracked.progress.percent(done / total) if total > 0 else 99
+                    )
             self.finished.extend(finished_now)
         if finished_now or gone_now:
             self._notify(finished_now + gone_now)
@@ -366,6 +434,17 @@ class RdsRulesBase(MotoPatch):
 
     def replacements(self) -> dict[str, Any]:
         return {**super().replacements(), **{name: self._advancing(name) for name in self.advance_first}}
+
+    @contextmanager
+    def installed(self) -> Iterator[Self]:
+        """Also answer with the twin's time in every response's ``Date`` header, which moto stamps with the real
+        time: AWS's clock in the twin is the twin's (rule 1 in the module docstring)."""
+        with super().installed() as rules, mock.patch.object(moto_responses, "utcnow", self._utcnow):
+            yield rules
+
+    def _utcnow(self) -> datetime:
+        # Naive UTC, as moto's own utcnow.
+        return self.registry.clock.now().replace(tzinfo=None)
 
     def _advancing(self, name: str) -> Callable[..., Any]:
         def replacement(backend: Any, *args: Any, **kwargs: Any) -> Any:

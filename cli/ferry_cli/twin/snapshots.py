@@ -1,7 +1,7 @@
 """Aurora cluster snapshot rules in the twin: create, copy, delete, share and restore.
 
 Rule 1 (lifecycle): a manual snapshot is ``creating`` and a copy ``copying`` until the twin's clock says
-otherwise (ferry_cli.twin.lifecycle).
+otherwise, its PercentProgress following the world's curve meanwhile (ferry_cli.twin.lifecycle).
 Rule 2: copy, share and restore need an available snapshot; a snapshot being created can't be deleted, while
 deleting a copy in progress cancels it.
 Rule 3: another account's snapshot is reachable only through its ARN, and only by the accounts it was shared
@@ -108,7 +108,13 @@ class SnapshotRules(RdsRulesBase):
             check_snapshottable(str(cluster_id), cluster)
         snapshot = self.original("create_db_cluster_snapshot")(backend, *args, **kwargs)
         if snapshot.snapshot_type == "manual":
-            self.registry.track("cluster-snapshot", snapshot, "creating", self.durations.snapshot_create)
+            self.registry.track(
+                "cluster-snapshot",
+                snapshot,
+                "creating",
+                self.durations.snapshot_create,
+                self.durations.snapshot_progress,
+            )
         return snapshot
 
     def copy_db_cluster_snapshot(
@@ -177,7 +183,13 @@ class SnapshotRules(RdsRulesBase):
             kms_key_id=kms_key_id,
             **kwargs,
         )
-        self.registry.track("cluster-snapshot", copied, "copying", self.durations.snapshot_copy)
+        self.registry.track(
+            "cluster-snapshot",
+            copied,
+            "copying",
+            self.durations.snapshot_copy,
+            self.durations.snapshot_progress,
+        )
         return copied
 
     def delete_db_cluster_snapshot(self, backend: Any, db_snapshot_identifier: str) -> Any:

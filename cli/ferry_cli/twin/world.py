@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ferry_cli.twin.lifecycle import Durations
+from ferry_cli.twin.lifecycle import PROGRESS_CURVES, Durations, ProgressCurve
 
 DEFAULT_KEY_ACTIONS = [
     "kms:CreateGrant",
@@ -161,7 +161,10 @@ def parse_world(raw: Any) -> World:
     unknown = set(durations_raw) - set(names)
     if unknown:
         raise WorldError(f"durations.{sorted(unknown)[0]}: unknown; allowed: {', '.join(names)}")
-    durations = Durations(**{names[k]: float(v) for k, v in durations_raw.items()})
+    durations = Durations(
+        **{names[k]: float(v) for k, v in durations_raw.items()},
+        snapshot_progress=_progress_curve(raw.get("snapshotProgress", "linear")),
+    )
     accounts_raw = raw.get("accounts")
     if not isinstance(accounts_raw, list) or not accounts_raw:
         raise WorldError("accounts: required list of accounts")
@@ -174,6 +177,30 @@ def parse_world(raw: Any) -> World:
         accounts=accounts,
         clock_start=clock_start,
     )
+
+
+def _progress_curve(raw: Any) -> ProgressCurve:
+    """``snapshotProgress``: a named curve, or [share of the duration, percent] points (lifecycle.ProgressCurve)."""
+    if isinstance(raw, str):
+        if raw not in PROGRESS_CURVES:
+            raise WorldError(
+                f"snapshotProgress: unknown curve {raw!r}; named curves: {', '.join(PROGRESS_CURVES)}"
+            )
+        return PROGRESS_CURVES[raw]
+    if not isinstance(raw, list) or not all(
+        isinstance(point, list)
+        and len(point) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+        for point in raw
+    ):
+        raise WorldError(
+            "snapshotProgress: a curve name or a list of [share of the duration, percent] points, "
+            "e.g. [[0, 0], [0.25, 0], [1, 100]]"
+        )
+    try:
+        return ProgressCurve(tuple((float(x), float(y)) for x, y in raw))
+    except ValueError as error:
+        raise WorldError(f"snapshotProgress: {error}") from error
 
 
 def _clock_start(clock: Any) -> datetime | None:

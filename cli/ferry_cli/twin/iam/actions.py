@@ -356,6 +356,25 @@ def _change_snapshot(call: Call, lookup: Lookup) -> list[Check]:
     return [_check(call, f"rds:{call.operation}", arn, _resource_context(snapshot), owner)]
 
 
+@_maps("rds", "AddTagsToResource")
+def _add_tags(call: Call, lookup: Lookup) -> list[Check]:
+    """Tags added to an existing resource (a refresh tags the cluster it renames aside, a run the target copy it
+    keeps with its cluster): the action on that resource, with its own tags (aws:ResourceTag) and the request's
+    (aws:RequestTag, aws:TagKeys), the condition keys the Service Authorization Reference lists for
+    rds:AddTagsToResource."""
+    arn = call.str_param("ResourceName") or "*"
+    kind = arn.split(":")[5] if arn.startswith("arn:") and arn.count(":") >= 6 else ""
+    finders: dict[str, Find] = {
+        "cluster-snapshot": lookup.cluster_snapshot,
+        "cluster": lookup.cluster,
+        "db": lookup.instance,
+    }
+    find = finders.get(kind)
+    facts = find(arn, call.account_id, call.region) if find is not None else None
+    context = {**_resource_context(facts), **_tag_context(_request_tags(call.params.get("Tags")))}
+    return [_check(call, call.action, arn, context, _owner(call, arn))]
+
+
 # --- RDS: clusters and instances --------------------------------------------------------------------------
 
 
@@ -465,6 +484,21 @@ def _create_instance(call: Call, lookup: Lookup) -> list[Check]:
 def _delete_instance(call: Call, lookup: Lookup) -> list[Check]:
     instance, arn, owner = _named(call, lookup.instance, "db", "DBInstanceIdentifier")
     return [_check(call, "rds:DeleteDBInstance", arn, _resource_context(instance), owner)]
+
+
+# A refresh in place renames (and unprotects) the replaced cluster and instances: authorised on the resource as it
+# is named now, with its tags (the service authorization reference lists no resource for the new name).
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
+@_maps("rds", "ModifyDBCluster")
+def _modify_cluster(call: Call, lookup: Lookup) -> list[Check]:
+    cluster, arn, owner = _named(call, lookup.cluster, "cluster", "DBClusterIdentifier")
+    return [_check(call, "rds:ModifyDBCluster", arn, _resource_context(cluster), owner)]
+
+
+@_maps("rds", "ModifyDBInstance")
+def _modify_instance(call: Call, lookup: Lookup) -> list[Check]:
+    instance, arn, owner = _named(call, lookup.instance, "db", "DBInstanceIdentifier")
+    return [_check(call, "rds:ModifyDBInstance", arn, _resource_context(instance), owner)]
 
 
 @_maps("rds", "DeleteDBCluster")

@@ -52,6 +52,32 @@ def target_copy_id(run_id: str) -> str:
     return f"{SNAPSHOT_PREFIX}{run_id}-copy"
 
 
+def is_target_copy_id(identifier: str) -> bool:
+    """Is ``identifier`` named like a run's target copy (``target_copy_id``)? A first sieve only: tags decide."""
+    return identifier.startswith(SNAPSHOT_PREFIX) and identifier.endswith("-copy")
+
+
+# Refresh in place (README "Refresh in place"): the new cluster is restored under a temporary name, the old one
+# is renamed aside (tagged with the run that did it and, per instance, the name it had) and then deleted.
+REPLACED_BY_TAG = "aurora-ferry:replaced-by"
+REPLACED_NAME_TAG = "aurora-ferry:replaced-name"
+
+
+def replacement_cluster_id(run_id: str) -> str:
+    """The new cluster's name until the swap (a run id is at most 40 characters: this stays under 63)."""
+    return f"{SNAPSHOT_PREFIX}{run_id}-new"
+
+
+def replaced_cluster_id(run_id: str) -> str:
+    """The old cluster's name once renamed aside, until it is deleted."""
+    return f"{SNAPSHOT_PREFIX}{run_id}-old"
+
+
+def final_snapshot_id(run_id: str) -> str:
+    """The final snapshot of a replaced cluster (under the managed prefix, so the target role may take it)."""
+    return f"{SNAPSHOT_PREFIX}{run_id}-final"
+
+
 def instance_id(cluster_identifier: str, index: int) -> str:
     suffix = f"-{index + 1}"
     return cluster_identifier[: 63 - len(suffix)].rstrip("-") + suffix
@@ -66,3 +92,21 @@ def tags_for(run_id: str, purpose: str, extra: dict[str, str] | None = None) -> 
 def is_tagged_by_run(tag_list: list[dict[str, str]] | list[object], run_id: str) -> bool:
     tags = {t["Key"]: t["Value"] for t in tag_list if isinstance(t, dict)}
     return tags.get(MANAGED_TAG) == "true" and tags.get(RUN_ID_TAG) == run_id
+
+
+# Retention (options.keepTargetCopies): a successful run tags the target copy it keeps with the cluster restored
+# from it, and counts, per cluster, only the copies that carry all three tags below. A copy kept by a run that
+# failed or parked never gets the tag, so retention can never take the copy a redrive still needs.
+TARGET_CLUSTER_TAG = "aurora-ferry:target-cluster"
+TARGET_COPY_PURPOSE = "target-copy"
+
+
+def is_target_copy_of(tag_list: list[dict[str, str]] | list[object], cluster_identifier: str) -> bool:
+    """Is this (a snapshot's tags) a managed target copy kept for the target cluster ``cluster_identifier``?"""
+    tags = {t["Key"]: t["Value"] for t in tag_list if isinstance(t, dict)}
+    return (
+        tags.get(MANAGED_TAG) == "true"
+        and tags.get(PURPOSE_TAG) == TARGET_COPY_PURPOSE
+        # RDS stores cluster identifiers in lower case and matches them without regard to case.
+        and tags.get(TARGET_CLUSTER_TAG, "").lower() == cluster_identifier.lower()
+    )

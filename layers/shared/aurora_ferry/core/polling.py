@@ -4,12 +4,15 @@ clone's waits all ask of a snapshot, a cluster or a set of instances, and the pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from aurora_ferry.core.access import rds, translated
+from botocore.exceptions import ClientError
+
+from aurora_ferry.core.access import error_code, rds, translated
 from aurora_ferry.core.accounts import AccountAccess
 from aurora_ferry.core.errors import PayloadError, ResourceFailedError
-from aurora_ferry.core.snapshots import describe_snapshot
 from aurora_ferry.core.validation import required_field
 
 SNAPSHOT_FAILED = frozenset({"failed", "incompatible-restore", "deleted"})
@@ -32,6 +35,10 @@ class PollResult:
     ready: bool
     attempt: int
     details: dict[str, Any]
+    # A snapshot's PercentProgress, and the seconds since its SnapshotCreateTime on RDS's own clock: what the
+    # next check of a copy is scheduled from (aurora_ferry.waits.backoff). Not part of the state's payload.
+    percent_progress: int | None = None
+    elapsed_seconds: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "ready": self.ready, "attempt": self.attempt, **self.details}
@@ -69,7 +76,7 @@ class PollEvent:
 
 
 def poll_snapshot(access: AccountAccess, identifier: str, attempt: int) -> PollResult:
-    raw = describe_snapshot(rds(access), access, identifier)
+    raw, answered_at = _describe_snapshot_at(access, identifier)
     if raw is None:
         raise ResourceFailedError(
             f"cluster snapshot {identifier} disappeared while the run was waiting for it",
@@ -79,9 +86,41 @@ def poll_snapshot(access: AccountAccess, identifier: str, attempt: int) -> PollR
     status = raw.get("Status", "unknown")
     if status in SNAPSHOT_FAILED:
         raise _failed(f"cluster snapshot {identifier}", status, access)
+    percent = int(raw.get("PercentProgress", 0))
+    created = raw.get("SnapshotCreateTime")
+    elapsed = (answered_at - created).total_seconds() if isinstance(created, datetime) else None
     return PollResult(
-        status, status == "available", attempt + 1, {"percentProgress": raw.get("PercentProgress", 0)}
+        status, status == "available", attempt + 1, {"percentProgress": percent}, percent, elapsed
     )
+
+
+def _describe_snapshot_at(access: AccountAccess, identifier: str) -> tuple[Any, datetime]:
+    """The snapshot (None if not found), and when RDS answered.
+
+    Like aurora_ferry.core.snapshots.describe_snapshot, but keeping the response's Date header: RDS stamped
+    both it and SnapshotCreateTime, so their difference is how long the snapshot has been in progress with no
+    skew between the Lambda's clock and RDS's. Without the header, the Lambda's clock stands in.
+    """
+    with translated(access, f"describe cluster snapshot {identifier}"):
+        try:
+            found = rds(access).describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)
+        except ClientError as error:
+            if error_code(error) == "DBClusterSnapshotNotFoundFault":
+                return None, datetime.now(UTC)
+            raise
+    snapshots = found.get("DBClusterSnapshots", [])
+    return (snapshots[0] if snapshots else None), _answered_at(found)
+
+
+def _answered_at(answer: Any) -> datetime:
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        answered = parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        answered = None
+    if answered is None or answered.tzinfo is None:
+        return datetime.now(UTC)
+    return answered
 
 
 def poll_cluster(access: AccountAccess, cluster_id: str, attempt: int) -> PollResult:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.contract import MAX_TARGETS as MAX_TARGETS
     from aurora_ferry.migration.contract import CleanupPolicy as CleanupPolicy
     from aurora_ferry.migration.contract import MigrationRequest as MigrationRequest
+    from aurora_ferry.migration.contract import OnExisting as OnExisting
     from aurora_ferry.migration.contract import Target as Target
     from aurora_ferry.migration.contract import parse_migration_request as parse_migration_request
     from aurora_ferry.migration.contract import source_access as source_access
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.summary import await_redrive as await_redrive
     from aurora_ferry.migration.summary import summarize_failure as summarize_failure
     from aurora_ferry.migration.summary import summarize_success as summarize_success
+    from aurora_ferry.migration.swap import roll_back_swaps as roll_back_swaps
+    from aurora_ferry.migration.swap import swap_step as swap_step
     from aurora_ferry.migration.target_steps import copy_shared_snapshot as copy_shared_snapshot
     from aurora_ferry.migration.target_steps import create_instances as create_instances
     from aurora_ferry.migration.target_steps import restore_cluster as restore_cluster
@@ -39,6 +42,7 @@ if not TYPE_CHECKING:
             "MAX_TARGETS",
             "CleanupPolicy",
             "MigrationRequest",
+            "OnExisting",
             "Target",
             "parse_migration_request",
             "source_access",
@@ -48,6 +52,7 @@ if not TYPE_CHECKING:
         "leftovers": ("LeftoverStore", "retry_leftovers"),
         "source_steps": ("prepare_shareable_snapshot", "prepare_source_snapshot", "share_snapshot"),
         "summary": ("await_redrive", "summarize_failure", "summarize_success"),
+        "swap": ("roll_back_swaps", "swap_step"),
         "target_steps": ("copy_shared_snapshot", "create_instances", "restore_cluster"),
     }
     __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

@@ -1,5 +1,6 @@
 """The migration's last step: unshare and delete (per options.cleanup) the intermediate snapshots the run
-made, in the source and in every target."""
+made, in the source and in every target; and, with options.keepTargetCopies, retire the older target copies
+earlier runs kept."""
 
 from __future__ import annotations
 
@@ -20,14 +21,21 @@ from aurora_ferry.core import (
     rds,
     translated,
 )
-from aurora_ferry.migration.contract import CleanupPolicy, MigrationRequest, source_access, target_access
-from aurora_ferry.migration.copies import restore_accounts
+from aurora_ferry.migration.contract import (
+    CleanupPolicy,
+    MigrationRequest,
+    Target,
+    source_access,
+    target_access,
+)
+from aurora_ferry.migration.copies import kept_copies_of, restore_accounts
 from aurora_ferry.migration.leftovers import (
     NOT_DELETABLE_YET_CODES,
     REDRIVE_WINDOW_SECONDS,
     LeftoverStore,
     record_leftover,
 )
+from aurora_ferry.migration.swap import roll_back_swaps
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -39,6 +47,7 @@ def cleanup(
     leftovers: LeftoverStore | None = None,
     *,
     park: bool = False,
+    succeeded: bool = False,
 ) -> dict[str, Any]:
     """Unshare and delete, per the policy, the intermediate snapshots this run made.
 
@@ -49,6 +58,10 @@ def cleanup(
 
     A parked run (`park`) unshares the same way but deletes nothing: what the policy would delete is recorded
     for the scheduled retry to delete once the run can no longer be redriven (README "Redrive").
+
+    With options.keepTargetCopies, a run that `succeeded` (the success path's own cleanup says so) and delivered
+    every target then keeps, per target cluster, only the
+    newest N copies kept by runs (this run's included) and deletes the older ones (README "Cleanup").
     """
     policy = request.options.cleanup
     if park and leftovers is None:
@@ -76,6 +89,11 @@ def cleanup(
             actions.append(delete(source_client, source, raw))
         else:
             actions.append(_kept(source, raw))
+    keep = request.options.keep_target_copies if succeeded and not park else None
+    if keep is not None and not all(_delivered(request, target, run_id) for target in request.targets):
+        # Only a run that delivered every target retires older copies (see _delivered).
+        logger.info("run did not deliver every target; older target copies are left as they are")
+        keep = None
     for target in request.targets:
         access = target_access(request, target)
         client = rds(access)
@@ -83,7 +101,92 @@ def cleanup(
         if raw is None:
             continue
         actions.append(delete(client, access, raw) if policy is CleanupPolicy.DELETE else _kept(access, raw))
+        if keep is not None and policy is CleanupPolicy.KEEP_TARGET_COPIES:
+            actions.extend(_retain_newest(client, access, raw, target.cluster_identifier, keep))
+    # Last, after every share is withdrawn: a refresh in place that failed before the old cluster was deleted
+    # puts it back under its name (which may wait for a rename in progress).
+    actions += roll_back_swaps(request, run_id)
     return {"policy": policy.value, "actions": [a for a in actions if a]}
+
+
+# --- retention (options.keepTargetCopies) -----------------------------------------------------------------
+
+
+def _delivered(request: MigrationRequest, target: Target, run_id: str) -> bool:
+    """Did this run deliver the target: its cluster, made by this run, available with every instance available?
+
+    The state machine calls this function the same way after success (Cleanup) and after a failure
+    (CleanupAfterFailure), so it tells the two apart from what the run left in AWS: a run that failed or was
+    stopped before its Map finished has at least one target short of this. A parked run never gets here.
+    """
+    access = target_access(request, target)
+    client = rds(access)
+    cluster_id = target.cluster_identifier
+    with translated(access, f"check target cluster {cluster_id} before retiring older copies"):
+        try:
+            clusters = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
+        except ClientError as error:
+            if error_code(error) == "DBClusterNotFoundFault":
+                return False
+            raise
+        if not clusters or clusters[0].get("Status") != "available":
+            return False
+        if not naming.is_tagged_by_run(clusters[0].get("TagList", []), run_id):  # type: ignore[arg-type]
+            return False
+        instances = client.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
+    available = [i for i in instances["DBInstances"] if i.get("DBInstanceStatus") == "available"]
+    return len(available) >= target.instance_count
+
+
+def _retain_newest(
+    client: RDSClient, access: AccountAccess, own: Any, cluster_id: str, keep: int
+) -> list[dict[str, Any]]:
+    """Tag this run's copy with its cluster, then delete all but the newest `keep` copies kept for that cluster.
+
+    This run's copy is always one of those kept, whatever the snapshots' times say. What is deleted carries the
+    managed tag, the target-copy purpose and this cluster's tag (copies.kept_copies_of), and is available.
+    """
+    own_arn = own["DBClusterSnapshotArn"]
+    with translated(access, f"tag {own['DBClusterSnapshotIdentifier']} with its target cluster {cluster_id}"):
+        # The member role tags only in requests that carry the managed tag (member-accounts/target-account.yaml,
+        # TagOnlyAsManaged), so the request repeats the tag the copy already has.
+        client.add_tags_to_resource(
+            ResourceName=own_arn,
+            Tags=[
+                {"Key": naming.MANAGED_TAG, "Value": "true"},
+                {"Key": naming.TARGET_CLUSTER_TAG, "Value": cluster_id.lower()},
+            ],
+        )
+    older = [
+        snap for snap in kept_copies_of(client, access, cluster_id) if snap["DBClusterSnapshotArn"] != own_arn
+    ]
+    return [_retire(client, access, snap, cluster_id, keep) for snap in older[keep - 1 :]]
+
+
+def _retire(client: RDSClient, access: AccountAccess, raw: Any, cluster_id: str, keep: int) -> dict[str, Any]:
+    identifier = raw["DBClusterSnapshotIdentifier"]
+    try:
+        with translated(access, f"delete older target copy {identifier}"):
+            client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
+    except ClientError as error:
+        # Reported, not raised: the run delivered its targets, and the next run retries the same deletion.
+        logger.warning(
+            "could not delete an older target copy", extra={"snapshot": identifier, "error": str(error)}
+        )
+        return {
+            "action": "left-in-place",
+            "accountId": access.account_id,
+            "arn": raw["DBClusterSnapshotArn"],
+            "reason": f"{error_code(error)}: {error}",
+        }
+    metrics.add_metric(name="OlderTargetCopiesDeleted", unit=MetricUnit.Count, value=1)
+    return {
+        "action": "deleted-older-copy",
+        "accountId": access.account_id,
+        "arn": raw["DBClusterSnapshotArn"],
+        "cluster": cluster_id,
+        "keep": keep,
+    }
 
 
 def _owned_snapshot(client: RDSClient, access: AccountAccess, identifier: str, run_id: str) -> Any:

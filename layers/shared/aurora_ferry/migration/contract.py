@@ -25,6 +25,15 @@ class CleanupPolicy(StrEnum):
     KEEP = "keep"  # unshare only; intermediates stay, tagged, for a later cleanup
 
 
+class OnExisting(StrEnum):
+    """What a run does when the target cluster's name is already taken in the target account."""
+
+    FAIL = "fail"  # refuse in preflight: the name belongs to someone
+    # Refresh in place (a cluster an earlier run made, tagged aurora-ferry:managed=true, only): restore under a
+    # temporary name, then swap the names and delete the old cluster (README "Refresh in place").
+    REPLACE = "replace"
+
+
 class WaitStrategy(StrEnum):
     """How the run waits for a snapshot, cluster or instances to become available."""
 
@@ -53,6 +62,9 @@ class Target(core.ClusterTarget):
 
     kms_key_arn: str
     cluster_identifier: str
+    on_existing: OnExisting = OnExisting.FAIL
+    # With REPLACE: the old cluster is deleted with a final snapshot, unless this is false.
+    final_snapshot: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,9 @@ class Options:
     max_poll_attempts: int = 720
     cleanup: CleanupPolicy = CleanupPolicy.DELETE
     wait_strategy: WaitStrategy = WaitStrategy.EVENTS
+    # With KEEP_TARGET_COPIES: keep only the newest N copies per target cluster (cleanup_steps, "retention").
+    # None (the default) keeps every copy, and leaves the field out of the normalised input.
+    keep_target_copies: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,8 @@ _TARGET_FIELDS = {
     "clusterIdentifier",
     "deletionProtection",
     "tags",
+    "onExisting",
+    "finalSnapshot",
 }
 
 
@@ -221,9 +238,12 @@ def _parse_target(value: Any, path: str, problems: core.Problems) -> Target | No
     )
     tags = core.valid_tags(item.get("tags", {}), f"{path}.tags", problems)
     external_id = core.valid_optional_external_id(item.get("externalId"), f"{path}.externalId", problems)
+    on_existing, final_snapshot = _parse_on_existing(item, path, problems)
     if not (account and role and key and cluster and settings):
         return None
     return Target(
+        on_existing=on_existing,
+        final_snapshot=final_snapshot,
         account_id=account,
         role_arn=role,
         kms_key_arn=key,
@@ -233,6 +253,26 @@ def _parse_target(value: Any, path: str, problems: core.Problems) -> Target | No
         tags=tags,
         **settings,
     )
+
+
+def _parse_on_existing(
+    item: Mapping[str, Any], path: str, problems: core.Problems
+) -> tuple[OnExisting, bool]:
+    raw = item.get("onExisting", OnExisting.FAIL.value)
+    allowed = ", ".join(repr(choice.value) for choice in OnExisting)
+    try:
+        on_existing = OnExisting(raw)
+    except ValueError:
+        problems.add(f"{path}.onExisting", f"must be one of {allowed}, got {raw!r}")
+        on_existing = OnExisting.FAIL
+    final_snapshot = core.valid_bool(item.get("finalSnapshot", True), f"{path}.finalSnapshot", True, problems)
+    # The normalised input carries the default (true) for every target; only asking for no final snapshot
+    # makes sense with a replacement.
+    if item.get("finalSnapshot") is False and on_existing is not OnExisting.REPLACE:
+        problems.add(
+            f"{path}.finalSnapshot", "only with onExisting 'replace' (the old cluster's final snapshot)"
+        )
+    return on_existing, final_snapshot
 
 
 def _check_targets_against_source(
@@ -254,7 +294,8 @@ def _check_targets_against_source(
 
 
 def _parse_options(value: Any, problems: core.Problems) -> Options:
-    raw = core.valid_object(value, "options", {*core.POLL_FIELDS, "cleanup", "waitStrategy"}, problems)
+    fields = {*core.POLL_FIELDS, "cleanup", "waitStrategy", "keepTargetCopies"}
+    raw = core.valid_object(value, "options", fields, problems)
     if raw is None:
         return Options()
     interval, attempts = core.valid_poll_settings(
@@ -267,7 +308,32 @@ def _parse_options(value: Any, problems: core.Problems) -> Options:
         max_poll_attempts=attempts,
         cleanup=cleanup,
         wait_strategy=wait_strategy,
+        keep_target_copies=_keep_target_copies(raw, cleanup, problems),
     )
+
+
+# A Region holds 100 manual cluster snapshots by default ("Manual DB cluster snapshots"), so keeping more copies
+# of one cluster than that is never meant: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/CHAP_Limits.html
+MAX_KEEP_TARGET_COPIES = 100
+
+
+def _keep_target_copies(
+    raw: Mapping[str, Any], cleanup: CleanupPolicy, problems: core.Problems
+) -> int | None:
+    """options.keepTargetCopies: how many copies per target cluster to keep, only where copies are kept."""
+    if "keepTargetCopies" not in raw:
+        return None
+    path = "options.keepTargetCopies"
+    count = core.valid_int(raw["keepTargetCopies"], path, 1, MAX_KEEP_TARGET_COPIES, problems)
+    if cleanup is not CleanupPolicy.KEEP_TARGET_COPIES:
+        # Under "delete" no copy is kept to count; under "keep" every intermediate is kept on purpose.
+        problems.add(
+            path,
+            f"only with options.cleanup {CleanupPolicy.KEEP_TARGET_COPIES.value!r} (it limits the copies that "
+            f"policy keeps), got options.cleanup {cleanup.value!r}",
+        )
+        return None
+    return count
 
 
 def _choice[E: StrEnum](raw: Mapping[str, Any], name: str, default: E, problems: core.Problems) -> E:

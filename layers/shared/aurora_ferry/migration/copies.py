@@ -3,6 +3,7 @@ step, and queued (not failed) while the account's copy queue is full."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html
 MAX_COPIES_IN_PROGRESS = 5
 MAX_SNAPSHOT_PAGES = 50
+# Sorts a snapshot without a creation time (not yet reported) as the oldest.
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def copy_snapshot(
@@ -84,6 +87,38 @@ def copies_in_progress(client: RDSClient, access: AccountAccess) -> int:
             if count >= MAX_COPIES_IN_PROGRESS or number + 1 >= MAX_SNAPSHOT_PAGES:
                 break
     return count
+
+
+def kept_copies_of(client: RDSClient, access: AccountAccess, cluster_identifier: str) -> list[Any]:
+    """The account's available manual cluster snapshots that are managed target copies kept for the target cluster
+    ``cluster_identifier`` (naming.is_target_copy_of), newest first.
+
+    Only ``available`` ones: a copy in any other state is still being copied (deleting it would cancel the copy:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBClusterSnapshot.html) or already going.
+    Only snapshots named like a run's target copy are looked at, and each one's tags are read before it counts.
+    Bounded: at most MAX_SNAPSHOT_PAGES pages are read.
+    """
+    found: list[Any] = []
+    with translated(access, f"list the kept copies of cluster {cluster_identifier}"):
+        pages = client.get_paginator("describe_db_cluster_snapshots").paginate(SnapshotType="manual")
+        for number, page in enumerate(pages):
+            for snap in page.get("DBClusterSnapshots", []):
+                if snap.get("Status") != "available" or not naming.is_target_copy_id(
+                    snap["DBClusterSnapshotIdentifier"]
+                ):
+                    continue
+                arn = snap["DBClusterSnapshotArn"]
+                tags = client.list_tags_for_resource(ResourceName=arn).get("TagList", [])
+                if naming.is_target_copy_of(tags, cluster_identifier):  # type: ignore[arg-type]
+                    found.append(snap)
+            if number + 1 >= MAX_SNAPSHOT_PAGES:
+                break
+    # Newest first by the time the copy was made; the identifier breaks ties, so the order is always the same.
+    return sorted(
+        found,
+        key=lambda snap: (snap.get("SnapshotCreateTime") or _NEVER, snap["DBClusterSnapshotIdentifier"]),
+        reverse=True,
+    )
 
 
 def _queue_full(access: AccountAccess, copy_id: str, in_progress: int) -> CopyQueueFullError:

@@ -26,6 +26,8 @@ TARGET_STAGES = (
     ("targetCopyReady", "target copy"),
     ("clusterReady", "restore cluster"),
     ("instancesReady", "create instances"),
+    # A refresh in place only: the renames, until the old cluster is being deleted.
+    ("swapped", "swap names"),
 )
 # The steps that act in no single account, under where they act; every other step outside the Map acts in the
 # source account.
@@ -50,6 +52,7 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                 "readerEndpoint": result.get("readerEndpoint"),
                 "instanceArns": result["instances"]["instanceArns"],
                 "snapshotCopyArn": result["copy"]["arn"],
+                **({"replaced": result["replaced"]} if result.get("replaced") else {}),
                 "timings": _timings(
                     [("shared", mark_at(marks, "shared"))]
                     + [(name, mark_at(target_marks, name)) for name, _ in TARGET_STAGES],

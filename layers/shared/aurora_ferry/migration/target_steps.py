@@ -23,8 +23,9 @@ from aurora_ferry.core import (
     snapshot_ref,
     translated,
 )
-from aurora_ferry.migration.contract import MigrationRequest, Target, target_access
+from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target, target_access
 from aurora_ferry.migration.copies import copy_snapshot
+from aurora_ferry.migration.swap import temporary_name
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -36,7 +37,8 @@ def copy_shared_snapshot(
     """Copy the shared snapshot (by full ARN) into the target, re-encrypted with the target's key."""
     access = target_access(request, target)
     client = rds(access)
-    _require_cluster_id_free(client, access, target.cluster_identifier, run_id)
+    if target.on_existing is not OnExisting.REPLACE:
+        _require_cluster_id_free(client, access, target.cluster_identifier, run_id)
     key = target.kms_key_arn if shared.encrypted else None
     try:
         raw = copy_snapshot(
@@ -81,8 +83,10 @@ def restore_cluster(
     """Restore the target cluster from its copy, always encrypted with the target's key."""
     access = target_access(request, target)
     client = rds(access)
+    temporary = temporary_name(client, access, target, run_id)
+    cluster_id = temporary or target.cluster_identifier
     params: dict[str, Any] = {
-        "DBClusterIdentifier": target.cluster_identifier,
+        "DBClusterIdentifier": cluster_id,
         "SnapshotIdentifier": copy.identifier,
         "Engine": copy.engine,
         "KmsKeyId": target.kms_key_arn,
@@ -94,22 +98,27 @@ def restore_cluster(
     cluster = create_cluster(
         client,
         access,
-        target.cluster_identifier,
+        cluster_id,
         run_id,
-        f"restore cluster {target.cluster_identifier} from {copy.identifier}",
+        f"restore cluster {cluster_id} from {copy.identifier}",
         lambda: client.restore_db_cluster_from_snapshot(**params)["DBCluster"],
     )
     metrics.add_metric(name="ClustersRestored", unit=MetricUnit.Count, value=1)
-    return {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": target.cluster_identifier}
+    result = {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": cluster_id}
+    # A replacement: the swap (swap.swap_step) gives it the target's name once it and its instances are ready.
+    return {**result, "replaces": target.cluster_identifier} if temporary else result
 
 
-def create_instances(request: MigrationRequest, target: Target, run_id: str, engine: str) -> dict[str, Any]:
-    """A restore creates a cluster with no instances; add the requested ones (first is the writer)."""
+def create_instances(
+    request: MigrationRequest, target: Target, run_id: str, engine: str, cluster_id: str | None = None
+) -> dict[str, Any]:
+    """A restore creates a cluster with no instances; add the requested ones (first is the writer) to the
+    restored cluster (`cluster_id`: the temporary name of a replacement)."""
     access = target_access(request, target)
     return create_cluster_instances(
         rds(access),
         access,
-        target.cluster_identifier,
+        cluster_id or target.cluster_identifier,
         target.instance_class,
         target.instance_count,
         engine,

@@ -18,7 +18,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_ferry.core import error_code, error_message, naming
-from aurora_ferry.preflight.context import Account, Preflight, TargetAccount, untyped_client
+from aurora_ferry.migration import OnExisting
+from aurora_ferry.preflight.context import (
+    Account,
+    Preflight,
+    TargetAccount,
+    described,
+    rds_client,
+    untyped_client,
+)
 from aurora_ferry.preflight.plan import needs_share_copy, source_snapshots
 
 SOURCE_TEMPLATE = "member-accounts/source-account.yaml"
@@ -136,8 +144,11 @@ def target_needs(
     cluster_identifier: str,
     instance_count: int,
     user_tags: dict[str, str],
+    replacing: tuple[str, ...] | None = None,
+    final_snapshot: bool = True,
 ) -> list[Need]:
-    """One target role's authorisations: copy the shared snapshot, restore, add instances, clean up."""
+    """One target role's authorisations: copy the shared snapshot, restore, add instances, clean up; and, when
+    `replacing` (the instances of the cluster a refresh in place replaces), the swap's renames and deletes."""
     copy = arns.rds("cluster-snapshot", naming.target_copy_id(run_id))
     cluster = arns.rds("cluster", cluster_identifier)
 
@@ -190,7 +201,43 @@ def target_needs(
             f"{TARGET_TEMPLATE}: DeleteOnlyManagedSnapshots",
             _MANAGED,
         ),
+        *([] if replacing is None else _swap_needs(arns, run_id, cluster, replacing, final_snapshot)),
     ]
+
+
+def _swap_needs(
+    arns: Arns, run_id: str, cluster: str, instances: tuple[str, ...], final_snapshot: bool
+) -> list[Need]:
+    """A refresh in place: the replaced cluster and its instances are tagged, renamed and deleted (the new
+    ones, made by the run and tagged, are renamed too)."""
+    tags = _tag_context(
+        [{"Key": naming.MANAGED_TAG, "Value": "true"}, {"Key": naming.REPLACED_BY_TAG, "Value": run_id}]
+    )
+    resources = [cluster, *(arns.rds("db", instance) for instance in instances)]
+    needs = [
+        Need("CheckSwap", "rds:AddTagsToResource", arn, f"{TARGET_TEMPLATE}: TagOnlyAsManaged", tags)
+        for arn in resources
+    ]
+    renames = [("rds:ModifyDBCluster", cluster)] + [("rds:ModifyDBInstance", arn) for arn in resources[1:]]
+    deletes = [("rds:DeleteDBCluster", cluster)] + [("rds:DeleteDBInstance", arn) for arn in resources[1:]]
+    needs += [
+        Need("CheckSwap", a, r, f"{TARGET_TEMPLATE}: RenameOnlyManagedClusters", _MANAGED) for a, r in renames
+    ]
+    needs += [
+        Need("CheckSwap", a, r, f"{TARGET_TEMPLATE}: DeleteOnlyManagedClusters", _MANAGED) for a, r in deletes
+    ]
+    if final_snapshot:
+        snapshot_tags = _tag_context(naming.tags_for(run_id, "final-snapshot"))
+        statement = f"{TARGET_TEMPLATE}: FinalSnapshotOfReplacedClusters"
+        aside = arns.rds("cluster", naming.replaced_cluster_id(run_id))
+        final = arns.rds("cluster-snapshot", naming.final_snapshot_id(run_id))
+        needs += [
+            Need("CheckSwap", "rds:CreateDBClusterSnapshot", arn, statement, snapshot_tags)
+            for arn in (aside, final)
+        ]
+        tagging = f"{TARGET_TEMPLATE}: TagOnlyAsManaged"
+        needs.append(Need("CheckSwap", "rds:AddTagsToResource", final, tagging, snapshot_tags))
+    return needs
 
 
 def source_plan(kind: str, identifier: str, run_id: str, share_copy: bool) -> SourcePlan:
@@ -266,8 +313,27 @@ def check_target_permissions(preflight: Preflight, account: TargetAccount) -> No
         target.cluster_identifier,
         target.instance_count,
         dict(target.tags),
+        _replaced_instances(account),
+        target.final_snapshot,
     )
     _check_needs(preflight, account, needs)
+
+
+def _replaced_instances(account: TargetAccount) -> tuple[str, ...] | None:
+    """The instances of the cluster a refresh in place replaces, or None when the run replaces nothing."""
+    target = account.target
+    if target.on_existing is not OnExisting.REPLACE:
+        return None
+    rds = rds_client(account.session)
+    existing = described(
+        rds.describe_db_clusters,
+        "DBClusters",
+        "DBClusterNotFoundFault",
+        DBClusterIdentifier=target.cluster_identifier,
+    )
+    if existing is None:
+        return None
+    return tuple(sorted(m["DBInstanceIdentifier"] for m in existing.get("DBClusterMembers", [])))
 
 
 def _arns(preflight: Preflight, account: Account) -> Arns:

@@ -3,12 +3,13 @@ instances, and the networking and parameter group each target names."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from aurora_ferry.core import error_code, naming
-from aurora_ferry.migration import MAX_TARGETS
+from aurora_ferry.migration import MAX_TARGETS, OnExisting
 from aurora_ferry.preflight.context import Preflight, TargetAccount, described, rds_client, untyped_client
 
 if TYPE_CHECKING:
@@ -30,29 +31,54 @@ def check_targets_count(preflight: Preflight) -> None:
 
 
 def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
-    """The cluster id, and the ids the run gives its instances, are free in the target account."""
+    """The cluster id, and the ids the run gives its instances, are free in the target account; or, with
+    onExisting "replace", the cluster is one an earlier run made and its instances hold the instance ids."""
     rds = rds_client(account.session)
     target, index = account.target, account.index
     cluster_id = target.cluster_identifier
-    try:
-        rds.describe_db_clusters(DBClusterIdentifier=cluster_id)
-    except ClientError as error:
-        if error_code(error) != "DBClusterNotFoundFault":
-            raise
-    else:
+    existing = described(
+        rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault", DBClusterIdentifier=cluster_id
+    )
+    members: set[str] = set()
+    if existing is not None:
+        if target.on_existing is not OnExisting.REPLACE:
+            preflight.add(
+                "error",
+                "target-cluster-id",
+                target.account_id,
+                cluster_id,
+                f"a cluster named {cluster_id} already exists in account {target.account_id} {preflight.region}, "
+                f"so CopyToTarget would fail with TargetConflictError. Choose another "
+                f"targets[{index}].clusterIdentifier, rename or delete the existing cluster, or (a cluster an "
+                "earlier run made) set onExisting to 'replace'.",
+            )
+            return
+        if not _managed(existing):
+            preflight.add(
+                "error",
+                "target-cluster-id",
+                target.account_id,
+                cluster_id,
+                f"cluster {cluster_id} in account {target.account_id} was not made by aurora-ferry (it lacks the "
+                f"tag {naming.MANAGED_TAG}=true), and onExisting 'replace' replaces only clusters a run made. "
+                f"Choose another targets[{index}].clusterIdentifier.",
+            )
+            return
+        members = {m["DBInstanceIdentifier"] for m in existing.get("DBClusterMembers", [])}
         preflight.add(
-            "error",
+            "info",
             "target-cluster-id",
             target.account_id,
             cluster_id,
-            f"a cluster named {cluster_id} already exists in account {target.account_id} {preflight.region}, "
-            f"so CopyToTarget would fail with TargetConflictError. Choose another "
-            f"targets[{index}].clusterIdentifier (or rename or delete the existing cluster).",
+            f"cluster {cluster_id} will be replaced in place: the new one is restored under a temporary name, "
+            "then the names are swapped and the old one deleted"
+            + (" with a final snapshot" if target.final_snapshot else " without a final snapshot"),
         )
-        return
     taken: list[str] = []
     for number in range(target.instance_count):
         instance_id = naming.instance_id(cluster_id, number)
+        if instance_id in members:
+            continue  # renamed aside with the cluster it belongs to
         try:
             rds.describe_db_instances(DBInstanceIdentifier=instance_id)
         except ClientError as error:
@@ -70,6 +96,11 @@ def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
             f"the instances {cluster_id}-1..{target.instance_count}, so CreateInstances would fail. "
             f"Choose another targets[{index}].clusterIdentifier.",
         )
+
+
+def _managed(cluster: Mapping[str, Any]) -> bool:
+    tags = {t.get("Key"): t.get("Value") for t in cluster.get("TagList", [])}
+    return tags.get(naming.MANAGED_TAG) == "true"
 
 
 def check_networking(preflight: Preflight, account: TargetAccount) -> None:

@@ -1,0 +1,159 @@
+"""Refresh in place (targets[].onExisting "replace"): one fixed input, run on a schedule, replaces the target
+cluster every time under the same name and endpoint; a failure before the old cluster is deleted puts it back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_event, run_twin_until, running_twin
+
+pytestmark = pytest.mark.e2e
+
+TEST = "222222222222"
+SAMPLE = "migrate-refresh-in-place.json"
+
+
+def _target(twin: Any, name: str) -> dict[str, Any]:
+    rds = twin.client("rds", TEST)
+    return dict(rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0])
+
+
+def _run_tag(cluster: dict[str, Any]) -> str:
+    return {t["Key"]: t["Value"] for t in cluster["TagList"]}["aurora-ferry:run-id"]
+
+
+def test_the_same_scheduled_input_replaces_the_target_in_place_three_times() -> None:
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin() as twin:
+        seen = []
+        for _ in range(3):
+            # Given the one input a weekly schedule starts (a week of twin time between runs)
+            description = twin.wait(twin.start(event))
+            assert description["status"] == "SUCCEEDED", description.get("cause")
+            cluster = _target(twin, name)
+            instances = twin.client("rds", TEST).describe_db_instances(
+                Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}]
+            )["DBInstances"]
+            seen.append((description["name"], cluster, sorted(i["DBInstanceIdentifier"] for i in instances)))
+            twin.clock.advance(7 * 86400)
+        clusters = [
+            c["DBClusterIdentifier"] for c in twin.client("rds", TEST).describe_db_clusters()["DBClusters"]
+        ]
+        snapshots = twin.client("rds", TEST).describe_db_cluster_snapshots(SnapshotType="manual")[
+            "DBClusterSnapshots"
+        ]
+    # Then every run left the target under the same name and endpoint, made by that run
+    assert [_run_tag(cluster) for _, cluster, _ in seen] == [run for run, _, _ in seen]
+    assert len({cluster["Endpoint"] for _, cluster, _ in seen}) == 1
+    assert len({cluster["ReaderEndpoint"] for _, cluster, _ in seen}) == 1
+    # With its instances under the names the run gives them
+    assert all(names == [f"{name}-1", f"{name}-2"] for _, _, names in seen)
+    # And the replaced clusters are gone, each leaving its final snapshot
+    assert clusters == [name]
+    finals = sorted(
+        s["DBClusterSnapshotIdentifier"]
+        for s in snapshots
+        if s["DBClusterSnapshotIdentifier"].endswith("-final")
+    )
+    assert finals == sorted(f"ferry-{run}-final" for run, _, _ in seen[1:])
+
+
+def test_a_failure_after_the_old_cluster_was_renamed_aside_puts_it_back_under_its_name() -> None:
+    from aurora_ferry.core import ResourceFailedError
+    from aurora_ferry.migration import TargetEvent, swap_step
+
+    calls: list[int] = []
+
+    def swap_then_fail(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # The swap's first check renames the old cluster aside; the next one fails for good.
+        calls.append(1)
+        if len(calls) > 1:
+            raise ResourceFailedError("the new cluster failed (planted by the test)")
+        parsed = TargetEvent.parse(event)
+        return swap_step(parsed.run.request, parsed.target, parsed.run.run_id, int(event.get("attempt") or 0))
+
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin(handler_overrides={"SwapTargetFunction": swap_then_fail}) as twin:
+        # Given a target an earlier run made (the first run has nothing to replace, so no swap)
+        first = twin.wait(twin.start(event))
+        assert first["status"] == "SUCCEEDED" and calls == []
+        old = _target(twin, name)
+        # When the next run fails after renaming that cluster aside
+        failed = twin.wait(twin.start(event))
+        renamed_aside = len(calls) >= 2
+        renaming_back = _target(twin, name)["Status"]
+        # (a rename is effective about two minutes later)
+        twin.clock.advance(180)
+        now = _target(twin, name)
+        rds = twin.client("rds", TEST)
+        new = rds.describe_db_clusters(DBClusterIdentifier=f"ferry-{failed['name']}-new")["DBClusters"][0]
+    # Then the run failed, naming the swap, and the old cluster serves again under its name and endpoint
+    assert renamed_aside
+    assert failed["status"] == "FAILED"
+    assert "CheckSwap" in failed["cause"] and "restored" in failed["cause"]
+    assert _run_tag(now) == first["name"] and now["Endpoint"] == old["Endpoint"]
+    assert renaming_back == "renaming" and now["Status"] == "available"
+    # And the new cluster the failed run made is kept under its temporary name (reported, not deleted)
+    assert _run_tag(new) == failed["name"]
+
+
+def test_a_cluster_the_tool_did_not_make_is_never_replaced() -> None:
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin() as twin:
+        # Given a cluster of that name that someone made by hand (no aurora-ferry:managed tag)
+        rds = twin.client("rds", TEST)
+        rds.create_db_cluster(
+            DBClusterIdentifier=name,
+            Engine="aurora-postgresql",
+            MasterUsername="owner",
+            MasterUserPassword="correct-horse-battery",
+        )
+        before = twin.inventory()
+        # When a refresh in place names it
+        description = twin.wait(twin.start(event))
+        after = twin.inventory()
+    # Then preflight refuses the run before anything is made, saying why
+    assert description["error"] == "PreflightFailedError"
+    assert f"cluster {name} in account {TEST} was not made by aurora-ferry" in description["cause"]
+    assert after[TEST]["clusters"] == before[TEST]["clusters"]
+
+
+def test_a_run_stopped_during_the_swap_is_rolled_back_by_the_ended_run_cleanup() -> None:
+    from ferry_cli.twin.interpreter import current_state, execution, is_running
+
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin() as twin:
+        first = twin.wait(twin.start(event))
+        old = _target(twin, name)
+        # Given a replacing run stopped from the console while it waits between two checks of the swap
+        arn = twin.start(event)
+        moto_execution = execution(twin.world.orchestrator_account_id, twin.world.region, arn)
+        twin.clock.wait_until(
+            lambda: current_state(moto_execution) == "WaitForSwap" or not is_running(moto_execution),
+            timeout=7 * 86400,
+        )
+        twin.clock.quiesce()
+        twin.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped")
+        stopped = twin.wait(arn)
+        # When the ended-run cleanup has had the time the renames take
+        rds = twin.client("rds", TEST)
+        waited = run_twin_until(
+            twin,
+            lambda: bool(
+                rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [name]}])["DBClusters"]
+            ),
+            step=15,
+            limit=600,
+        )
+        now = _target(twin, name)
+    # Then the old cluster is back under its name and endpoint
+    assert stopped["status"] == "ABORTED"
+    assert waited <= 240  # the old cluster's rename aside is effective after 120 s; then it is renamed back
+    assert _run_tag(now) == first["name"] and now["Endpoint"] == old["Endpoint"]

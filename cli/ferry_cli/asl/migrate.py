@@ -23,6 +23,29 @@ def _snapshot(access: str, identifier: str) -> State:
     return params(kind="snapshot", access=access, identifier=identifier)
 
 
+def _target_result(
+    found: str, endpoints: str, *, marks: State, comment: str | None = None, **more: str
+) -> State:
+    """A target's last state: its cluster and instances as `found` holds them ("$.poll" after a swap, the
+    iteration's state otherwise), its endpoints from `endpoints`, the copy, the `marks`, and `more`."""
+    instances = "$.poll.instanceArns" if found == "$.poll" else "$.instances.instanceArns"
+    state: State = {"Type": "Pass", **({"Comment": comment} if comment else {})}
+    state["Parameters"] = {
+        **params(
+            accountId="$.accountId",
+            cluster=f"{found}.cluster",
+            endpoint=f"{endpoints}.endpoint",
+            readerEndpoint=f"{endpoints}.readerEndpoint",
+            **more,
+        ),
+        "copy": params(arn="$.copy.snapshot.arn"),
+        "instances": params(instanceArns=instances),
+        "marks": marks,
+    }
+    state["End"] = True
+    return state
+
+
 def target_steps() -> Flow:
     """One Map iteration: copy, restore and add instances in one target account.
 
@@ -97,48 +120,20 @@ def target_steps() -> Flow:
         **params(targetCopyReady="$.marks.targetCopyReady", instancesReady="$.marks.instancesReady"),
         "clusterReady": params(at="$.marks.clusterReady.at"),
     }
-    flow.add(
-        {
-            "TargetReplaced": {
-                "Type": "Pass",
-                "Comment": "The replaced target as the summary reads it: the cluster under the old name.",
-                "Parameters": {
-                    **params(
-                        accountId="$.accountId",
-                        cluster="$.poll.cluster",
-                        endpoint="$.poll.endpoint",
-                        readerEndpoint="$.poll.readerEndpoint",
-                        replaced="$.poll.replaced",
-                    ),
-                    "copy": params(arn="$.copy.snapshot.arn"),
-                    "instances": params(instanceArns="$.poll.instanceArns"),
-                    "marks": {**marks, "swapped": params(at="$$.State.EnteredTime")},
-                },
-                "End": True,
-            }
-        }
-    )
     # The Map collects one of these per target into the run's state: only what the summary reads, so that the
     # state stays within Step Functions' 256 KiB for 20 targets (README "Input contract").
     flow.add(
         {
-            "TargetDone": {
-                "Type": "Pass",
-                "Parameters": {
-                    **params(
-                        accountId="$.accountId",
-                        cluster="$.cluster",
-                        endpoint="$.marks.clusterReady.endpoint",
-                        readerEndpoint="$.marks.clusterReady.readerEndpoint",
-                    ),
-                    "copy": params(arn="$.copy.snapshot.arn"),
-                    "instances": params(instanceArns="$.instances.instanceArns"),
-                    "marks": marks,
-                },
-                "End": True,
-            }
+            "TargetReplaced": _target_result(
+                "$.poll",
+                "$.poll",
+                marks={**marks, "swapped": params(at="$$.State.EnteredTime")},
+                comment="The replaced target as the summary reads it: the cluster under the old name.",
+                replaced="$.poll.replaced",
+            )
         }
     )
+    flow.add({"TargetDone": _target_result("$", "$.marks.clusterReady", marks=marks)})
     flow.iteration_failure(
         "RecordTargetFailure",
         "TargetFailed",

@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from aurora_ferry.clone.contract import CloneRequest
 from aurora_ferry.clone.names import REFRESH_OF_TAG, clone_identifier, source_access, target_access, where
 from aurora_ferry.core import (
@@ -25,7 +23,7 @@ from aurora_ferry.core import (
     SourceNotFoundError,
     TargetConflictError,
     classify_encryption,
-    error_code,
+    describe_cluster,
     naming,
     rds,
     record_json,
@@ -278,17 +276,6 @@ def _refresh_candidates(
             )
         found.append({"identifier": identifier, "arn": cluster["DBClusterArn"]})
     return sorted(found, key=lambda c: c["identifier"])
-
-
-def describe_cluster(client: RDSClient, access: AccountAccess, reference: str) -> Any:
-    with translated(access, f"describe cluster {reference}"):
-        try:
-            clusters = client.describe_db_clusters(DBClusterIdentifier=reference)["DBClusters"]
-        except ClientError as error:
-            if error_code(error) == "DBClusterNotFoundFault":
-                return None
-            raise
-    return clusters[0] if clusters else None
 
 
 def all_clusters(client: RDSClient, access: AccountAccess) -> list[Any]:

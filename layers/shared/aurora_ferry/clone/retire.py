@@ -10,9 +10,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from aurora_ferry.clone.contract import CloneRequest
-from aurora_ferry.clone.inspect import describe_cluster
 from aurora_ferry.clone.names import target_access
-from aurora_ferry.core import AccountAccess, PollResult, error_code, logger, metrics, naming, rds, translated
+from aurora_ferry.core import (
+    AccountAccess,
+    PollResult,
+    describe_cluster,
+    error_code,
+    logger,
+    metrics,
+    naming,
+    rds,
+    translated,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from aurora_ferry.clone.contract import CloneRequest
-from aurora_ferry.clone.inspect import SourceFacts, describe_cluster
+from aurora_ferry.clone.inspect import SourceFacts
 from aurora_ferry.clone.names import (
     clone_identifier,
     clone_tags,
@@ -33,6 +33,7 @@ from aurora_ferry.core import (
     cluster_parameters,
     create_cluster,
     create_cluster_instances,
+    describe_cluster,
     error_code,
     error_message,
     metrics,

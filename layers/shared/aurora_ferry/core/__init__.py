@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.clusters import cluster_parameters as cluster_parameters
     from aurora_ferry.core.clusters import create_cluster as create_cluster
     from aurora_ferry.core.clusters import create_cluster_instances as create_cluster_instances
+    from aurora_ferry.core.clusters import describe_cluster as describe_cluster
     from aurora_ferry.core.clusters import require_own_cluster as require_own_cluster
     from aurora_ferry.core.errors import CLONE_ERRORS as CLONE_ERRORS
     from aurora_ferry.core.errors import DOMAIN_ERRORS as DOMAIN_ERRORS
@@ -138,6 +139,7 @@ if not TYPE_CHECKING:
             "cluster_parameters",
             "create_cluster",
             "create_cluster_instances",
+            "describe_cluster",
             "require_own_cluster",
         ),
         "errors": (

@@ -34,6 +34,18 @@ def cluster_parameters(target: ClusterTarget) -> dict[str, Any]:
     return params
 
 
+def describe_cluster(client: RDSClient, access: AccountAccess, identifier: str) -> Any:
+    """The cluster ``identifier`` names (an id, or an ARN), or None when there is none."""
+    with translated(access, f"describe cluster {identifier}"):
+        try:
+            clusters = client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+        except ClientError as error:
+            if error_code(error) == "DBClusterNotFoundFault":
+                return None
+            raise
+    return clusters[0] if clusters else None
+
+
 def require_own_cluster(client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str) -> Any:
     """The cluster already named ``cluster_id``, when the run made it (a retried step); else TargetConflictError."""
     cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]

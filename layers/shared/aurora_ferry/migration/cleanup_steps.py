@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from aurora_ferry.core import (
     AccountAccess,
     ConfigurationError,
+    describe_cluster,
     describe_snapshot,
     error_code,
     logger,
@@ -115,24 +116,18 @@ def cleanup(
 def _delivered(request: MigrationRequest, target: Target, run_id: str) -> bool:
     """Did this run deliver the target: its cluster, made by this run, available with every instance available?
 
-    The state machine calls this function the same way after success (Cleanup) and after a failure
-    (CleanupAfterFailure), so it tells the two apart from what the run left in AWS: a run that failed or was
-    stopped before its Map finished has at least one target short of this. A parked run never gets here.
+    Only the success path's cleanup asks (`succeeded`); this checks it against what the run left in AWS too.
+    A parked run never gets here.
     """
     access = target_access(request, target)
     client = rds(access)
     cluster_id = target.cluster_identifier
+    cluster = describe_cluster(client, access, cluster_id)
+    if cluster is None or cluster.get("Status") != "available":
+        return False
+    if not naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
+        return False
     with translated(access, f"check target cluster {cluster_id} before retiring older copies"):
-        try:
-            clusters = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
-        except ClientError as error:
-            if error_code(error) == "DBClusterNotFoundFault":
-                return False
-            raise
-        if not clusters or clusters[0].get("Status") != "available":
-            return False
-        if not naming.is_tagged_by_run(clusters[0].get("TagList", []), run_id):  # type: ignore[arg-type]
-            return False
         instances = client.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
     available = [i for i in instances["DBInstances"] if i.get("DBInstanceStatus") == "available"]
     return len(available) >= target.instance_count

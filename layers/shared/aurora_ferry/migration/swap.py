@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from aurora_ferry.core import (
     AccountAccess,
     TargetConflictError,
+    describe_cluster,
     describe_snapshot,
     error_code,
     logger,
@@ -324,14 +325,8 @@ def _ready(client: RDSClient, access: AccountAccess, cluster: dict[str, Any]) ->
 
 
 def _cluster(client: RDSClient, access: AccountAccess, identifier: str) -> dict[str, Any] | None:
-    with translated(access, f"describe cluster {identifier}"):
-        try:
-            found = client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-        except ClientError as error:
-            if error_code(error) == "DBClusterNotFoundFault":
-                return None
-            raise
-    return dict(found[0]) if found else None
+    found = describe_cluster(client, access, identifier)
+    return dict(found) if found is not None else None
 
 
 def _instance(client: RDSClient, access: AccountAccess, identifier: str) -> dict[str, Any]:

@@ -437,7 +437,7 @@ def test_ferry_validate_checks_a_clone_input(capsys: pytest.CaptureFixture[str])
     status = main(["validate", "--input", str(REPO / "events/clone-refresh.json")])
     normalised = json.loads(capsys.readouterr().out)
     assert status == 0
-    assert normalised["refresh"] == {"replaces": "orders-dev"}
+    assert normalised["refresh"] == {"replaces": "orders-dev", "keepName": False}
     assert normalised["sharing"] == {"allowExternalPrincipals": False}
 
 

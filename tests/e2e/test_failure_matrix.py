@@ -76,6 +76,8 @@ MACHINES = {
             Scenario("clones.json", "clone-cross-account.json"),
             # A refresh retires the dev clone an earlier refresh made.
             Scenario("clones.json", "clone-refresh.json", before=("clone-refresh.json",)),
+            # A refresh that keeps the name renames its clone into it.
+            Scenario("clones.json", "clone-refresh-keep-name.json"),
         ),
     ),
 }

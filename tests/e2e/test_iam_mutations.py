@@ -41,6 +41,8 @@ CLONE_EXTERNAL = ("clone-cross-account-external.json", "clones.json")
 CLONE_SAME = ("clone-same-account.json", "clones.json")
 # A refresh in place replaces the cluster its first run made.
 REFRESH = ("migrate-refresh-in-place.json", "two-accounts.json")
+# A dev refresh that keeps the name renames its clone into it (the first time too), and the old one aside.
+KEEP_NAME = ("clone-refresh-keep-name.json", "clones.json")
 
 MUTATIONS = [
     Mutation("source-account", "CreateOnlyTaggedSnapshots", *MIGRATE, "rds:CreateDBClusterSnapshot"),
@@ -71,6 +73,7 @@ MUTATIONS = [
         "source-account", "CloneOnlyIntoTaggedClusters", *CLONE_SAME, "rds:RestoreDBClusterToPointInTime"
     ),
     Mutation("target-account", "RenameOnlyManagedClusters", *REFRESH, "rds:ModifyDBCluster", REFRESH[:1]),
+    Mutation("source-account", "RenameOnlyManagedClusters", *KEEP_NAME, "rds:ModifyDBInstance"),
     Mutation(
         "target-account",
         "FinalSnapshotOfReplacedClusters",

@@ -1,4 +1,4 @@
-"""Redrive: a run stopped by a transient cause parks (nothing shared, intermediates kept for 15 days), and
+"""Redrive: a run stopped by a transient cause parks (nothing shared, intermediates kept for 22 days), and
 `RedriveExecution` resumes it from the step that failed to a success with no duplicate resources.
 
 The twin adds RedriveExecution to moto (ferry_cli.twin.redrive); these runs go through the API as an operator's

@@ -157,3 +157,114 @@ def test_a_run_stopped_during_the_swap_is_rolled_back_by_the_ended_run_cleanup()
     assert stopped["status"] == "ABORTED"
     assert waited <= 240  # the old cluster's rename aside is effective after 120 s; then it is renamed back
     assert _run_tag(now) == first["name"] and now["Endpoint"] == old["Endpoint"]
+
+
+def _swap_then(fail_when: Any) -> tuple[list[str], Any]:
+    """A SwapTargetFunction that runs the real step, and raises `fail_when(statuses)`'s error once it is due."""
+    from aurora_ferry.migration import TargetEvent, swap_step
+
+    statuses: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        error = fail_when(statuses)
+        if error is not None:
+            statuses.append("failed")
+            raise error
+        parsed = TargetEvent.parse(event)
+        result = swap_step(
+            parsed.run.request, parsed.target, parsed.run.run_id, int(event.get("attempt") or 0)
+        )
+        statuses.append(str(result["status"]))
+        return result
+
+    return statuses, handler
+
+
+def test_a_failure_once_the_old_cluster_is_being_deleted_keeps_the_new_one_serving() -> None:
+    from aurora_ferry.core import ResourceFailedError
+
+    def after_the_delete(statuses: list[str]) -> Exception | None:
+        done = any(s.endswith("deleting") for s in statuses) and "failed" not in statuses
+        return ResourceFailedError("failed after the old cluster's deletion began") if done else None
+
+    statuses, handler = _swap_then(after_the_delete)
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin(handler_overrides={"SwapTargetFunction": handler}) as twin:
+        first = twin.wait(twin.start(event))
+        statuses.clear()
+        # Given a replacing run that fails after it started deleting the old cluster
+        failed = twin.wait(twin.start(event))
+        now = _target(twin, name)
+        members = sorted(m["DBInstanceIdentifier"] for m in now["DBClusterMembers"])
+    # Then the cleanup did not put the old cluster (its instances being deleted) back: the new one serves
+    assert failed["status"] == "FAILED" and "failed" in statuses
+    assert "restored" not in failed["cause"]
+    assert _run_tag(now) == failed["name"] != first["name"]
+    assert members == [f"{name}-1", f"{name}-2"]
+
+
+def test_a_run_parked_during_the_swap_is_redriven_to_one_cluster_with_its_instances_named() -> None:
+    from aurora_ferry.core import AwsThrottledError
+
+    def throttled_after_the_rename(statuses: list[str]) -> Exception | None:
+        # After the first check renamed the old cluster aside: throttled until the retries are spent (9 calls).
+        renamed = [s for s in statuses if "renamed aside" in s]
+        return AwsThrottledError("Rate exceeded") if renamed and statuses.count("failed") < 9 else None
+
+    statuses, handler = _swap_then(throttled_after_the_rename)
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin(handler_overrides={"SwapTargetFunction": handler}) as twin:
+        first = twin.wait(twin.start(event))
+        statuses.clear()
+        # Given a replacing run parked by throttling right after it renamed the old cluster aside
+        arn = twin.start(event)
+        parked = twin.wait(arn)
+        restored = _target(twin, name)
+        # When it is redriven
+        twin.client("stepfunctions").redrive_execution(executionArn=arn)
+        redriven = twin.wait(arn)
+        now = _target(twin, name)
+        members = sorted(m["DBInstanceIdentifier"] for m in now["DBClusterMembers"])
+        clusters = sorted(
+            c["DBClusterIdentifier"] for c in twin.client("rds", TEST).describe_db_clusters()["DBClusters"]
+        )
+    # Then the park put the old cluster back under its name, and the redrive finished the swap
+    assert parked["error"] == "RunParkedError"
+    assert _run_tag(restored) == first["name"]
+    assert redriven["status"] == "SUCCEEDED", redriven.get("cause")
+    assert _run_tag(now) == parked["name"]
+    assert members == [f"{name}-1", f"{name}-2"]
+    # (and besides it only the old cluster, on its way out under its aside name)
+    assert [c for c in clusters if c != f"ferry-{parked['name']}-old"] == [name]
+
+
+def test_an_instance_someone_added_by_hand_stops_the_replacement_in_preflight() -> None:
+    event = load_event(SAMPLE)
+    name = event["targets"][0]["clusterIdentifier"]
+    with running_twin() as twin:
+        # Given the cluster an earlier run made, with a reader someone added by hand (untagged)
+        assert twin.wait(twin.start(event))["status"] == "SUCCEEDED"
+        twin.client("rds", TEST).create_db_instance(
+            DBInstanceIdentifier="reporting-reader",
+            DBClusterIdentifier=name,
+            DBInstanceClass="db.r6g.large",
+            Engine="aurora-postgresql",
+        )
+        run_twin_until(
+            twin,
+            lambda: (
+                twin.client("rds", TEST).describe_db_instances(DBInstanceIdentifier="reporting-reader")[
+                    "DBInstances"
+                ][0]["DBInstanceStatus"]
+                == "available"
+            ),
+        )
+        # When a refresh in place names it
+        description = twin.wait(twin.start(event))
+        members = sorted(m["DBInstanceIdentifier"] for m in _target(twin, name)["DBClusterMembers"])
+    # Then preflight refuses, naming the instance, and the cluster keeps all its instances
+    assert description["error"] == "PreflightFailedError"
+    assert "has instances aurora-ferry did not make (reporting-reader" in description["cause"]
+    assert "reporting-reader" in members and len(members) == 3

@@ -295,23 +295,28 @@ def test_a_same_account_clone_verifies(client: Client) -> None:
 
 
 def test_retiring_deletes_only_clusters_the_tool_made(client: Client) -> None:
-    # Given a managed dev cluster and one whose tags were removed since the inspection
+    # Given a managed dev cluster, one whose tags were removed since the inspection, and this run's own clone
     cluster(client, PROD, "orders-dev", tags={MANAGED_TAG: "true"})
     cluster(client, PROD, "orders-dev-hand", tags={})
-    targets = [{"identifier": "orders-dev"}, {"identifier": "orders-dev-hand"}]
+    cluster(client, PROD, "orders-dev-new", tags={MANAGED_TAG: "true", "aurora-ferry:run-id": RUN})
+    targets = [
+        {"identifier": "orders-dev"},
+        {"identifier": "orders-dev-hand"},
+        {"identifier": "orders-dev-new"},
+    ]
     request = request_of("clone-refresh.json")
     access = clone.target_access(request)
     # When instances, then clusters are retired
-    instances = clone.retire_instances(request, targets)
+    instances = clone.retire_instances(request, targets, RUN)
     gone = clone.poll_gone(access, "instances-gone", instances["instanceIdentifiers"], 0)
-    retired = clone.retire_clusters(request, targets)
-    # Then only the managed one went, the other is reported left in place
+    retired = clone.retire_clusters(request, targets, RUN)
+    # Then only the managed one went, the untagged one is reported left in place, the run's own is kept
     assert instances["instanceIdentifiers"] == ["orders-dev-1"]
     assert gone.ready and gone.attempt == 1
     assert retired["clusterIdentifiers"] == ["orders-dev"]
     assert [a["action"] for a in retired["actions"]] == ["deleted", "left-in-place"]
     remaining = [c["DBClusterIdentifier"] for c in client("rds", PROD).describe_db_clusters()["DBClusters"]]
-    assert remaining == ["orders-dev-hand"]
+    assert sorted(remaining) == ["orders-dev-hand", "orders-dev-new"]
     assert clone.poll_gone(access, "clusters-gone", ["orders-dev"], 3).to_json()["ready"] is True
 
 

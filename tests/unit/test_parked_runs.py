@@ -173,3 +173,16 @@ def test_a_failure_while_handling_the_first_is_named_after_it() -> None:
     cause = summarize_failure(state)["cause"]
     assert cause.index("MigrateTargets") < cause.index("| then UnshareForRedrive")
     assert "AwsThrottledError: busy" in cause
+
+
+def test_an_ended_event_of_a_run_redriven_since_is_not_cleaned_up(
+    world: World, leftovers: LeftoverStore
+) -> None:
+    # Given a parked run's FAILED event, handled after the run was redriven (it is running again)
+    run = run_until_cleanup(world, "delete")
+    event = _event("FAILED", run.request.to_json(), error="RunParkedError", cause="parked")
+    # When the ended-run cleanup handles it
+    result = clean_up_after(ExecutionEnded.parse(event), leftovers, lambda arn: "RUNNING")
+    # Then it leaves the running execution's share and intermediates alone
+    assert "redriven" in result["skipped"]
+    assert world.restore_accounts(SOURCE, run.share.identifier) == [TARGET]

@@ -147,6 +147,14 @@ def test_functions_only_assume_member_roles(template: SamTemplate) -> None:
             for statement in policy["Statement"]:
                 if statement.get("Sid") in LISTING_STATE_MACHINE_GRANTS and logical_id == LISTING:
                     continue  # the listing's read of the runs' inputs: checked in the test below
+                if logical_id == "RunEndedCleanupFunction" and statement.get("Sid") == "ReadRunStatus":
+                    # Whether the ended run was redriven since: DescribeExecution of the two machines' runs only
+                    assert statement["Action"] == ["states:DescribeExecution"]
+                    assert [r["Fn::Sub"] for r in statement["Resource"]] == [
+                        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{m}.Name}}:*"
+                        for m in ("MigrationStateMachine", "CloneStateMachine")
+                    ]
+                    continue
                 if logical_id == NOTIFIER:
                     # The notifier's publish to the topic and its use of the topic's key, nothing else
                     assert NOTIFIER_GRANTS[statement["Sid"]] == (statement["Action"], statement["Resource"])

@@ -35,6 +35,40 @@ def _retire(flow: Flow, what: str, comment: str, result: str, noun: str) -> None
     _poll(flow, f"Retired{what.title()}", noun, gone, f"{what}-gone", identifiers=identifiers)
 
 
+def _keep_name(flow: Flow) -> None:
+    """refresh.keepName: the clone takes the old dev cluster's name (renamed aside first) before the refresh
+    retires it; then the clone, its endpoints and the retire list are as the swap left them (a first refresh
+    has nothing to retire: the retire steps find an empty list)."""
+    flow.poll_loop(
+        "KeepName",
+        "swap of the dev cluster's name",
+        "Renames the old dev cluster aside and the new clone into its name.",
+        "KeepCloneNameFunctionArn",
+        {"action": "keep-name", **run(clusters="$.checked.replaces")},
+    )
+    renamed: dict[str, State] = {
+        "KeepRenamedClone": {"InputPath": "$.poll.clone", "ResultPath": "$.clone"},
+        "KeepRenamedEndpoints": {
+            "Parameters": params(
+                at="$.marks.cloneReady.at", endpoint="$.poll.endpoint", readerEndpoint="$.poll.readerEndpoint"
+            ),
+            "ResultPath": "$.marks.cloneReady",
+        },
+        "KeepRenamedInstances": {
+            "InputPath": "$.poll.instanceArns",
+            "ResultPath": "$.instances.instanceArns",
+        },
+        "KeepRetireList": {"InputPath": "$.poll.replaces", "ResultPath": "$.checked.replaces"},
+    }
+    names = list(renamed)
+    flow.add(
+        {
+            name: {"Type": "Pass", **state, "Next": names[index + 1] if index + 1 < len(names) else None}
+            for index, (name, state) in enumerate(renamed.items())
+        }
+    )
+
+
 def definition() -> State:
     # An invalid input only needs describing; from the inspection on, failures go through cleanup.
     flow = Flow(failure="DescribeCloneFailure", errors=DOMAIN_ERRORS + CLONE_ERRORS)
@@ -121,13 +155,21 @@ def definition() -> State:
         timeout=60,
         result="$.verified",
     )
-    flow.if_true(
+    keeps_name = {
+        "And": [
+            {"Variable": "$.input.refresh.keepName", "IsPresent": True},
+            {"Variable": "$.input.refresh.keepName", "BooleanEquals": True},
+        ],
+        "Next": "StartKeepNameWait",
+    }
+    flow.choice(
         "IsRefresh",
-        "A refresh retires the old dev cluster now that the new clone is ready.",
-        "$.checked.retiring",
-        then="RetireOldInstances",
-        otherwise="CleanupClone",
+        "A refresh (with keepName, first giving the clone the old name) retires the old dev cluster now that the "
+        "new clone is ready.",
+        [keeps_name, {"Variable": "$.checked.retiring", "BooleanEquals": True, "Next": "RetireOldInstances"}],
+        default="CleanupClone",
     )
+    _keep_name(flow)
     # Instances first: Aurora deletes a cluster only once it has no instances.
     # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_DeleteCluster.html
     _retire(

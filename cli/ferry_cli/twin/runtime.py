@@ -320,6 +320,10 @@ class Twin:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(self.faults.answer(fault, spec.timeout, self.clock)).encode()
         event = json.loads(body) if body else {}
+        # A Lambda container always has its role's credentials in its environment; in the twin that environment
+        # is this process's, which a test's own patching (moto's, a profile) must not leave without them.
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            os.environ.setdefault(key, _TWIN_ENV[key])
         handler = self.handler_overrides.get(spec.logical_id) or getattr(
             self._handler_module(spec), spec.handler_name
         )

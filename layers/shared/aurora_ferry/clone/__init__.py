@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from aurora_ferry.clone.events import CloneSourceEvent as CloneSourceEvent
     from aurora_ferry.clone.events import RetireEvent as RetireEvent
     from aurora_ferry.clone.inspect import inspect_clone as inspect_clone
+    from aurora_ferry.clone.keep_name import keep_name_step as keep_name_step
+    from aurora_ferry.clone.keep_name import roll_back_keep_name as roll_back_keep_name
     from aurora_ferry.clone.names import plan as plan
     from aurora_ferry.clone.names import source_access as source_access
     from aurora_ferry.clone.names import target_access as target_access
@@ -37,6 +39,7 @@ if not TYPE_CHECKING:
         "contract": ("CloneRequest", "is_clone_input", "parse_clone_request"),
         "events": ("ClonePollEvent", "CloneRunEvent", "CloneSourceEvent", "RetireEvent"),
         "inspect": ("inspect_clone",),
+        "keep_name": ("keep_name_step", "roll_back_keep_name"),
         "names": ("plan", "source_access", "target_access"),
         "retire": ("poll_gone", "retire_clusters", "retire_instances"),
         "share": ("accept_share", "share_source_cluster"),

@@ -63,6 +63,8 @@ class Refresh:
     """Replace the dev cluster named ``replaces`` (and earlier refreshes of it) with this run's clone."""
 
     replaces: str
+    # The clone takes the replaced cluster's name (and endpoints) instead of keeping its own (README "Dev refresh").
+    keep_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,9 @@ def _parse_sharing(value: Any, problems: core.Problems) -> Sharing:
 def _parse_refresh(value: Any, problems: core.Problems) -> Refresh | None:
     if value is None:
         return None
-    raw = core.valid_object(value, "refresh", {"replaces"}, problems, "must be an object with replaces")
+    raw = core.valid_object(
+        value, "refresh", {"replaces", "keepName"}, problems, "must be an object with replaces (and keepName)"
+    )
     if raw is None:
         return None
     replaces = core.valid_cluster_id(raw.get("replaces"), "refresh.replaces", problems)
@@ -289,7 +293,8 @@ def _parse_refresh(value: Any, problems: core.Problems) -> Refresh | None:
             f"and cluster ids are at most 63; got {len(replaces)}",
         )
         return None
-    return None if replaces is None else Refresh(replaces=replaces)
+    keep_name = core.valid_bool(raw.get("keepName", False), "refresh.keepName", False, problems)
+    return None if replaces is None else Refresh(replaces=replaces, keep_name=keep_name)
 
 
 def _parse_options(value: Any, problems: core.Problems) -> CloneOptions:

@@ -39,7 +39,9 @@ class RetireEvent:
     action: str
     clusters: list[dict[str, str]]
 
-    ACTIONS = ("delete-instances", "delete-clusters")
+    # What to do with the refresh's old dev clusters: delete their instances, delete them, or (keepName) give
+    # the new clone the name first.
+    ACTIONS = ("delete-instances", "delete-clusters", "keep-name")
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> RetireEvent:

@@ -27,13 +27,14 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
 
-def retire_instances(request: CloneRequest, clusters: list[dict[str, str]]) -> dict[str, Any]:
-    """Delete the instances of each cluster the refresh replaces (re-checked: still tagged managed)."""
+def retire_instances(request: CloneRequest, clusters: list[dict[str, str]], run_id: str) -> dict[str, Any]:
+    """Delete the instances of each cluster the refresh replaces (re-checked: still tagged managed, and not made
+    by this run)."""
     access = target_access(request)
     client = rds(access)
     deleting: list[str] = []
     actions: list[dict[str, Any]] = []
-    for _, cluster in _managed_clusters(client, access, clusters, actions):
+    for _, cluster in _managed_clusters(client, access, clusters, actions, run_id):
         for member in cluster.get("DBClusterMembers", []):
             instance_id = member["DBInstanceIdentifier"]
             _delete(
@@ -49,7 +50,7 @@ def retire_instances(request: CloneRequest, clusters: list[dict[str, str]]) -> d
     return {"instanceIdentifiers": deleting, "actions": actions}
 
 
-def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]]) -> dict[str, Any]:
+def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]], run_id: str) -> dict[str, Any]:
     """Delete each replaced cluster, without a final snapshot: it is a clone this tool made of a cluster that
     still exists, so a final snapshot would only keep a stale copy."""
     access = target_access(request)
@@ -57,7 +58,7 @@ def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]]) -> di
     deleted: list[str] = []
     arns: list[str] = []
     actions: list[dict[str, Any]] = []
-    for identifier, cluster in _managed_clusters(client, access, clusters, actions):
+    for identifier, cluster in _managed_clusters(client, access, clusters, actions, run_id):
         # A cluster already "deleting" was retired by an earlier attempt of this step (Step Functions retries a
         # task whose answer was lost); AWS refuses a second DeleteDBCluster with InvalidDBClusterStateFault.
         if cluster.get("Status") != "deleting":
@@ -90,16 +91,24 @@ def _delete(
 
 
 def _managed_clusters(
-    client: RDSClient, access: AccountAccess, clusters: list[dict[str, str]], actions: list[dict[str, Any]]
+    client: RDSClient,
+    access: AccountAccess,
+    clusters: list[dict[str, str]],
+    actions: list[dict[str, Any]],
+    run_id: str,
 ) -> Iterator[tuple[str, Any]]:
-    """Each cluster of ``clusters`` (by identifier, and as described now) that still exists and still carries
-    the managed tag; one that lost it is left in place, and ``actions`` says so."""
+    """Each cluster of ``clusters`` (by identifier, and as described now) that still exists, still carries the
+    managed tag and was not made by this run (a refresh never retires its own clone, whatever name it has by
+    now); one that lost the tag is left in place, and ``actions`` says so."""
     for entry in clusters:
         identifier = entry["identifier"]
         cluster = describe_cluster(client, access, identifier)
         if cluster is None:
             continue
         tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
+        if naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
+            logger.warning("not retiring this run's own clone", extra={"cluster": identifier})
+            continue
         if tags.get(naming.MANAGED_TAG) != "true":
             logger.warning("cluster lost its aurora-ferry tags; leaving it", extra={"cluster": identifier})
             actions.append(

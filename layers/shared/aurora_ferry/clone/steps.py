@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.clone.contract import CloneRequest
 from aurora_ferry.clone.inspect import SourceFacts
+from aurora_ferry.clone.keep_name import roll_back_keep_name
 from aurora_ferry.clone.names import (
     clone_identifier,
     clone_tags,
@@ -153,6 +154,8 @@ def cleanup_clone_run(request: CloneRequest, run_id: str, *, failed: bool) -> di
                 {"action": "unshared", "accountId": owner.account_id, "arn": share["resourceShareArn"]}
             )
     if failed:
+        # A refresh that was giving the clone the old dev cluster's name puts the old one back first.
+        actions += roll_back_keep_name(request, run_id)
         target = target_access(request)
         clone_id = clone_identifier(request, run_id)
         cluster = describe_cluster(rds(target), target, clone_id)

@@ -62,6 +62,12 @@ if TYPE_CHECKING:
     from aurora_ferry.core.polling import poll_cluster as poll_cluster
     from aurora_ferry.core.polling import poll_instances as poll_instances
     from aurora_ferry.core.polling import poll_snapshot as poll_snapshot
+    from aurora_ferry.core.renames import cluster_ready as cluster_ready
+    from aurora_ferry.core.renames import described_instance as described_instance
+    from aurora_ferry.core.renames import found_cluster as found_cluster
+    from aurora_ferry.core.renames import rename_aside as rename_aside
+    from aurora_ferry.core.renames import rename_into_place as rename_into_place
+    from aurora_ferry.core.renames import roll_back_rename as roll_back_rename
     from aurora_ferry.core.runs import RunPayload as RunPayload
     from aurora_ferry.core.snapshots import Encryption as Encryption
     from aurora_ferry.core.snapshots import SnapshotRef as SnapshotRef
@@ -177,6 +183,14 @@ if not TYPE_CHECKING:
         "naming": ("naming",),
         "observability": ("logger", "metrics"),
         "polling": ("PollEvent", "PollResult", "poll_cluster", "poll_instances", "poll_snapshot"),
+        "renames": (
+            "cluster_ready",
+            "described_instance",
+            "found_cluster",
+            "rename_aside",
+            "rename_into_place",
+            "roll_back_rename",
+        ),
         "runs": ("RunPayload",),
         "snapshots": (
             "Encryption",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from aurora_ferry.ended.notice import notice_for as notice_for
     from aurora_ferry.ended.notice import notify_run_ended as notify_run_ended
     from aurora_ferry.ended.runs import RunRequest as RunRequest
+    from aurora_ferry.ended.runs import execution_status as execution_status
     from aurora_ferry.ended.runs import parse_run_input as parse_run_input
     from aurora_ferry.ended.runs import run_accesses as run_accesses
 
@@ -27,6 +28,6 @@ if not TYPE_CHECKING:
         "cleanup": ("clean_up_after",),
         "event": ("ENDED_WITHOUT_CLEANUP", "ExecutionEnded"),
         "notice": ("Notice", "notice_for", "notify_run_ended"),
-        "runs": ("RunRequest", "parse_run_input", "run_accesses"),
+        "runs": ("RunRequest", "execution_status", "parse_run_input", "run_accesses"),
     }
     __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

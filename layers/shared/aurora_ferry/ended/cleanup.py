@@ -8,6 +8,7 @@ cleanup already ran: it then finds nothing left to do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aurora_ferry.clone import CloneRequest, cleanup_clone_run
@@ -17,11 +18,20 @@ from aurora_ferry.ended.runs import parse_run_input
 from aurora_ferry.migration import LeftoverStore, cleanup
 
 
-def clean_up_after(ended: ExecutionEnded, leftovers: LeftoverStore | None = None) -> dict[str, Any]:
-    """Unshare and delete the intermediates of the ended run (per its cleanup policy, as its own cleanup)."""
+def clean_up_after(
+    ended: ExecutionEnded,
+    leftovers: LeftoverStore | None = None,
+    status_now: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """Unshare and delete the intermediates of the ended run (per its cleanup policy, as its own cleanup).
+
+    `status_now(execution ARN)` is the execution's status when the event is handled: EventBridge may deliver a
+    parked run's end after it was redriven, and a running execution must not be cleaned up under it."""
     summary: dict[str, Any] = {"executionArn": ended.execution_arn, "status": ended.status}
     if ended.status not in ENDED_WITHOUT_CLEANUP:
         return {**summary, "skipped": f"a run that ended {ended.status} needs no cleanup from here"}
+    if status_now is not None and status_now(ended.execution_arn) == "RUNNING":
+        return {**summary, "skipped": "the execution was redriven since it ended and is running again"}
     run_id = naming.run_id_from_execution_name(ended.name)
     try:
         request = parse_run_input(ended.input)

@@ -14,7 +14,7 @@ from typing import Any
 from aurora_ferry.clone import CloneRequest, is_clone_input, parse_clone_request
 from aurora_ferry.clone import source_access as clone_source_access
 from aurora_ferry.clone import target_access as clone_target_access
-from aurora_ferry.core import AccountAccess
+from aurora_ferry.core import AccountAccess, orchestrator_client
 from aurora_ferry.migration import MigrationRequest, parse_migration_request, source_access, target_access
 
 RunRequest = MigrationRequest | CloneRequest
@@ -27,6 +27,11 @@ def parse_run_input(raw: Any) -> RunRequest:
     if is_clone_input(value):
         return parse_clone_request(value)
     return parse_migration_request(value)
+
+
+def execution_status(execution_arn: str) -> str:
+    """The execution's status now, as the orchestrator's Step Functions reports it."""
+    return str(orchestrator_client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
 
 
 def run_accesses(request: RunRequest) -> list[AccountAccess]:

@@ -48,9 +48,10 @@ NOT_DELETABLE_YET_CODES = frozenset({"InvalidDBClusterSnapshotStateFault"})
 IN_PROGRESS_STATUSES = frozenset({"creating", "copying"})
 MAX_RETRY_ITEMS = 1000
 # A parked run's intermediates are kept for as long as Step Functions lets the run be redriven ("14 days",
-# counted from the execution's end: https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html)
-# and a day more; only then does the scheduled retry delete them.
-REDRIVE_WINDOW_SECONDS = 15 * 24 * 3600
+# counted from the execution's end: https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html),
+# plus the 7 days a redriven run may then take (its execution timeout starts again) and a day more; only then
+# does the scheduled retry delete them, so a run redriven on its last day still finds them.
+REDRIVE_WINDOW_SECONDS = 22 * 24 * 3600
 
 
 @dataclass(frozen=True)

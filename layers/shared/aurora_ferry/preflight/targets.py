@@ -65,6 +65,18 @@ def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
             )
             return
         members = {m["DBInstanceIdentifier"] for m in existing.get("DBClusterMembers", [])}
+        foreign = sorted(m for m in members if not _managed(_instance(rds, m)))
+        if foreign:
+            preflight.add(
+                "error",
+                "target-cluster-id",
+                target.account_id,
+                cluster_id,
+                f"cluster {cluster_id} has instances aurora-ferry did not make ({', '.join(foreign)}, no "
+                f"{naming.MANAGED_TAG}=true tag), and a refresh in place renames and deletes every instance of "
+                "the cluster it replaces. Delete them, or tag them if the tool may delete them.",
+            )
+            return
         preflight.add(
             "info",
             "target-cluster-id",
@@ -96,6 +108,11 @@ def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
             f"the instances {cluster_id}-1..{target.instance_count}, so CreateInstances would fail. "
             f"Choose another targets[{index}].clusterIdentifier.",
         )
+
+
+def _instance(rds: RDSClient, identifier: str) -> Mapping[str, Any]:
+    found = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    return found[0] if found else {}
 
 
 def _managed(cluster: Mapping[str, Any]) -> bool:

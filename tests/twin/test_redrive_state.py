@@ -32,7 +32,7 @@ def test_the_state_entered_last_and_never_left_is_restarted_with_its_input() -> 
     ]
     # Then B is restarted with the input it entered with; an iteration's state never counts
     assert unsuccessful_state(events, {"A", "Map", "B"}) == ("B", {"b": 2})
-    # And a Map whose iteration failed (entered, never left) is the one to restart
+    # And a Map that was entered and never left (its history cut before MapStateExited) is the one to restart
     assert unsuccessful_state(events[:5], {"A", "Map", "B"}) == ("Map", {"m": 1})
     # And a history whose every state was left has nothing to redrive
     assert unsuccessful_state(events[:2], {"A"}) is None

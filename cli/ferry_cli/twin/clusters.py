@@ -37,6 +37,8 @@ _CREATING = threading.Lock()
 # name becomes effective"; "You can't use an existing ... name when renaming"; tags remain.
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/multi-az-db-cluster-rename.html
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html
+# (The two-minute figure is the Multi-AZ DB cluster page's: the Aurora guide gives no duration for renaming an
+# Aurora cluster, so the twin assumes the same.)
 CLUSTER_RENAME_SECONDS = 120.0
 INSTANCE_RENAME_SECONDS = 600.0
 

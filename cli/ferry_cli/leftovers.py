@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from ferry_cli.stack import aws_error, stack_outputs
+
 STACK_OUTPUT = "ListManagedResourcesFunctionName"
 FUNCTION_LOGICAL_ID = "ListManagedResourcesFunction"
 DEFAULT_STACK = "aurora-ferry"
@@ -67,15 +69,12 @@ def listing_event(since_days: int | None = None, inputs: list[Any] | None = None
 
 def function_of_stack(cloudformation: Any, stack: str) -> str:
     """The listing function's name, from the stack's output."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError
 
     try:
-        stacks = cloudformation.describe_stacks(StackName=stack).get("Stacks", [])
-    except ClientError as error:
-        raise LeftoversError(f"stack {stack}: {_aws_error(error)}") from None
+        outputs = stack_outputs(cloudformation, stack, LeftoversError)
     except BotoCoreError as error:
         raise LeftoversError(f"stack {stack}: {error}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs", []) if stacks else [])}
     if STACK_OUTPUT not in outputs:
         raise LeftoversError(
             f"stack {stack} has no output {STACK_OUTPUT}: deploy this version of template.yaml (or name the "
@@ -94,7 +93,7 @@ def fetch_listing(lambda_client: Any, function: str, event: dict[str, Any]) -> L
         )
         payload = json.loads(response["Payload"].read() or b"null")
     except ClientError as error:
-        return Listing(problem=f"invoke {function}: {_aws_error(error)}")
+        return Listing(problem=f"invoke {function}: {aws_error(error)}")
     except (BotoCoreError, ValueError) as error:
         return Listing(problem=f"invoke {function}: {error}")
     if response.get("FunctionError"):
@@ -143,11 +142,6 @@ def show_listing(out: TextIO, err: TextIO, listing: Listing, as_json: bool) -> i
     else:
         print_listing(out, err, listing)
     return listing.exit_status
-
-
-def _aws_error(error: Any) -> str:
-    details = error.response.get("Error", {})
-    return f"{details.get('Code', 'Error')}: {details.get('Message', error)}"
 
 
 # --- printing -----------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ferry_cli.progress import (
     lambda_invocations,
     print_outcome,
 )
+from ferry_cli.stack import aws_error, stack_outputs
 
 __all__ = [
     "DEFAULT_STACK",
@@ -127,13 +128,7 @@ def stop_cause_problem(cause: str) -> str | None:
 
 def stack_machines(cloudformation: Any, stack: str) -> StackMachines:
     """The state machine ARNs from the stack's outputs."""
-    from botocore.exceptions import ClientError
-
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack).get("Stacks", [])
-    except ClientError as error:
-        raise OperateError(f"stack {stack}: {_aws_error(error)}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stacks[0].get("Outputs", []) if stacks else [])}
+    outputs = stack_outputs(cloudformation, stack, OperateError)
     missing = [key for key in MACHINE_OUTPUTS.values() if key not in outputs]
     if missing:
         raise OperateError(
@@ -168,7 +163,7 @@ def resolve_run(sfn: Any, stack: Callable[[], StackMachines], run: str) -> str:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
                 continue
-            raise OperateError(f"run {run}: {_aws_error(error)}") from None
+            raise OperateError(f"run {run}: {aws_error(error)}") from None
         found.append(candidate)
     if not found:
         raise OperateError(
@@ -212,7 +207,7 @@ def start_command(
                 raise OperateError(
                     f"--name: {run_name} is taken by another run of the {kind} state machine; choose another"
                 ) from None
-            raise OperateError(f"start {kind} run {run_name}: {_aws_error(error)}") from None
+            raise OperateError(f"start {kind} run {run_name}: {aws_error(error)}") from None
         arn = str(started["executionArn"])
         err.write(f"ferry start: {kind} run {run_name} of stack {stack}\n")
         out.write(f"{arn}\n")
@@ -441,13 +436,8 @@ def _guarded(command: str, body: Callable[[], int], err: TextIO) -> int:
         err.write(f"ferry {command}: {error}\n")
         return EXIT_ERROR
     except ClientError as error:
-        err.write(f"ferry {command}: {_aws_error(error)}\n")
+        err.write(f"ferry {command}: {aws_error(error)}\n")
         return EXIT_ERROR
     except BotoCoreError as error:
         err.write(f"ferry {command}: {error}\n")
         return EXIT_ERROR
-
-
-def _aws_error(error: Any) -> str:
-    details = error.response.get("Error", {})
-    return f"{details.get('Code', 'Error')}: {details.get('Message', error)}"

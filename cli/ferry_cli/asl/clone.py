@@ -47,7 +47,7 @@ def _keep_name(flow: Flow) -> None:
         {"action": "keep-name", **run(clusters="$.checked.replaces")},
     )
     renamed: dict[str, State] = {
-        "KeepRenamedClone": {"InputPath": "$.poll.clone", "ResultPath": "$.clone"},
+        "KeepRenamedClone": {"InputPath": "$.poll.cluster", "ResultPath": "$.clone"},
         "KeepRenamedEndpoints": {
             "Parameters": params(
                 at="$.marks.cloneReady.at", endpoint="$.poll.endpoint", readerEndpoint="$.poll.readerEndpoint"

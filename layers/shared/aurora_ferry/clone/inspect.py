@@ -248,7 +248,7 @@ def _refresh_candidates(
     replaces = request.refresh.replaces.lower()
     found: list[dict[str, str]] = []
     for cluster in clusters:
-        tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
+        tags = naming.tags_of(cluster)
         identifier = cluster["DBClusterIdentifier"]
         if identifier != replaces and tags.get(REFRESH_OF_TAG, "").lower() != replaces:
             continue

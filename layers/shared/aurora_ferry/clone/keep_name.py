@@ -11,13 +11,13 @@ from aurora_ferry.clone.contract import CloneRequest
 from aurora_ferry.clone.names import clone_identifier, target_access
 from aurora_ferry.core import (
     cluster_ready,
-    described_instance,
     found_cluster,
     naming,
     rds,
     rename_aside,
     rename_into_place,
     roll_back_rename,
+    serving,
 )
 
 __all__ = ["keep_name_step", "roll_back_keep_name"]
@@ -45,15 +45,11 @@ def keep_name_step(
     if not cluster_ready(client, access, current):
         return {**polled, "status": f"{name} renaming"}
     old = found_cluster(client, access, aside)
-    members = sorted(m["DBInstanceIdentifier"] for m in current.get("DBClusterMembers", []))
     return {
         **polled,
         "ready": True,
         "status": "swapped",
-        "clone": {"clusterArn": current["DBClusterArn"], "clusterIdentifier": name},
-        "endpoint": current.get("Endpoint"),
-        "readerEndpoint": current.get("ReaderEndpoint"),
-        "instanceArns": [described_instance(client, access, m)["DBInstanceArn"] for m in members],
+        **serving(client, access, current),
         # What the refresh retires: the old cluster now under its aside name, never the clone under the name.
         "replaces": [
             {"identifier": aside, "arn": old["DBClusterArn"] if old else entry["arn"]}

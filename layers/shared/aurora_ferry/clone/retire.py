@@ -105,7 +105,7 @@ def _managed_clusters(
         cluster = describe_cluster(client, access, identifier)
         if cluster is None:
             continue
-        tags = {t["Key"]: t["Value"] for t in cluster.get("TagList", [])}
+        tags = naming.tags_of(cluster)
         if naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
             logger.warning("not retiring this run's own clone", extra={"cluster": identifier})
             continue

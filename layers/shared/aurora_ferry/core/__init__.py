@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.renames import rename_aside as rename_aside
     from aurora_ferry.core.renames import rename_into_place as rename_into_place
     from aurora_ferry.core.renames import roll_back_rename as roll_back_rename
+    from aurora_ferry.core.renames import serving as serving
     from aurora_ferry.core.runs import RunPayload as RunPayload
     from aurora_ferry.core.snapshots import Encryption as Encryption
     from aurora_ferry.core.snapshots import SnapshotRef as SnapshotRef
@@ -190,6 +191,7 @@ if not TYPE_CHECKING:
             "rename_aside",
             "rename_into_place",
             "roll_back_rename",
+            "serving",
         ),
         "runs": ("RunPayload",),
         "snapshots": (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 MANAGED_TAG = "aurora-ferry:managed"
 RUN_ID_TAG = "aurora-ferry:run-id"
@@ -89,8 +90,18 @@ def tags_for(run_id: str, purpose: str, extra: dict[str, str] | None = None) -> 
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+def tag_values(tag_list: list[dict[str, str]] | list[object]) -> dict[str, str]:
+    """A TagList (RDS's [{"Key", "Value"}, ...]) as a dict of values by key."""
+    return {t["Key"]: t["Value"] for t in tag_list if isinstance(t, dict)}
+
+
+def tags_of(resource: Any) -> dict[str, str]:
+    """The tags of a described RDS resource (its TagList; none when it has none)."""
+    return tag_values(resource.get("TagList", []))
+
+
 def is_tagged_by_run(tag_list: list[dict[str, str]] | list[object], run_id: str) -> bool:
-    tags = {t["Key"]: t["Value"] for t in tag_list if isinstance(t, dict)}
+    tags = tag_values(tag_list)
     return tags.get(MANAGED_TAG) == "true" and tags.get(RUN_ID_TAG) == run_id
 
 
@@ -103,7 +114,7 @@ TARGET_COPY_PURPOSE = "target-copy"
 
 def is_target_copy_of(tag_list: list[dict[str, str]] | list[object], cluster_identifier: str) -> bool:
     """Is this (a snapshot's tags) a managed target copy kept for the target cluster ``cluster_identifier``?"""
-    tags = {t["Key"]: t["Value"] for t in tag_list if isinstance(t, dict)}
+    tags = tag_values(tag_list)
     return (
         tags.get(MANAGED_TAG) == "true"
         and tags.get(PURPOSE_TAG) == TARGET_COPY_PURPOSE

@@ -33,6 +33,7 @@ __all__ = [
     "rename_aside",
     "rename_into_place",
     "roll_back_rename",
+    "serving",
 ]
 
 ROLLBACK_WAIT_SECONDS = 180
@@ -48,7 +49,7 @@ def rename_aside(
     renames them aside to `aside` and `aside-<n>`, once the cluster and its instances are available; a line
     saying what it did or waits for."""
     name = current["DBClusterIdentifier"]
-    tags = {t["Key"]: t["Value"] for t in current.get("TagList", [])}
+    tags = naming.tags_of(current)
     if tags.get(naming.MANAGED_TAG) != "true":
         # Preflight refuses this already; checked again because the name could have been taken since.
         raise TargetConflictError(
@@ -98,7 +99,7 @@ def rename_aside(
 
 def _original_name(instance: dict[str, Any], run_id: str) -> str:
     """The name an instance had before this run renamed it aside (itself, if the run has not)."""
-    tags = {t["Key"]: t["Value"] for t in instance.get("TagList", [])}
+    tags = naming.tags_of(instance)
     if tags.get(naming.REPLACED_BY_TAG) == run_id and tags.get(naming.REPLACED_NAME_TAG):
         return str(tags[naming.REPLACED_NAME_TAG])
     return str(instance["DBInstanceIdentifier"])
@@ -109,9 +110,7 @@ def _require_managed(access: AccountAccess, name: str, instances: list[dict[str,
     not the tool's to rename and delete (and the member roles may tag any resource as managed, so the tag
     must be checked before the run adds its own)."""
     foreign = [
-        i["DBInstanceIdentifier"]
-        for i in instances
-        if {t["Key"]: t["Value"] for t in i.get("TagList", [])}.get(naming.MANAGED_TAG) != "true"
+        i["DBInstanceIdentifier"] for i in instances if naming.tags_of(i).get(naming.MANAGED_TAG) != "true"
     ]
     if foreign:
         raise TargetConflictError(
@@ -161,7 +160,7 @@ def roll_back_rename(
     aside = found_cluster(client, access, aside_name)
     if aside is None or _retiring(client, access, aside):
         return []
-    tags = {t["Key"]: t["Value"] for t in aside.get("TagList", [])}
+    tags = naming.tags_of(aside)
     if tags.get(naming.REPLACED_BY_TAG) != run_id:
         return []
     current = found_cluster(client, access, name)
@@ -231,7 +230,7 @@ def _old_back(
         )
         for member in aside.get("DBClusterMembers", []):
             instance = described_instance(client, access, member["DBInstanceIdentifier"])
-            tags = {t["Key"]: t["Value"] for t in instance.get("TagList", [])}
+            tags = naming.tags_of(instance)
             original = tags.get(naming.REPLACED_NAME_TAG)
             if not original or original == instance["DBInstanceIdentifier"]:
                 continue
@@ -286,6 +285,21 @@ def cluster_ready(client: RDSClient, access: AccountAccess, cluster: dict[str, A
     return all(
         described_instance(client, access, member)["DBInstanceStatus"] == "available" for member in members
     )
+
+
+def serving(client: RDSClient, access: AccountAccess, cluster: dict[str, Any]) -> dict[str, Any]:
+    """A cluster that took another's name, as a run reports it: its ARN and identifier and its instances' ARNs
+    (an ARN names the identifier, so they changed with the renames), and its endpoints (the old cluster's)."""
+    members = sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []))
+    return {
+        "cluster": {
+            "clusterArn": cluster["DBClusterArn"],
+            "clusterIdentifier": cluster["DBClusterIdentifier"],
+        },
+        "endpoint": cluster.get("Endpoint"),
+        "readerEndpoint": cluster.get("ReaderEndpoint"),
+        "instanceArns": [described_instance(client, access, member)["DBInstanceArn"] for member in members],
+    }
 
 
 def found_cluster(client: RDSClient, access: AccountAccess, identifier: str) -> dict[str, Any] | None:

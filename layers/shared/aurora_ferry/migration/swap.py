@@ -33,6 +33,7 @@ from aurora_ferry.core import (
     rename_aside,
     rename_into_place,
     roll_back_rename,
+    serving,
     translated,
 )
 from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target, target_access
@@ -76,24 +77,12 @@ def swap_step(request: MigrationRequest, target: Target, run_id: str, attempt: i
         return _polled(attempt, f"{name} renaming")
     aside = found_cluster(client, access, aside_name)
     if aside is None or aside["Status"] == "deleting":
-        return {**_polled(attempt, "swapped", ready=True), **_swapped(client, access, current, aside_name)}
+        return {
+            **_polled(attempt, "swapped", ready=True),
+            **serving(client, access, current),
+            "replaced": aside_name,
+        }
     return _polled(attempt, _retire(client, access, aside, target, run_id), ready=False)
-
-
-def _swapped(client: RDSClient, access: AccountAccess, cluster: dict[str, Any], aside: str) -> dict[str, Any]:
-    """What the run reports of a replaced target: the cluster and instances under their new ARNs (an ARN
-    names the identifier), its endpoints (the old cluster's), and the old cluster's name while deleted."""
-    members = sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []))
-    return {
-        "cluster": {
-            "clusterArn": cluster["DBClusterArn"],
-            "clusterIdentifier": cluster["DBClusterIdentifier"],
-        },
-        "endpoint": cluster.get("Endpoint"),
-        "readerEndpoint": cluster.get("ReaderEndpoint"),
-        "instanceArns": [described_instance(client, access, member)["DBInstanceArn"] for member in members],
-        "replaced": aside,
-    }
 
 
 def _polled(attempt: int, status: str, *, ready: bool = False) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def _instance(rds: RDSClient, identifier: str) -> Mapping[str, Any]:
 
 
 def _managed(cluster: Mapping[str, Any]) -> bool:
-    tags = {t.get("Key"): t.get("Value") for t in cluster.get("TagList", [])}
+    tags = naming.tags_of(cluster)
     return tags.get(naming.MANAGED_TAG) == "true"
 
 

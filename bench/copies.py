@@ -81,7 +81,8 @@ def _inputs() -> dict[str, dict[str, Any]]:
     runs = {}
     for schedule in SCHEDULES:
         event = copy.deepcopy(base)
-        event["options"].update(waitStrategy="events", pollIntervalSeconds=30)
+        # Targets that keep their copies copy the shared snapshot (by default they restore from it directly).
+        event["options"].update(waitStrategy="events", pollIntervalSeconds=30, cleanup="keep-target-copies")
         for target in event["targets"]:
             target["clusterIdentifier"] = f"{target['clusterIdentifier']}-{schedule[:4]}"
         runs[schedule] = event

@@ -2,17 +2,20 @@
 
     make bench     # or: .venv/bin/python -m bench.waits [--copy-hours H]
 
-One twin, two migrations of events/migrate-two-targets.json started together: one with the default
-``waitStrategy: events``, one with ``polling`` every 30 s. Every snapshot copy takes ``--copy-hours`` (2 by
-default, a world duration). For each run: state transitions, Lambda invocations and history events, in total
-and per wait kind, and the detection delay between a resource becoming available (TwinRegistry ready time)
-and the state after its wait being entered (history timestamps). Both are twin time on the virtual clock,
+One twin, two migrations of events/migrate-two-targets.json (with ``cleanup: keep-target-copies``, the path that
+copies in the target accounts) started together: one with the default ``waitStrategy: events``, one with
+``polling`` every 30 s. Every snapshot copy takes ``--copy-hours`` (2 by default, a world duration). For each
+run: state transitions, Lambda invocations and history events, in total and per wait kind, and the detection
+delay between a resource becoming available (TwinRegistry ready time) and the state after its wait being entered
+(history timestamps). Both are twin time on the virtual clock,
 which stands still while the twin itself works, so a delay is what the wait path takes in twin seconds, the
 same on any machine. Then snapshot copies polled from their progress versus with back-off (bench.copies). Then
 the cold import time of every handler module, each in a fresh interpreter with the layer and the function on
 PYTHONPATH as Lambda puts them, each run paired with one of importing boto3 alone, so that the target is a
-ratio measured on the same machine at the same moment, not a time that depends on the machine. Prints a table
-and writes it to bench/results/.
+ratio measured on the same machine at the same moment, not a time that depends on the machine. Then the restore
+path, direct from the shared snapshot versus copied in the target first (bench.paths), and ten migrations at
+once against the lower bound of Aurora's copy limit (bench.concurrency). Prints a table and writes it to
+bench/results/.
 
 Honest about its limits: RDS sends no event for a finished cluster snapshot copy, so copies are polled under
 "events" too (from their progress); the sweeper's invocations are a fixed cost per account (every 5 minutes),
@@ -36,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aurora_ferry.core import naming
-from bench import copies
+from bench import concurrency, copies, paths
 from bench.results import REPO, save, targets_table
 from ferry_cli.twin.lifecycle import Transition
 from ferry_cli.twin.runtime import Twin
@@ -62,7 +65,9 @@ def _inputs() -> dict[str, dict[str, Any]]:
     runs = {}
     for strategy in STRATEGIES:
         event = copy.deepcopy(base)
-        event["options"].update(waitStrategy=strategy, pollIntervalSeconds=30)
+        # keep-target-copies copies in each target account, so every wait kind is measured; with "delete" the
+        # targets are restored from the shared snapshot, with no target copy to wait for (bench.paths).
+        event["options"].update(waitStrategy=strategy, pollIntervalSeconds=30, cleanup="keep-target-copies")
         for target in event["targets"]:
             target["clusterIdentifier"] = f"{target['clusterIdentifier']}-{strategy[:4]}"
         runs[strategy] = event
@@ -281,8 +286,13 @@ def _ratio(a: float, b: float) -> str:
 
 
 def report(
-    run: dict[str, Any], copy_cases: list[dict[str, Any]], imports: dict[str, Any], args: argparse.Namespace
+    run: dict[str, Any],
+    copy_cases: list[dict[str, Any]],
+    imports: dict[str, Any],
+    args: argparse.Namespace,
+    sections: tuple[tuple[list[str], list[tuple[str, bool]]], ...] = (),
 ) -> tuple[str, bool]:
+    """The whole table; `sections` are further (lines, targets) pairs, put before the cold imports."""
     copy_hours = args.copy_hours
     ev, po = run["events"], run["polling"]
     lines = [
@@ -349,9 +359,9 @@ def report(
         if has_event:
             delay = max(ev["waits"][kind]["delays"])
             checks.append((f"{kind}: detection delay <= 2 twin s (max {delay:g})", delay <= 2.0))
-    copy_lines, copy_checks = copies.report(copy_cases)
-    lines += copy_lines
-    checks += copy_checks
+    for section_lines, section_checks in (copies.report(copy_cases), *sections):
+        lines += section_lines
+        checks += section_checks
     base = imports["boto3"]
     lines += [
         "",
@@ -384,13 +394,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     run = side_by_side(args.copy_hours, args.timeout)
     copy_cases = copies.run_all(args.timeout)
+    path_cases = paths.run_all(args.timeout)
+    ten = concurrency.run_all(concurrency.POLICIES, args.timeout)
     imports = cold_imports(args.repeat)
-    table, met = report(run, copy_cases, imports, args)
+    sections = (paths.report(path_cases), concurrency.report(ten))
+    table, met = report(run, copy_cases, imports, args, sections)
     print(table)
     raw = {
         "args": vars(args),
         "run": run,
         "copies": copy_cases,
+        "paths": path_cases,
+        "concurrency": ten,
         "imports": imports,
         "realSeconds": time.monotonic() - started,
     }

@@ -91,3 +91,34 @@ def run_twin_until(
             raise TimeoutError(f"not there after {limit:g} twin seconds")
         twin.clock.sleep(step)
     return float(twin.clock.elapsed() - started)
+
+
+def someone_elses_snapshot(
+    twin: Any,
+    account: str,
+    cluster: str = "scratch",
+    snapshot: str = "scratch-snap",
+    region: str | None = None,
+) -> Any:
+    """An available cluster and manual snapshot of it in `account` that the tool did not make (a twin's RDS
+    client there is returned), for a test that needs the account to hold, or copy, something of its own."""
+    rds = twin.client("rds", account, region=region) if region else twin.client("rds", account)
+    rds.create_db_cluster(
+        DBClusterIdentifier=cluster,
+        Engine="aurora-postgresql",
+        MasterUsername="someone",
+        MasterUserPassword="not-a-real-password-1",
+    )
+    twin.rules.settle_all()
+    rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster, DBClusterSnapshotIdentifier=snapshot)
+    twin.rules.settle_all()
+    return rds
+
+
+def fill_copy_queue(rds: Any, snapshot: str = "scratch-snap") -> None:
+    """Five copies of `snapshot` in progress in the client's account and Region: Aurora's copy limit there."""
+    for index in range(5):
+        rds.copy_db_cluster_snapshot(
+            SourceDBClusterSnapshotIdentifier=snapshot,
+            TargetDBClusterSnapshotIdentifier=f"someone-elses-copy-{index}",
+        )

@@ -18,4 +18,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         LeftoverStore.from_environment(),
         park=bool(event.get("park")),
         succeeded=bool(event.get("succeeded")),
+        attempt=int(event.get("attempt", 0)),
     )

@@ -23,6 +23,8 @@ NAMES = {"predictive": "copies-predictive", "back-off": "copies-back-off"}
 def _event(schedule: str) -> dict[str, Any]:
     event = copy.deepcopy(load_event("migrate-cmk.json"))
     event["options"]["waitStrategy"] = "events"
+    # A target that keeps its copy copies the shared snapshot (by default it restores from it directly).
+    event["options"]["cleanup"] = "keep-target-copies"
     event["targets"][0]["clusterIdentifier"] = f"orders-dev-{schedule[:4]}"
     return event
 

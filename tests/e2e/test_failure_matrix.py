@@ -58,6 +58,9 @@ MACHINES = {
         "CreateInstances",
         (
             Scenario("two-accounts.json", "migrate-cmk.json"),
+            # The target copy and its wait are reached by a target in another Region (one in the source's restores
+            # straight from the share), whose copy the default cleanup deletes.
+            Scenario("two-regions.json", "migrate-cross-region.json"),
             # The poll loops of the waits that RDS events announce are reached when the run polls.
             Scenario("two-accounts.json", "migrate-cmk.json", options={"waitStrategy": "polling"}),
             # A refresh in place swaps the cluster its first run made.

@@ -32,10 +32,14 @@ class Mutation:
 
     @property
     def id(self) -> str:
-        return f"{self.template}:{self.sid}"
+        return f"{self.template}:{self.sid}:{self.event.removesuffix('.json')}"
 
 
 MIGRATE = ("migrate-cmk.json", "two-accounts.json")
+# A target that keeps its copy copies the shared snapshot before restoring it (the default restores it directly).
+KEEP_COPIES = ("migrate-keep-copies.json", "two-accounts.json")
+# A DR target in another Region copies the source's snapshot across Regions, named in the source's Region.
+CROSS_REGION = ("migrate-cross-region.json", "two-regions.json")
 CLONE = ("clone-cross-account.json", "clones.json")
 CLONE_EXTERNAL = ("clone-cross-account-external.json", "clones.json")
 CLONE_SAME = ("clone-same-account.json", "clones.json")
@@ -53,10 +57,14 @@ MUTATIONS = [
         *MIGRATE,
         "rds:ModifyDBClusterSnapshotAttribute",
     ),
-    Mutation("target-account", "CopyOnlyIntoTaggedSnapshots", *MIGRATE, "rds:CopyDBClusterSnapshot"),
+    Mutation("target-account", "CopyOnlyIntoTaggedSnapshots", *KEEP_COPIES, "rds:CopyDBClusterSnapshot"),
+    Mutation("target-account", "CopyOnlyIntoTaggedSnapshots", *CROSS_REGION, "rds:CopyDBClusterSnapshot"),
+    Mutation("target-account", "UseSourceShareKeyThroughRds", *CROSS_REGION, "kms:Decrypt"),
     Mutation("target-account", "UseSourceShareKeyThroughRds", *MIGRATE, "kms:Decrypt"),
     Mutation("target-account", "GrantSourceShareKeyToRds", *MIGRATE, "kms:CreateGrant"),
     Mutation("target-account", "RestoreFromLocalCopies", *MIGRATE, "rds:RestoreDBClusterFromSnapshot"),
+    Mutation("target-account", "RestoreFromLocalCopies", *KEEP_COPIES, "rds:RestoreDBClusterFromSnapshot"),
+    Mutation("target-account", "RestoreFromSharedSnapshots", *MIGRATE, "rds:RestoreDBClusterFromSnapshot"),
     Mutation("target-account", "CreateRdsServiceLinkedRole", *MIGRATE, "iam:CreateServiceLinkedRole"),
     Mutation("target-account", "CreateClusterInstances", *MIGRATE, "rds:CreateDBInstance"),
     Mutation("source-account", "ShareClustersOnlyInTaggedShares", *CLONE, "ram:CreateResourceShare"),
@@ -123,7 +131,11 @@ def test_a_missing_statement_fails_the_run_naming_the_action(
         # AWS's own refusal of the call
         assert description["status"] == "FAILED"
         cause = description.get("cause", "")
-        if description["error"] == "PreflightFailedError":
+        if description["error"] == "PreflightFailedError" and "may not use key" in cause:
+            # (a key's use through RDS, judged by the key checks: the action refused and the statements to add)
+            assert f"{mutation.denied} (implicitDeny)" in cause, cause
+            assert f"statements {mutation.sid} of member-accounts/{mutation.template}.yaml" in cause, cause
+        elif description["error"] == "PreflightFailedError":
             assert f"may not perform {mutation.denied} " in cause, cause
             assert f"member-accounts/{mutation.template}.yaml: {mutation.sid}" in cause, cause
         else:

@@ -49,9 +49,8 @@ def _cluster(inventory: dict[str, Any], account: str, identifier: str) -> dict[s
     return matches[0]
 
 
-def test_cmk_encrypted_source_is_copied_reencrypted_and_cleaned_up() -> None:
-    # Given a source cluster encrypted with a customer-managed key, and one target (on the world's own clock,
-    # x600, so that a 15-minute copy lasts long enough in real time to be seen in progress on a busy machine)
+def test_cmk_encrypted_source_is_restored_straight_from_the_share_reencrypted_and_cleaned_up() -> None:
+    # Given a source cluster encrypted with a customer-managed key, one target, and the default cleanup "delete"
     with running_twin() as twin:
         # When the migration runs
         description, before, after = _run(twin, load_event("migrate-cmk.json"))
@@ -77,16 +76,15 @@ def test_cmk_encrypted_source_is_copied_reencrypted_and_cleaned_up() -> None:
     assert _ferry_snapshots(after, SOURCE) == []
     assert _ferry_snapshots(after, DEV) == []
     _assert_source_untouched(before, after)
-    # And the waits really waited: the target copy was seen in progress before it was seen available
-    copy_statuses = [
-        json.loads(e["stateExitedEventDetails"]["output"])["poll"]["status"]
-        for e in history
-        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckTargetCopy"
-    ]
-    assert copy_statuses[0] == "copying"
-    assert copy_statuses[-1] == "available"
-    steps = {t["step"] for t in output["targets"][0]["timings"]}
-    assert steps == {"target copy", "restore cluster", "create instances"}
+    # And the target restored straight from the shared snapshot: nothing was copied into it, nothing awaited
+    target = output["targets"][0]
+    assert target["restoredFromSharedSnapshot"] == output["source"]["sharedSnapshotArn"]
+    assert "snapshotCopyArn" not in target
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+    assert "CheckTargetCopy" not in entered
+    assert {"CopyToTarget", "IsRestoringFromShare", "RestoreCluster"} <= set(entered)
+    assert {t["step"] for t in target["timings"]} == {"restore cluster", "create instances"}
+    assert [c["kind"] for c in output["created"]].count("target snapshot copy") == 0
     # And under the default "events" strategy the snapshot, cluster and instances were awaited, not polled
     awaited = {e["stateEnteredEventDetails"]["name"] for e in history if e["type"] == "TaskStateEntered"} & {
         "AwaitSourceSnapshot",
@@ -94,6 +92,30 @@ def test_cmk_encrypted_source_is_copied_reencrypted_and_cleaned_up() -> None:
         "AwaitInstances",
     }
     assert awaited == {"AwaitSourceSnapshot", "AwaitCluster", "AwaitInstances"}
+
+
+def test_kept_target_copies_are_copied_then_restored_and_the_copy_is_awaited() -> None:
+    # Given a CMK source whose target copies are kept (cleanup "keep-target-copies")
+    with running_twin() as twin:
+        # When the migration runs
+        description, _, after = _run(twin, load_event("migrate-keep-copies.json"))
+        history = twin.history(description["executionArn"])
+    # Then the target cluster is restored from a copy made in the target, which the run kept
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    output = json.loads(description["output"])
+    target = output["targets"][0]
+    assert "restoredFromSharedSnapshot" not in target
+    assert [s["arn"] for s in _ferry_snapshots(after, DEV)] == [target["snapshotCopyArn"]]
+    assert _cluster(after, DEV, "orders-weekly")["kmsKeyId"] == DEV_KEY
+    # And the wait really waited: the target copy was seen in progress before it was seen available
+    copy_statuses = [
+        json.loads(e["stateExitedEventDetails"]["output"])["poll"]["status"]
+        for e in history
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckTargetCopy"
+    ]
+    assert copy_statuses[0] == "copying"
+    assert copy_statuses[-1] == "available"
+    assert {t["step"] for t in target["timings"]} == {"target copy", "restore cluster", "create instances"}
 
 
 def test_default_key_source_is_reencrypted_before_sharing() -> None:

@@ -47,7 +47,8 @@ def test_a_run_stopped_while_its_snapshot_is_shared_leaves_nothing_shared_and_no
     assert description["status"] == "ABORTED"
     assert shared_while_running == [f"ferry-{description['name']}-share"]
     assert cleanups == 1
-    # (in the same twin second as the stop: the status-change event and its cleanup take no twin time)
+    # (in the same twin second as the stop, which finds the run in AwaitCluster, a .waitForTaskToken task, as the
+    # target restores straight from the share: the status-change event and its cleanup take no twin time)
     assert description["twinSecondsToEnd"] == 0
     assert results[0]["status"] == "ABORTED"
     assert ("unshared", f"ferry-{description['name']}-share") in {
@@ -108,7 +109,8 @@ def test_a_run_that_passes_the_execution_timeout_leaves_nothing_shared() -> None
     # Given copies that take three and a half days each, so that a run polling hourly passes the state
     # machine's 7-day TimeoutSeconds while the target copies the shared snapshot
     half_week = 3.5 * 86400
-    event = load_event("migrate-cmk.json")
+    # (a target that keeps its copy copies the shared snapshot; by default it restores from it directly)
+    event = load_event("migrate-keep-copies.json")
     event["options"].update({"waitStrategy": "polling", "pollIntervalSeconds": 3600, "maxPollAttempts": 168})
     with running_twin(durations={"snapshot_copy": half_week}) as twin:
         before = twin.inventory()

@@ -175,7 +175,8 @@ def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:
     with running_twin(handler_overrides={"PollStatusFunction": failed_copy}) as twin:
         box.append(twin)
         # When the migration runs
-        description = twin.wait(twin.start(load_event("migrate-cmk.json")), timeout_real_seconds=120)
+        # (a target that keeps its copy makes one)
+        description = twin.wait(twin.start(load_event("migrate-keep-copies.json")), timeout_real_seconds=120)
         history = twin.history(description["executionArn"])
         target_snapshots = twin.inventory()["222222222222"]["snapshots"]
     # Then the Map's failure is caught, cleanup runs, and the Fail state carries the error and account
@@ -184,12 +185,17 @@ def test_a_resource_that_fails_ends_the_run_with_its_named_error() -> None:
     assert "[account 222222222222]" in description["cause"]
     assert _entered(history, "CleanupAfterFailure") == 1
     assert _entered(history, "Summarize") == 0
-    # And the target's copy, still copying or just finished, was deleted (deleting a copy in progress cancels it)
-    copy_arn = "arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:" + target_copy_id(
-        run_id_from_execution_name(description["name"])
+    # And the target's copy was kept, as options.cleanup asks, while the source's intermediates were deleted
+    run_id = run_id_from_execution_name(description["name"])
+    copy_arn = "arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:" + target_copy_id(run_id)
+    assert f"kept {copy_arn}" in description["cause"]
+    assert (
+        f"deleted arn:aws:rds:eu-west-1:111111111111:cluster-snapshot:ferry-{run_id}-share"
+        in description["cause"]
     )
-    assert f"deleted {copy_arn}" in description["cause"]
-    assert not [s for s in target_snapshots if s["tags"].get("aurora-ferry:managed") == "true"]
+    assert [s["arn"] for s in target_snapshots if s["tags"].get("aurora-ferry:managed") == "true"] == [
+        copy_arn
+    ]
 
 
 def test_invalid_input_fails_before_any_aws_work() -> None:
@@ -251,12 +257,13 @@ def test_a_successful_run_reports_every_created_arn_and_its_timings() -> None:
         description = twin.wait(twin.start(load_event("migrate-two-targets.json")), timeout_real_seconds=240)
     output = json.loads(description["output"])
     kinds = sorted(entry["kind"] for entry in output["created"])
+    # (The targets restore straight from the shared snapshot: no target copies.)
     assert kinds == sorted(
-        ["source snapshot", "share copy"]
-        + ["target snapshot copy"] * 2
-        + ["target cluster"] * 2
-        + ["target instance"] * 2
+        ["source snapshot", "share copy"] + ["target cluster"] * 2 + ["target instance"] * 2
     )
+    assert {t["restoredFromSharedSnapshot"] for t in output["targets"]} == {
+        output["source"]["sharedSnapshotArn"]
+    }
     assert [t["step"] for t in output["timings"]["source"]] == [
         "source snapshot",
         "share copy (re-encrypt)",

@@ -11,13 +11,12 @@ import ast
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.kms.models import kms_backends
 from moto.rds.models import DBCluster, RDSBackend, rds_backends
 
@@ -31,7 +30,6 @@ from ferry_cli.twin.kms import (
 )
 from ferry_cli.twin.lifecycle import Durations, TwinRegistry
 from ferry_cli.twin.rules import aws_rules
-from tests.conftest import acting_as
 
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"
@@ -45,33 +43,13 @@ KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*
 KEY_USE_AND_GRANTS = [*KEY_USE, "kms:CreateGrant"]
 
 
-class Clients(Protocol):
-    """client(service, account[, region]): a boto3 client acting as ``account``."""
-
-    def __call__(self, service: str, account: str, region: str = ...) -> Any: ...
-
-
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def aws() -> Iterator[Clients]:
-    """moto for every service; returns client(service, account) acting as that account."""
-    with mock_aws():
-        sessions: dict[str, Any] = {}
+class Clients(Protocol):
+    """client(service, account[, region]): a boto3 client acting as ``account`` (the `aws` fixture, conftest.py)."""
 
-        def client(service: str, account: str, region: str = REGION) -> Any:
-            if account not in sessions:
-                sessions[account] = acting_as(account, REGION)
-            return sessions[account].client(service, region_name=region)
-
-        yield client
-
-
-@pytest.fixture
-def twin(aws: Clients, clock: TwinClock) -> Iterator[TwinRegistry]:
-    with aws_rules(clock, Durations()) as registry:
-        yield registry
+    def __call__(self, service: str, account: str, region: str = ...) -> Any: ...
 
 
 def key_policy(

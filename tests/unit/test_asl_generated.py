@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from aurora_ferry.core import CLONE_ERRORS, DOMAIN_ERRORS, QUEUED_ERRORS, TARGET_FAILED, TRANSIENT_ERRORS
+from aurora_ferry.core import (
+    CLONE_ERRORS,
+    DOMAIN_ERRORS,
+    IN_USE_ERRORS,
+    QUEUED_ERRORS,
+    TARGET_FAILED,
+    TRANSIENT_ERRORS,
+)
 from ferry_cli.asl import DEFINITIONS, generate, render
 from ferry_cli.asl.__main__ import main
 from ferry_cli.asl.builder import LAMBDA_ERRORS, SUMMARY_FAILED, Flow, machine, names, params, run
@@ -109,6 +116,30 @@ def test_a_queued_task_retries_the_copy_queue_after_the_transient_errors_and_for
     assert queued["ErrorEquals"] == names(QUEUED_ERRORS)
     assert queued["IntervalSeconds"] >= 60
     assert queued["IntervalSeconds"] * queued["MaxAttempts"] <= 24 * 3600
+
+
+def test_every_cleanup_of_the_migration_waits_for_restores_still_reading_the_shared_snapshot() -> None:
+    # Given the generated migration: its cleanups on success, after a failure, and before parking
+    states = DEFINITIONS["MigrationStateMachine"]()["States"]
+    cleanups = {
+        name: state for name, state in states.items() if state.get("Resource") == "${CleanupFunctionArn}"
+    }
+    assert set(cleanups) == {"Cleanup", "CleanupAfterFailure", "UnshareForRedrive"}
+    for name, state in cleanups.items():
+        # Then each retries SharedSnapshotInUseError, at least a minute apart, for a bounded time
+        (waiting,) = [r for r in state["Retry"] if r["ErrorEquals"] == names(IN_USE_ERRORS)]
+        assert waiting["IntervalSeconds"] >= 60, name
+        assert waiting["BackoffRate"] == 1
+        assert waiting["IntervalSeconds"] * waiting["MaxAttempts"] <= 24 * 3600, name
+    # And no other task does: only a cleanup raises it
+    others = [
+        name
+        for scope in _scopes(states)
+        for name, state in scope.items()
+        if name not in cleanups
+        and any(r["ErrorEquals"] == names(IN_USE_ERRORS) for r in state.get("Retry", []))
+    ]
+    assert others == []
 
 
 def test_a_best_effort_task_goes_on_to_the_next_state_whatever_happens() -> None:

@@ -82,7 +82,7 @@ def test_a_recent_runs_managed_snapshots_are_listed_with_their_sharing_and_nothi
 ) -> None:
     # Given a run that shared its copy with the target, kept its snapshots, and snapshots that only look like
     # the run's (its name without its tags, a caller's snapshot, the cluster's automated one)
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     _start(world, machines["MIGRATION_STATE_MACHINE_NAME"], run.request.to_json())
 
     # When the listing runs with its defaults
@@ -119,7 +119,7 @@ def test_a_snapshot_shared_with_all_comes_first_in_its_sharing(
     world: World, machines: dict[str, str]
 ) -> None:
     # Given a managed snapshot made public by hand (plain moto allows it; AWS refuses it for an encrypted one)
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     world.rds(SOURCE).modify_db_cluster_snapshot_attribute(
         DBClusterSnapshotIdentifier=run.share.identifier, AttributeName="restore", ValuesToAdd=["all"]
     )
@@ -134,7 +134,7 @@ def test_only_executions_started_within_the_days_asked_are_read(
     world: World, machines: dict[str, str]
 ) -> None:
     # Given one run's execution
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     _start(world, machines["CLONE_STATE_MACHINE_NAME"], run.request.to_json())
     later = datetime.now(UTC) + timedelta(days=15)
 
@@ -152,7 +152,7 @@ def test_inputs_add_their_accounts_once_per_account_region_and_role(
     world: World, machines: dict[str, str]
 ) -> None:
     # Given no execution, and the same run's input twice plus a clone input naming the same two roles
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     clone = parse_run_input(load_event("clone-cross-account.json"))
     assert (clone.source.role_arn, clone.target.role_arn) == (  # type: ignore[union-attr]
         run.request.source.role_arn,
@@ -172,7 +172,7 @@ def test_the_leftover_tables_rows_are_marked_and_their_accounts_read(
     world: World, machines: dict[str, str]
 ) -> None:
     # Given a run's source snapshot recorded in the leftover table, and no execution or input naming the run
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     store = _leftover_store(world)
     raw = world.snapshot(SOURCE, run.source.identifier)
     leftover = record_leftover(store, source_access(), raw, RUN)
@@ -188,7 +188,7 @@ def test_the_leftover_tables_rows_are_marked_and_their_accounts_read(
 
 def test_the_listing_only_reads(world: World, machines: dict[str, str]) -> None:
     # Given a run with snapshots kept and shared, its execution, and a leftover row
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     _start(world, machines["MIGRATION_STATE_MACHINE_NAME"], run.request.to_json())
     store = _leftover_store(world)
     record_leftover(store, source_access(), world.snapshot(SOURCE, run.source.identifier), RUN)
@@ -235,7 +235,7 @@ def test_the_handler_lists_with_the_stacks_table_and_machines(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the function's environment (its table and state machines) and a run's execution
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     _leftover_store(world)
     monkeypatch.setenv("LEFTOVER_TABLE_NAME", "leftovers")
     _start(world, machines["MIGRATION_STATE_MACHINE_NAME"], run.request.to_json())
@@ -273,7 +273,7 @@ def test_more_executions_than_one_listing_reads_is_said_and_the_newest_are_read(
     from aurora_ferry.managed import reach
 
     # Given two runs' executions, of which a listing reads (here) one
-    run = run_until_cleanup(world, "keep")
+    run = run_until_cleanup(world, "keep", delivered=False)
     migrate = machines["MIGRATION_STATE_MACHINE_NAME"]
     _start(world, migrate, load_event("migrate-two-targets.json"), name="older")
     time.sleep(0.05)  # moto orders executions by their start time, to the millisecond

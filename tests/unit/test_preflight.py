@@ -33,7 +33,7 @@ from aurora_ferry.core.kms_policy import (
 from aurora_ferry.migration import parse_migration_request
 from aurora_ferry.preflight import Finding, PreflightReport, run_preflight
 from aurora_ferry.preflight import runner as preflight_runner
-from tests.conftest import load_event, running_twin
+from tests.conftest import fill_copy_queue, load_event, running_twin, someone_elses_snapshot
 
 pytestmark = pytest.mark.unit
 
@@ -151,8 +151,10 @@ def test_happy_input_has_no_errors_and_a_plan_naming_accounts_and_keys() -> None
     assert steps[("PrepareShareCopy", SOURCE)].kms_key == SHARE_KEY_ARN
     assert steps[("PrepareShareCopy", SOURCE)].creates == "manual cluster snapshot ferry-run-42-share"
     assert "deleted" in (steps[("PrepareShareCopy", SOURCE)].cleanup or "")
-    assert steps[("CopyToTarget", DEV)].kms_key == DEV_KEY_ARN
-    assert "ferry-run-42-copy" in (steps[("CopyToTarget", DEV)].creates or "")
+    # (the target restores straight from the shared snapshot: its "copy" step makes nothing)
+    assert steps[("CopyToTarget", DEV)].creates == "nothing"
+    assert "ferry-run-42-share (by its ARN)" in steps[("RestoreCluster", DEV)].action
+    assert steps[("RestoreCluster", DEV)].kms_key == DEV_KEY_ARN
     assert steps[("CreateInstances", DEV)].creates == "orders-dev-1, orders-dev-2"
     assert "never deleted" in (steps[("RestoreCluster", DEV)].cleanup or "")
     # And the report is plain JSON
@@ -360,7 +362,7 @@ def test_a_role_that_cannot_be_assumed_is_an_error_and_its_account_is_skipped() 
     # (the share key's policy is read in the source account, so it is still checked for QA)
     assert checked_in_qa == {"assume-role", "share-key-policy"}
     # And the other target was checked in full
-    assert {"target-key-use", "snapshot-quota"} <= {f.check for f in report.findings if f.account_id == DEV}
+    assert {"target-key-use", "permissions"} <= {f.check for f in report.findings if f.account_id == DEV}
 
 
 def test_a_disabled_target_key_is_an_error() -> None:
@@ -416,24 +418,22 @@ def test_quota_from_describe_account_attributes_counts_existing_manual_snapshots
     }
     with running_twin() as twin:
         # Given a quota of 2 manual cluster snapshots, both already used in the target
-        rds = twin.client("rds", DEV)
-        rds.create_db_cluster(
-            DBClusterIdentifier="scratch",
-            Engine="aurora-postgresql",
-            MasterUsername="someone",
-            MasterUserPassword="not-the-ferry-123",
+        someone_elses_snapshot(twin, DEV, snapshot="keep-1")
+        twin.client("rds", DEV).create_db_cluster_snapshot(
+            DBClusterIdentifier="scratch", DBClusterSnapshotIdentifier="keep-2"
         )
-        twin.rules.settle_all()
-        for name in ("keep-1", "keep-2"):
-            rds.create_db_cluster_snapshot(DBClusterIdentifier="scratch", DBClusterSnapshotIdentifier=name)
 
-        # When preflight runs with AWS's quota answer (moto has none)
+        # When preflight runs with AWS's quota answer (moto has none), for a target that keeps its copy and
+        # for one that restores straight from the shared snapshot (the default)
         with botocore_calls({"DescribeAccountAttributes": lambda params: answer}):
-            report = preflight(event())
+            report = preflight(event("migrate-keep-copies.json"))
+            direct = preflight(event())
 
     # Then the target has no room for its copy, nor for two more instances; the source has room for two
     errors = {(f.check, f.account_id): f for f in report.errors}
     assert set(errors) == {("snapshot-quota", DEV), ("account-quota", DEV)}
+    # And a target that makes no copy needs no room for one
+    assert {(f.check, f.account_id) for f in direct.errors} == {("account-quota", DEV)}
     assert "has 2 manual cluster snapshots" in errors[("snapshot-quota", DEV)].message
     assert "quota ManualClusterSnapshots" in errors[("snapshot-quota", DEV)].message
     assert "39 of 40 DBInstances" in errors[("account-quota", DEV)].message
@@ -809,7 +809,7 @@ def test_the_simulator_is_asked_about_the_roles_own_policies_never_with_the_key_
     with botocore_calls({"SimulatePrincipalPolicy": fake_simulator({}, seen)}):
         report = preflight(moto_world.event)
 
-    # Then nothing is wrong, and both key checks came from the simulator and the key policy
+    # Then nothing is wrong, and the key checks came from the simulator and the key policy
     assert report.ok, [str(f) for f in report.errors]
     for check in ("target-key-use", "source-key-use"):
         (finding,) = findings(report, check)
@@ -825,15 +825,14 @@ def test_the_simulator_is_asked_about_the_roles_own_policies_never_with_the_key_
     # (the key checks' calls; the permissions check simulates the roles' RDS and IAM actions on its own)
     kms_calls = [p for p in seen if all(a.startswith("kms:") for a in p["ActionNames"])]
     assert len(kms_calls) < len(seen)
-    by_role = {
-        role: [p for p in kms_calls if p["PolicySourceArn"] == role] for role in (DEV_ROLE, SOURCE_ROLE)
-    }
+    share_key = moto_world.event["shareKmsKeyArn"]
     for role, key, account, actions in (
         (DEV_ROLE, moto_world.target_key, DEV, CROSS_ACCOUNT_COPY_ACTIONS),
+        # (the target role's use of the share key, whose key policy the share-key-policy check reads)
+        (DEV_ROLE, share_key, DEV, CROSS_ACCOUNT_COPY_ACTIONS),
         (SOURCE_ROLE, moto_world.source_key, SOURCE, SOURCE_KEY_COPY_ACTIONS),
     ):
-        calls = by_role[role]
-        assert all(p["ResourceArns"] == [key] for p in calls)
+        calls = [p for p in kms_calls if p["PolicySourceArn"] == role and p["ResourceArns"] == [key]]
         assert sorted(a for p in calls for a in p["ActionNames"]) == sorted(actions)
         (grant,) = [p for p in calls if p["ActionNames"] == ["kms:CreateGrant"]]
         (other,) = [p for p in calls if p is not grant]
@@ -918,10 +917,14 @@ def test_target_key_use_needs_both_the_identity_and_the_key_policy(
     with botocore_calls({"SimulatePrincipalPolicy": fake_simulator(decisions)}):
         report = preflight(moto_world.event)
 
-    # Then the target key use combines both halves as KMS does, and nothing else is wrong
+    # Then the target key use combines both halves as KMS does, and nothing else is wrong but the share key's use
+    # by the same role, whose IAM policies (the simulator here answers per action, whatever the key) refuse the
+    # same actions: without a key policy naming the role, the share key needs them in the role's IAM policies
     (finding,) = findings(report, "target-key-use")
     assert finding.severity == severity, finding.message
-    assert [f.check for f in report.errors] == (["target-key-use"] if severity == "error" else [])
+    share_key_refused = ["share-key-use"] if identity else []
+    expected_errors = (["target-key-use"] if severity == "error" else []) + share_key_refused
+    assert sorted(f.check for f in report.errors) == sorted(expected_errors)
     for text in expected:
         assert text in finding.message
     if severity == "error":
@@ -1071,3 +1074,19 @@ def test_a_default_key_source_is_not_checked_for_key_use_and_an_undescribable_ke
     assert (warning.account_id, warning.resource) == (SOURCE, rds_key["Arn"])
     assert "kms:DescribeKey" in warning.message and "DescribeKeys" in warning.message
     assert "SourceClusterKmsKeyArns" in warning.message
+
+
+def test_a_target_whose_copy_queue_is_full_in_its_region_is_warned_that_its_copy_will_queue() -> None:
+    with running_twin() as twin:
+        # Given a target account with five cluster snapshot copies already in progress in eu-west-1
+        fill_copy_queue(someone_elses_snapshot(twin, DEV))
+        # When preflight runs for a target that copies there, and for one that restores from the share
+        copying = preflight(event("migrate-keep-copies.json"))
+        direct = preflight(event())
+
+    # Then the copying run is warned (it queues, it does not fail), naming the Region; the other is not
+    (warning,) = [f for f in copying.findings if f.check == "copy-queue"]
+    assert (warning.severity, warning.account_id, warning.resource) == ("warning", DEV, "eu-west-1")
+    assert "has 5 cluster snapshot copies in progress in eu-west-1" in warning.message
+    assert copying.ok
+    assert [f for f in direct.findings if f.check == "copy-queue"] == []

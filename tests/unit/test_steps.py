@@ -25,6 +25,7 @@ from aurora_ferry.core import (
     AssumeRoleError,
     LeftoverCleanupError,
     ResourceFailedError,
+    SharedSnapshotInUseError,
     SnapshotNotShareableError,
     SnapshotRef,
     SourceNotFoundError,
@@ -153,12 +154,15 @@ class World:
                 return sorted(attribute.get("AttributeValues", []))
         return []
 
-    def create_cluster(self, account: str, identifier: str, kms_key: str | None) -> None:
+    def create_cluster(
+        self, account: str, identifier: str, kms_key: str | None, tags: list[dict[str, str]] | None = None
+    ) -> None:
         params: dict[str, Any] = {
             "DBClusterIdentifier": identifier,
             "Engine": "aurora-postgresql",
             "MasterUsername": "ferryadmin",
             "MasterUserPassword": "not-a-real-password-1",
+            "Tags": tags or [],
         }
         if kms_key:
             params.update(StorageEncrypted=True, KmsKeyId=kms_key)
@@ -516,14 +520,20 @@ class RunLeftovers:
     target_copy_arn: str
 
 
-def run_until_cleanup(world: World, cleanup: str) -> RunLeftovers:
-    """Source snapshot, share copy, share, and (made directly: plain moto cannot copy across accounts)
-    the run's copy in the target; plus look-alikes the run did not make."""
+def run_until_cleanup(world: World, cleanup: str, *, delivered: bool = True) -> RunLeftovers:
+    """Source snapshot, share copy, share, the target cluster it delivered, and (made directly: plain moto cannot
+    copy across accounts) the run's copy in the target; plus look-alikes the run did not make."""
     request = world.request(cleanup=cleanup)
     source = migration.prepare_source_snapshot(request, RUN)
     share = migration.prepare_shareable_snapshot(request, RUN, source)
     migration.share_snapshot(request, share)
     world.create_cluster(TARGET, "scratch", world.target_keys[TARGET])
+    # The cluster the run delivered (restored from the share or from its copy): no restore is left reading.
+    if delivered:
+        cluster = request.targets[0].cluster_identifier
+        world.create_cluster(
+            TARGET, cluster, world.target_keys[TARGET], naming.tags_for(RUN, "target-cluster")
+        )
     target_copy_arn = world.create_snapshot(
         TARGET, "scratch", naming.target_copy_id(RUN), naming.tags_for(RUN, "target-copy")
     )
@@ -559,14 +569,50 @@ def test_cleanup_delete_removes_only_the_runs_snapshots(world: World) -> None:
         naming.source_snapshot_id(OTHER_RUN),
         "orders-nightly-keep",
     }
-    assert world.snapshot_ids(TARGET) - {world.automated_snapshot(TARGET, "scratch")} == {
-        naming.target_copy_id(OTHER_RUN)
+    automated_in_target = {
+        world.automated_snapshot(TARGET, c) for c in ("scratch", run.request.targets[0].cluster_identifier)
     }
+    assert world.snapshot_ids(TARGET) - automated_in_target == {naming.target_copy_id(OTHER_RUN)}
     # ... the share was withdrawn first, and the source cluster is untouched
     unshared = [action for action in result["actions"] if action["action"] == "unshared"]
     assert unshared == [{"action": "unshared", "accountId": SOURCE, "arn": run.share.arn, "from": [TARGET]}]
     clusters = world.rds(SOURCE).describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"]
     assert clusters[0]["Status"] == "available"
+
+
+def test_a_cleanup_looks_twice_for_a_restore_that_may_still_be_starting_before_it_unshares(
+    world: World,
+) -> None:
+    # Given a run whose target restores straight from the share and has no cluster yet (the Map stopped it, and
+    # its RestoreCluster call may still be running)
+    run = run_until_cleanup(world, "delete", delivered=False)
+
+    # When the cleanup first looks / Then it waits (the task retries it), and nothing is unshared yet
+    with pytest.raises(SharedSnapshotInUseError, match="its restore may be starting"):
+        migration.cleanup(run.request, RUN, attempt=0)
+    assert world.restore_accounts(SOURCE, run.share.identifier) == [TARGET]
+    # When it looks again on the retry, and still no restore started / Then it unshares and deletes
+    result = migration.cleanup(run.request, RUN, attempt=1)
+    assert {("unshared", run.share.arn), ("deleted", run.share.arn)} <= {
+        (a["action"], a["arn"]) for a in result["actions"]
+    }
+
+
+def test_a_target_the_cleanup_cannot_reach_does_not_hold_back_the_unshare(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aurora_ferry.migration import cleanup_steps
+
+    # Given a run whose target's role can no longer be assumed
+    run = run_until_cleanup(world, "delete", delivered=False)
+
+    def refused(client: Any, access: Any, identifier: str) -> Any:
+        raise AssumeRoleError(f"cannot assume {access.role_arn}", account_id=access.account_id)
+
+    monkeypatch.setattr(cleanup_steps, "describe_cluster", refused)
+    # When the cleanup runs / Then it unshares in the source anyway: the share must not wait on an unreachable target
+    result = migration.cleanup(run.request, RUN, attempt=0)
+    assert ("unshared", run.share.arn) in {(a["action"], a["arn"]) for a in result["actions"]}
 
 
 def test_cleanup_keep_deletes_nothing_but_unshares(world: World) -> None:

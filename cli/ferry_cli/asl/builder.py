@@ -14,6 +14,7 @@ from typing import Any
 
 from aurora_ferry.core import (
     DOMAIN_ERRORS,
+    IN_USE_ERRORS,
     QUEUED_ERRORS,
     TARGET_FAILED,
     TARGET_PARKED,
@@ -90,8 +91,9 @@ def run(**more: Any) -> State:
     return params(input="$.input", runId="$.runId", **more)
 
 
-def retries(*, queued: bool = False) -> list[State]:
-    """The one retry policy of every task; `queued` adds the long wait behind Aurora's copy limit.
+def retries(*, queued: bool = False, in_use: bool = False) -> list[State]:
+    """The one retry policy of every task; `queued` adds the long wait behind Aurora's copy limit, `in_use` (the
+    migration's cleanups) the wait for restores still reading the shared snapshot.
 
     The first retrier whose ErrorEquals names the error applies, and retries run out before any Catch is
     considered, so a throttled call is retried even though the task also catches everything.
@@ -120,6 +122,12 @@ def retries(*, queued: bool = False) -> list[State]:
         # concurrent runs queue instead of failing.
         policy.append(
             {"ErrorEquals": names(QUEUED_ERRORS), "IntervalSeconds": 300, "MaxAttempts": 72, "BackoffRate": 1}
+        )
+    if in_use:
+        # Every 5 minutes (longer than any task's function may run, so a restore call in flight when the cleanup
+        # first looked has ended) for 6 hours; then the run fails, and the ended-run cleanup unshares regardless.
+        policy.append(
+            {"ErrorEquals": names(IN_USE_ERRORS), "IntervalSeconds": 300, "MaxAttempts": 72, "BackoffRate": 1}
         )
     return policy
 
@@ -152,6 +160,7 @@ def task_state(
     heartbeat: int | None = None,
     queued: bool = False,
     selector: State | None = None,
+    in_use: bool = False,
 ) -> State:
     """A task up to its retries; callers add Catch and Next or End. A `selector` (ResultSelector) keeps only
     the part of the result later states read, before `result` (ResultPath) puts it in the state."""
@@ -168,7 +177,7 @@ def task_state(
         state["ResultSelector"] = selector
     if result is not None:
         state["ResultPath"] = result
-    state["Retry"] = retries(queued=queued)
+    state["Retry"] = retries(queued=queued, in_use=in_use)
     return state
 
 
@@ -265,6 +274,7 @@ class Flow:
         queued: bool = False,
         best_effort: bool = False,
         selector: State | None = None,
+        in_use: bool = False,
     ) -> None:
         """A Lambda task with the standard retries and catches.
 
@@ -272,7 +282,14 @@ class Flow:
         replace the run's own outcome, so it is kept in `$.cleanupError.<name>`, which the summary reports.
         """
         state = task_state(
-            comment, resource, parameters, timeout=timeout, result=result, queued=queued, selector=selector
+            comment,
+            resource,
+            parameters,
+            timeout=timeout,
+            result=result,
+            queued=queued,
+            selector=selector,
+            in_use=in_use,
         )
         if best_effort:
             state["Next"] = None
@@ -345,10 +362,21 @@ class Flow:
                 }
             )
 
-    def cleanup(self, name: str, comment: str, resource: str, parameters: State) -> None:
+    def cleanup(
+        self, name: str, comment: str, resource: str, parameters: State, *, in_use: bool = False
+    ) -> None:
         """A run's cleanup before it succeeds: its failure fails the run (through `failure`), so that nothing the
-        cleanup could not withdraw is left shared by a run that reports success; kept in `$.cleanup`."""
-        self.task(name, comment, resource, parameters, timeout=CLEANUP_TIMEOUT_SECONDS, result="$.cleanup")
+        cleanup could not withdraw is left shared by a run that reports success; kept in `$.cleanup`. `in_use`:
+        see `retries`."""
+        self.task(
+            name,
+            comment,
+            resource,
+            parameters,
+            timeout=CLEANUP_TIMEOUT_SECONDS,
+            result="$.cleanup",
+            in_use=in_use,
+        )
 
     def summarize(self, name: str, comment: str, resource: str) -> None:
         """The successful end: the summary is the execution's output (no ResultPath)."""
@@ -384,6 +412,7 @@ class Flow:
         describe: str,
         summarize: str,
         fail: str,
+        in_use: bool = False,
     ) -> None:
         """Where `failure` leads: best-effort cleanup, a readable error and cause, then a Fail state with them.
 
@@ -400,6 +429,7 @@ class Flow:
             timeout=CLEANUP_TIMEOUT_SECONDS,
             result="$.cleanup",
             best_effort=True,
+            in_use=in_use,
         )
         readable = "Turns the caught error into a readable error and cause."
         state = summary_state(readable, summarize, "failed", "$.summary")
@@ -587,6 +617,7 @@ class Flow:
         summarize: str,
         reshare: tuple[str, State],
         shared_mark: str,
+        in_use: bool = False,
     ) -> None:
         """Where `park` leads, for a redrive to resume the run (README "Redrive").
 
@@ -605,6 +636,7 @@ class Flow:
             {**parameters, "park": True},
             timeout=CLEANUP_TIMEOUT_SECONDS,
             result="$.park.cleanup",
+            in_use=in_use,
         )
         await_state = task_state(
             "Fails the run as parked until the execution is redriven; on a redrive lets it resume.",

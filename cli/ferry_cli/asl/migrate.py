@@ -9,6 +9,8 @@ COMMENT = "aurora-ferry: copy an Aurora cluster to 1-20 other accounts via a sha
 SEVEN_DAYS = 604800
 POLL = "PollStatusFunctionArn"
 REGISTER = "RegisterWaitFunctionArn"
+# How many times Step Functions has retried the task: 0 on its first attempt.
+ATTEMPT = "$$.State.RetryCount"
 
 
 def _await(
@@ -38,7 +40,7 @@ def _target_result(
             readerEndpoint=f"{endpoints}.readerEndpoint",
             **more,
         ),
-        "copy": params(arn="$.copy.snapshot.arn"),
+        "copy": params(arn="$.copy.snapshot.arn", direct="$.copy.direct"),
         "instances": params(instanceArns=instances),
         "marks": marks,
     }
@@ -65,11 +67,18 @@ def target_steps() -> Flow:
 
     in_target(
         "CopyToTarget",
-        "Copies the shared snapshot by ARN, re-encrypted with the target key.",
+        "Copies the shared snapshot by ARN, re-encrypted with the target key; with options.cleanup 'delete' "
+        "only checks the target's name, for the restore reads the shared snapshot itself.",
         "CopyToTargetFunctionArn",
         params(shared="$.shared"),
         "$.copy",
         queued=True,
+    )
+    flow.choice(
+        "IsRestoringFromShare",
+        'A target restoring straight from the shared snapshot has no copy to wait for (README "Direct restore").',
+        [{"Variable": "$.copy.direct", "BooleanEquals": True, "Next": "MarkTargetCopyReady"}],
+        default="ChooseTargetCopyWait",
     )
     _await(flow, "TargetCopy", "target snapshot copy", _snapshot(access, "$.copy.snapshot.identifier"))
     flow.mark("targetCopyReady")
@@ -218,8 +227,10 @@ def definition() -> State:
         "Cleanup",
         "Unshares and deletes this run's intermediate snapshots per options.cleanup.",
         "CleanupFunctionArn",
-        # Only a run that succeeded retires older target copies (options.keepTargetCopies).
-        run(succeeded=True),
+        # Only a run that succeeded retires older target copies (options.keepTargetCopies). The retry count lets
+        # the cleanup tell its first look from the retries (cleanup_steps._require_restores_done).
+        run(succeeded=True, attempt=ATTEMPT),
+        in_use=True,
     )
     flow.mark("cleanedUp")
     flow.summarize("Summarize", "Builds the run summary: ARNs, endpoints, timings.", "SummarizeFunctionArn")
@@ -227,16 +238,18 @@ def definition() -> State:
         "CleanupAfterFailure",
         "Unshares and removes what this run made before failing; never touches the source.",
         "CleanupFunctionArn",
-        run(),
+        run(attempt=ATTEMPT),
         describe="DescribeFailure",
         summarize="SummarizeFunctionArn",
         fail="MigrationFailed",
+        in_use=True,
     )
     flow.park_path(
         "CleanupFunctionArn",
-        run(),
+        run(attempt=ATTEMPT),
         summarize="SummarizeFunctionArn",
         reshare=("ShareSnapshotFunctionArn", share),
         shared_mark="$.marks.shared",
+        in_use=True,
     )
     return machine(COMMENT, flow, timeout=SEVEN_DAYS)

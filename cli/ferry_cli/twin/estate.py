@@ -1,7 +1,8 @@
 """The world's estate, built into a started twin before any run: what exists in each account beforehand.
 
 Member-account stacks from this repo's own templates (deployed with the parameters the README documents),
-the world's extra keys, and its Aurora clusters with their instances and snapshots, all already available.
+the world's extra keys, and its Aurora clusters with their instances and snapshots, all already available,
+each in the Region of its account (``World.region_of``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ def build_world(twin: Any) -> None:
 
 
 def deploy_member_stacks(twin: Any) -> None:
-    """member-accounts/*.yaml in each account that has a memberStack; sources first, for the targets'
-    SourceShareKeyArn."""
+    """member-accounts/*.yaml in each account that has a memberStack, in the account's Region; sources first,
+    for the targets' SourceShareKeyArn."""
     from moto.kms.models import kms_backends
 
-    region = twin.world.region
     for account in sorted(
         twin.world.accounts,
         key=lambda a: a.member_stack is None or a.member_stack.template != "source-account",
@@ -42,6 +42,7 @@ def deploy_member_stacks(twin: Any) -> None:
         stack = account.member_stack
         if stack is None:
             continue
+        region = twin.world.region_of(account.account_id)
         parameters = member_stack_parameters(twin.world, account, twin.stack_outputs)
         template = load_cfn_yaml(twin.member_templates / f"{stack.template}.yaml")
         rendered = deploy_member_stack(
@@ -61,8 +62,8 @@ def deploy_member_stacks(twin: Any) -> None:
 def _create_keys(twin: Any, account: AccountSpec) -> None:
     from moto.kms.models import kms_backends
 
-    region = twin.world.region
-    kms = twin.client("kms", account.account_id)
+    region = twin.world.region_of(account.account_id)
+    kms = twin.client("kms", account.account_id, region)
     backend = kms_backends[account.account_id][region]
     for key in account.keys:
         created = kms.create_key(Description=f"twin key {key.alias or key.key_id}")["KeyMetadata"]["KeyId"]
@@ -83,7 +84,7 @@ def _create_keys(twin: Any, account: AccountSpec) -> None:
 
 
 def _cluster_parameters(twin: Any, account: AccountSpec, cluster: ClusterSpec) -> dict[str, Any]:
-    region = twin.world.region
+    region = twin.world.region_of(account.account_id)
     params: dict[str, Any] = {
         "DBClusterIdentifier": cluster.identifier,
         "Engine": cluster.engine,
@@ -109,8 +110,9 @@ def _create_clusters(twin: Any, account: AccountSpec) -> None:
         # An account that already runs Aurora has RDS's service-linked role; a fresh one does not, and its
         # first restore creates it with the caller's iam:CreateServiceLinkedRole.
         create_rds_service_linked_role(account.account_id)
-    rds = twin.client("rds", account.account_id)
-    rds_backend = rds_backends[account.account_id][twin.world.region]
+    region = twin.world.region_of(account.account_id)
+    rds = twin.client("rds", account.account_id, region)
+    rds_backend = rds_backends[account.account_id][region]
     for cluster in account.clusters:
         rds.create_db_cluster(**_cluster_parameters(twin, account, cluster))
         for index in range(cluster.instances):

@@ -7,11 +7,12 @@ moto emits RDS events. The twin closes that gap, so the event-driven waits run e
   available when they are due, not only when someone describes them;
 * every registry transition becomes the RDS event AWS would send (detail-type, source ``aws.rds``, EventID,
   SourceArn, account and Region of the resource), put on the default bus of the resource's account;
-* the rules deployed on a bus (the member accounts' forwarding rule from member-accounts/*.yaml, and the
-  template's EventBridgeRule event sources in the orchestrator account) are matched with moto's own event
-  pattern matcher; a forwarding rule hands the event to the orchestrator's bus when that bus's policy (the
-  template's OrchestratorEventBusPolicy) allows the sending account, and a Lambda target runs the real
-  handler in-process, asynchronously, as EventBridge invokes Lambda;
+* the rules deployed on a bus (the member accounts' forwarding rule from member-accounts/*.yaml, in each
+  account's Region, ferry_cli.twin.forwarding, and the template's EventBridgeRule event sources in the
+  orchestrator account) are matched with moto's own event pattern matcher; a forwarding rule hands the event
+  to the bus its target names, in the orchestrator's Region also from another Region, when the rule's role may
+  put events there and that bus's policy (the template's OrchestratorEventBusPolicy) allows the sending
+  account, and a Lambda target runs the real handler in-process, asynchronously, as EventBridge invokes Lambda;
 * the template's Schedule event sources (the wait sweeper) run on the twin clock;
 * Step Functions' execution status-change events (ferry_cli.twin.sfn_events) take the same way from the
   orchestrator's bus, so a rule on a run's end (its pattern's ``!Ref`` of a state machine resolved to its ARN)
@@ -36,12 +37,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
 from unittest import mock
 
-from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec, load_cfn_yaml
+from ferry_cli.template import TWIN_STACK_NAME, FunctionSpec
 from ferry_cli.twin.clock import TwinClock
+from ferry_cli.twin.forwarding import ForwardingRule, deploy_forwarding_rule, forwarding_rule
 from ferry_cli.twin.lifecycle import Transition
 from ferry_cli.twin.notifications import deploy_notifications
 from ferry_cli.twin.sfn_events import execution_status_events, resolve_refs
@@ -155,6 +156,8 @@ class TwinEvents:
         self._threads: list[threading.Thread] = []
         self._workers: list[threading.Thread] = []
         self._schedules: list[_Schedule] = []
+        # The member accounts' forwarding rules, by (account, Region) of the bus they are on.
+        self._forwarding: dict[tuple[str, str], ForwardingRule] = {}
 
     # --- deployment ---------------------------------------------------------------------------------------
 
@@ -198,7 +201,9 @@ class TwinEvents:
         self._deploy_bus_policy(events, members)
         for account in self.twin.world.accounts:
             if account.account_id != self.orchestrator:
-                self._deploy_forwarding_rule(account.account_id, bool(account.clusters))
+                rule = forwarding_rule(self.twin, account)
+                deploy_forwarding_rule(self.twin, rule)
+                self._forwarding[(rule.account_id, rule.region)] = rule
 
     def _refs(self) -> dict[str, str]:
         """What CloudFormation's Ref gives for the stack's resources: a state machine's ARN, but a function's
@@ -220,28 +225,6 @@ class TwinEvents:
         statement["Resource"] = f"arn:aws:events:{self.region}:{self.orchestrator}:event-bus/default"
         events.put_permission(
             EventBusName="default", Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-        )
-
-    def _deploy_forwarding_rule(self, account_id: str, is_source: bool) -> None:
-        """member-accounts/*.yaml RdsEventForwardingRule, as deployed with ForwardRdsEvents=true."""
-        name = "source-account.yaml" if is_source else "target-account.yaml"
-        path = Path(self.twin.template.root) / "member-accounts" / name
-        rule = load_cfn_yaml(path)["Resources"]["RdsEventForwardingRule"]["Properties"]
-        events = self.twin.client("events", account_id)
-        events.put_rule(
-            Name="aurora-ferry-rds-event-forwarding",
-            EventPattern=json.dumps(rule["EventPattern"]),
-            State=rule.get("State", "ENABLED"),
-        )
-        events.put_targets(
-            Rule="aurora-ferry-rds-event-forwarding",
-            Targets=[
-                {
-                    "Id": "orchestrator-default-bus",
-                    "Arn": f"arn:aws:events:{self.region}:{self.orchestrator}:event-bus/default",
-                    "RoleArn": f"arn:aws:iam::{account_id}:role/twin-rds-event-forwarding",
-                }
-            ],
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------------
@@ -315,11 +298,23 @@ class TwinEvents:
                 arn = str(target["Arn"])
                 parts = arn.split(":", 5)
                 if parts[2] == "events" and parts[5].startswith("event-bus/") and hops == 0:
-                    # Cross-account delivery keeps the event as it is, account field included.
-                    if self._bus_allows(parts[4], parts[3], account):
+                    # Delivery to another account's bus, in its Region or another, keeps the event as it is, account
+                    # and region fields included; it needs the rule's role and the receiving bus's policy.
+                    if self._role_allows(account, region, arn) and self._bus_allows(
+                        parts[4], parts[3], account
+                    ):
                         self._route(parts[4], parts[3], event, hops + 1)
                 elif parts[2] == "lambda":
                     self._invoke_async(arn, event)
+
+    def _role_allows(self, account: str, region: str, bus_arn: str) -> bool:
+        """A member account's forwarding rule puts events on the bus as its execution role
+        (ferry_cli.twin.forwarding), whose policy must allow events:PutEvents on that bus."""
+        rule = self._forwarding.get((account, region))
+        if rule is None or rule.role_allows(bus_arn):
+            return True
+        LOG.warning("twin EventBridge: role %s may not put events on %s; dropped", rule.role_arn, bus_arn)
+        return False
 
     def _bus_allows(self, bus_account: str, region: str, sender: str) -> bool:
         """The receiving bus's resource policy must allow the sending account to put events."""

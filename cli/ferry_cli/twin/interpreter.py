@@ -131,6 +131,14 @@ def _ended_stays_ended() -> Iterator[None]:
             original(env, *args, **kwargs)
             if isinstance(env._program_state, ended):
                 env.event_manager.twin_ended = True
+                # AWS ends the execution at once, whatever it is waiting for; moto leaves a .waitForTaskToken
+                # task waiting for its token or heartbeat (the sweeper's, up to 5 twin minutes later). The pool
+                # is the execution's own (its Map iterations share it), so no other execution is woken.
+                # (An environment torn down for a timeout may have no pool left.)
+                # (moto 5.2's CallbackPoolManager keeps its endpoints in _pool: a test fails if that changes.)
+                pool = getattr(getattr(env, "callback_pool_manager", None), "_pool", {})
+                for endpoint in list(pool.values()):
+                    endpoint.interrupt_all()
 
         return ending
 

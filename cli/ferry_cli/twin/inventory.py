@@ -8,10 +8,12 @@ __all__ = ["inventory"]
 
 
 def inventory(twin: Any) -> dict[str, Any]:
-    """Every cluster, instance and cluster snapshot per account, for summaries and no-harm checks."""
+    """Every cluster, instance and cluster snapshot per account, in the account's Region, for summaries and
+    no-harm checks. An account in another Region than the world's also says which (``region``)."""
     result: dict[str, Any] = {}
     for account in twin.world.accounts:
-        rds = twin.client("rds", account.account_id)
+        region = twin.world.region_of(account.account_id)
+        rds = twin.client("rds", account.account_id, region)
         clusters = rds.describe_db_clusters()["DBClusters"]
         instances = rds.describe_db_instances()["DBInstances"]
         snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
@@ -60,4 +62,6 @@ def inventory(twin: Any) -> dict[str, Any]:
             ],
             "snapshots": sorted(snapshot_entries, key=lambda s: s["identifier"]),
         }
+        if region != twin.world.region:
+            result[account.account_id]["region"] = region
     return result

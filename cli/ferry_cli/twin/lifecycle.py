@@ -298,6 +298,18 @@ class TwinRegistry:
             tracked = self._tracked.get(id(resource))
             return None if tracked is None else tracked.ready_at
 
+    def fail(self, resource: Any, status: str = "failed") -> bool:
+        """End a creation in progress in ``status`` instead of "available"; whether one was in progress."""
+        with self._lock:
+            tracked = None if resource is None else self._tracked.get(id(resource))
+            if tracked is None or tracked.remove is not None:
+                return False
+            self._tracked.pop(id(resource))
+            self._set_status(tracked.kind, resource, status)
+            ended = tracked.transition(status)
+        self._notify([ended])
+        return True
+
     def forget(self, resource: Any) -> None:
         with self._lock:
             self._tracked.pop(id(resource), None)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ferry_cli.twin.atomic import atomic_rds_calls
 from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.clusters import ClusterRules
 from ferry_cli.twin.kms import KmsRules, default_rds_key_arn, symmetric_keys_share_one_rsa_key
@@ -63,5 +64,7 @@ def aws_rules(clock: TwinClock, durations: Durations | None = None) -> Iterator[
         ClusterStatusRule(registry).installed(),
         KmsRules().installed(),
         symmetric_keys_share_one_rsa_key(),
+        # Last, so that it wraps the rules' own RDSBackend methods too.
+        atomic_rds_calls(),
     ):
         yield registry

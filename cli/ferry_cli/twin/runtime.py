@@ -119,7 +119,7 @@ class Twin:
         self.template = template
         self.template_path = Path("template.yaml")
         self._session: boto3.Session | None = None
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
         self.member_templates = Path("member-accounts")
         self.clock = clock
         self.invocations = InvocationStats()
@@ -206,25 +206,29 @@ class Twin:
 
     # --- world and deployment -----------------------------------------------------------------------------
 
-    def client(self, service: str, account_id: str | None = None) -> Any:
-        """A boto3 client acting in `account_id` (default: the orchestrator account), one per service and
-        account (the twin builds and inspects the world with hundreds of calls)."""
+    def client(self, service: str, account_id: str | None = None, region: str | None = None) -> Any:
+        """A boto3 client acting in `account_id` (default: the orchestrator account) in `region` (default: the
+        Region the account lives in, ``World.region_of``: its own ``region`` in the world file, else the world's,
+        which is always the orchestrator's), one per service, account and Region (the twin builds and inspects
+        the world with hundreds of calls)."""
         account = account_id or self.world.orchestrator_account_id
-        key = (service, account)
+        where = region or self.world.region_of(account)
+        key = (service, account, where)
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = self._new_client(service, account)
+            client = self._clients[key] = self._new_client(service, account, where)
         return client
 
-    def _new_client(self, service: str, account_id: str) -> Any:
+    def _new_client(self, service: str, account_id: str, region: str) -> Any:
         own = self._own_session()
         if account_id == self.world.orchestrator_account_id:
-            return own.client(service)  # type: ignore[call-overload]
+            return own.client(service, region_name=region)  # type: ignore[call-overload]
         credentials = own.client("sts").assume_role(
             RoleArn=f"arn:aws:iam::{account_id}:role/twin-operator", RoleSessionName="twin"
         )["Credentials"]
         return own.client(  # type: ignore[call-overload]
             service,
+            region_name=region,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],

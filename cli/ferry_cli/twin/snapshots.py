@@ -9,12 +9,19 @@ with. https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-share-
 Rule 4: snapshots encrypted with the default ``aws/rds`` key can't be shared, encrypted snapshots can't be
 public, at most 20 accounts per snapshot, at most five copies in progress per Region and account.
 Rules 5 and 6 (keys) come from ferry_cli.twin.kms.
+Rule 7: a restore still in progress when its snapshot is deleted, or unshared from the restoring account, ends
+``failed``. AWS documents no outcome for this (the RDS guides and API reference say nothing; Redshift's
+RevokeSnapshotAccess documents that a restore in progress runs to completion), so the twin assumes the worst:
+a workflow that withdraws a snapshot a restore still reads is caught here rather than in production.
 
 :class:`SnapshotRules` is the snapshot family of the one ``RDSBackend`` patch (ferry_cli.twin.rules).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from moto.rds.exceptions import (
@@ -26,6 +33,7 @@ from moto.rds.exceptions import (
     SnapshotQuotaExceededFault,
 )
 from moto.rds.models import rds_backends
+from moto.utilities.utils import get_partition
 
 from ferry_cli.twin.arns import parse_rds_arn
 from ferry_cli.twin.clusters import check_snapshottable
@@ -57,6 +65,17 @@ class SnapshotRules(RdsRulesBase):
     )
     advance_first: ClassVar[tuple[str, ...]] = ("describe_db_cluster_snapshot_attributes",)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rule 7: the clusters restored from each snapshot (by ARN), in their own accounts.
+        self._readers: dict[str, list[Any]] = {}
+
+    def _withdraw(self, snapshot: Any, accounts: set[str] | None) -> None:
+        """Rule 7: restores of ``snapshot`` still in progress, in ``accounts`` (None: every account), fail."""
+        for cluster in self._readers.get(str(snapshot.arn), []):
+            if accounts is None or cluster.account_id in accounts:
+                self.registry.fail(cluster)
+
     def get_snapshot(
         self, backend: Any, identifier: str, resource_type: Any, not_found_exception: Any
     ) -> Any:
@@ -64,8 +83,13 @@ class SnapshotRules(RdsRulesBase):
 
         AWS: another account's snapshot is reachable only by its ARN, and only by the accounts it
         was shared with. https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-share-snapshot.html
+
+        Rule 8 (Regions and partitions, _reachable): moto also finds a snapshot of another Region by its ARN, for
+        any call; in AWS only a copy reaches into another Region.
         """
         arn = parse_rds_arn(identifier)
+        if arn is not None and not _reachable(identifier, arn.region, backend.region_name):
+            raise not_found_exception(identifier)
         if arn is not None and arn.account != backend.account_id:
             snapshots = rds_backends[arn.account][arn.region].resource_map[resource_type]
             snapshot = snapshots.get(arn.identifier)
@@ -82,11 +106,13 @@ class SnapshotRules(RdsRulesBase):
         snapshot_type: str | None = None,
         filters: Any = None,
     ) -> Any:
-        """Rule 1 (advance first) and rule 3: an ARN identifier resolves like get_snapshot.
+        """Rule 1 (advance first), rules 3 and 8: an ARN identifier resolves like get_snapshot.
 
         moto filters on the bare identifier, so an ARN (own or shared) never matched; the
         restore call for a shared snapshot must use the ARN in AWS:
         https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-share-snapshot.html
+        Describe is regional (rule 8): the ARN of a snapshot in another Region, shared or not, is not found here.
+        https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.RegionsAndAvailabilityZones.html
         """
         self.registry.advance()
         if db_snapshot_identifier and db_snapshot_identifier.startswith("arn:"):
@@ -125,11 +151,18 @@ class SnapshotRules(RdsRulesBase):
         kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Rules 1, 2, 3, 4, 5 and 6 for CopyDBClusterSnapshot.
+        """Rules 1, 2, 3, 4, 5, 6 and 8 for CopyDBClusterSnapshot.
         https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CopyDBClusterSnapshot.html
+
+        Rule 8: the copy is made in the Region of the call (the destination) and may name a snapshot of another
+        Region, by its ARN only ("If the source snapshot is in a different AWS Region than the copy, specify a
+        valid DB cluster snapshot ARN"; a bare identifier names a snapshot of this Region), also one of another
+        account shared with the caller ("an ARN of a snapshot that is in a different account and a different
+        Region", API model of 2025-09-30; https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html).
         """
         self.registry.advance()
-        source = backend.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
+        with _naming_a_copy_source():
+            source = backend.get_db_cluster_snapshot(source_db_cluster_snapshot_identifier)
         # Rule 2: "Must specify a valid system snapshot in the available state."
         _require_available(source, "copy")
         # Rule 4: at most five copies in progress per destination Region and account (MAX_COPIES_IN_PROGRESS).
@@ -154,6 +187,15 @@ class SnapshotRules(RdsRulesBase):
                 "The parameter KmsKeyId must be specified when copying an encrypted DB cluster "
                 f"snapshot shared from another AWS account ({source.arn})."
             )
+        if source.region != backend.region_name and encrypted and not kms_key_id:
+            # Rule 8: "To copy an encrypted DB cluster snapshot to another AWS Region, you must set KmsKeyId to the
+            # KMS key identifier you want to use to encrypt the copy of the DB cluster snapshot in the destination
+            # AWS Region" (the source's key can't follow it: KMS keys are regional). AWS's exact message is not
+            # published; the twin refuses with InvalidParameterValue, paraphrasing the API reference.
+            raise InvalidParameterValue(
+                "The parameter KmsKeyId must be specified when copying an encrypted DB cluster snapshot "
+                f"from another AWS Region ({source.arn}): a KMS key of {backend.region_name}."
+            )
         if kms_key_id and not encrypted:
             # "If you copy an unencrypted DB cluster snapshot and specify a value for the KmsKeyId
             # parameter, an error is returned."
@@ -162,7 +204,9 @@ class SnapshotRules(RdsRulesBase):
             )
         if encrypted:
             # The source key is used where the source snapshot lives (its region for a cross-region
-            # copy), by the calling account.
+            # copy), by the calling account: RDS of that Region decrypts, so kms:ViaService is
+            # rds.<source Region>.amazonaws.com (rule 8).
+            # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
             check_key_usable(
                 source.kms_key_id,
                 backend.account_id,
@@ -176,13 +220,14 @@ class SnapshotRules(RdsRulesBase):
             check_key_usable(
                 kms_key_id, backend.account_id, backend.region_name, "target", CROSS_ACCOUNT_COPY_ACTIONS
             )
-        copied = self.original("copy_db_cluster_snapshot")(
-            backend,
-            source_db_cluster_snapshot_identifier,
-            target_db_cluster_snapshot_identifier,
-            kms_key_id=kms_key_id,
-            **kwargs,
-        )
+        with _naming_a_copy_source():
+            copied = self.original("copy_db_cluster_snapshot")(
+                backend,
+                source_db_cluster_snapshot_identifier,
+                target_db_cluster_snapshot_identifier,
+                kms_key_id=kms_key_id,
+                **kwargs,
+            )
         self.registry.track(
             "cluster-snapshot",
             copied,
@@ -209,6 +254,7 @@ class SnapshotRules(RdsRulesBase):
             )
         deleted = self.original("delete_db_cluster_snapshot")(backend, db_snapshot_identifier)
         self.registry.forget(deleted)
+        self._withdraw(deleted, None)
         return deleted
 
     def modify_db_cluster_snapshot_attribute(
@@ -229,6 +275,8 @@ class SnapshotRules(RdsRulesBase):
             # someone else's snapshot, which the API reports as not found.
             raise DBClusterSnapshotNotFoundError(db_cluster_snapshot_identifier)
         snapshot = backend.describe_db_cluster_snapshots(None, db_cluster_snapshot_identifier)[0]
+        if attribute_name == "restore" and values_to_remove:
+            self._withdraw(snapshot, set(values_to_remove))
         adding = [v for v in (values_to_add or []) if v]
         # moto refuses automated snapshots (they can't be shared); let it, with its own error.
         if attribute_name != "restore" or not adding or snapshot.snapshot_type != "manual":
@@ -273,13 +321,22 @@ class SnapshotRules(RdsRulesBase):
     def restore_db_cluster_from_snapshot(
         self, backend: Any, from_snapshot_id: str, overrides: dict[str, Any]
     ) -> Any:
-        """Rules 1, 2, 3 and 6 for RestoreDBClusterFromSnapshot.
+        """Rules 1, 2, 3, 6 and 8 for RestoreDBClusterFromSnapshot.
         https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html
+
+        Rule 8: a restore reads a snapshot of its own Region only (through describe_db_cluster_snapshots, so the
+        ARN of a snapshot in another Region is not found, even if shared); a snapshot of another Region is copied
+        into this one first. https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html
         """
         self.registry.advance()
         snapshot = backend.describe_db_cluster_snapshots(None, from_snapshot_id)[0]
         _require_available(snapshot, "restore from")
         overrides = dict(overrides)
+        if snapshot.cluster.region != backend.region_name and not overrides.get("availability_zones"):
+            # moto restores with the source cluster's settings, zones included: a copy from another Region would
+            # bring that Region's zones. Availability Zones belong to their Region.
+            # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.RegionsAndAvailabilityZones.html
+            overrides["availability_zones"] = [f"{backend.region_name}{zone}" for zone in "abc"]
         if _is_encrypted(snapshot):
             # Restoring decrypts with the snapshot's key: a shared snapshot's key must be usable by
             # this account (same key policy rules as a copy).
@@ -297,6 +354,7 @@ class SnapshotRules(RdsRulesBase):
         # moto restores through create_db_cluster, the twin's (ferry_cli.twin.clusters): it checks the target key.
         cluster = self.original("restore_db_cluster_from_snapshot")(backend, from_snapshot_id, overrides)
         self.registry.track("cluster", cluster, "creating", self.durations.cluster_restore)
+        self._readers.setdefault(str(snapshot.arn), []).append(cluster)
         return cluster
 
 
@@ -322,3 +380,34 @@ def _shared_with(snapshot: Any, account_id: str) -> bool:
     """
     restore = list(snapshot.attributes.get("restore", []))
     return account_id in restore or ("all" in restore and not _is_encrypted(snapshot))
+
+
+# Rule 8: set while CopyDBClusterSnapshot resolves its source, the one lookup that may reach another Region.
+_COPY_SOURCE = threading.local()
+
+
+@contextmanager
+def _naming_a_copy_source() -> Iterator[None]:
+    previous = getattr(_COPY_SOURCE, "active", False)
+    _COPY_SOURCE.active = True
+    try:
+        yield
+    finally:
+        _COPY_SOURCE.active = previous
+
+
+def _reachable(arn: str, arn_region: str, call_region: str) -> bool:
+    """Rule 8: may a call in ``call_region`` find the snapshot ``arn`` names?
+
+    Never across partitions (aws, aws-cn, aws-us-gov): a partition's accounts, credentials and resources are
+    unknown in another, so such an ARN names no snapshot the caller can reach (DBClusterSnapshotNotFoundFault,
+    CopyDBClusterSnapshot's fault for a source that "doesn't refer to an existing DB cluster snapshot"); an ARN
+    whose Region is not in its own partition names nothing either.
+    https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html
+    Across Regions only while a copy names its source; every other call (describe, restore, share) is regional.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CopyDBClusterSnapshot.html
+    """
+    partition = arn.split(":", 2)[1]
+    if partition != get_partition(call_region) or get_partition(arn_region) != partition:
+        return False
+    return arn_region == call_region or bool(getattr(_COPY_SOURCE, "active", False))

@@ -7,6 +7,7 @@ key ids so an input file can name real-looking key ARNs), and source clusters wi
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aurora_ferry.core import partition_of
 from ferry_cli.twin.lifecycle import PROGRESS_CURVES, Durations, ProgressCurve
 
 DEFAULT_KEY_ACTIONS = [
@@ -106,6 +108,8 @@ class AccountSpec:
     member_stack: MemberStackSpec | None = None
     # Limits for rds:DescribeAccountAttributes (DBClusters, DBInstances, ManualClusterSnapshots).
     quotas: dict[str, int] = field(default_factory=dict)
+    # The Region its member stack, keys and clusters live in; None: the world's (World.region_of).
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,14 @@ class World:
             if account.account_id == account_id:
                 return account
         raise KeyError(account_id)
+
+    def region_of(self, account_id: str) -> str:
+        """The Region an account's resources live in: its own ``region``, else the world's (always the
+        orchestrator's, and that of an account the world does not list)."""
+        for account in self.accounts:
+            if account.account_id == account_id:
+                return account.region or self.region
+        return self.region
 
 
 def load_world(path: Path) -> World:
@@ -168,7 +180,7 @@ def parse_world(raw: Any) -> World:
     accounts_raw = raw.get("accounts")
     if not isinstance(accounts_raw, list) or not accounts_raw:
         raise WorldError("accounts: required list of accounts")
-    accounts = tuple(_parse_account(item, f"accounts[{i}]") for i, item in enumerate(accounts_raw))
+    accounts = tuple(_parse_account(item, f"accounts[{i}]", region) for i, item in enumerate(accounts_raw))
     return World(
         description=str(raw.get("description", "")),
         region=region,
@@ -225,7 +237,7 @@ def _clock_start(clock: Any) -> datetime | None:
     return start.astimezone(UTC)
 
 
-def _parse_account(raw: Any, path: str) -> AccountSpec:
+def _parse_account(raw: Any, path: str, world_region: str) -> AccountSpec:
     if not isinstance(raw, dict):
         raise WorldError(f"{path}: must be an object")
     account_id = _account_id(raw.get("accountId"), f"{path}.accountId")
@@ -247,7 +259,32 @@ def _parse_account(raw: Any, path: str) -> AccountSpec:
         organization_id=_organization_id(raw.get("organizationId"), f"{path}.organizationId"),
         member_stack=_parse_member_stack(raw.get("memberStack"), f"{path}.memberStack"),
         quotas=_parse_quotas(raw.get("quotas", {}), f"{path}.quotas"),
+        region=_account_region(raw.get("region"), f"{path}.region", world_region),
     )
+
+
+def _account_region(value: Any, path: str, world_region: str) -> str | None:
+    """An account's own Region: one where RDS is offered, in the partition of the world's Region (IAM roles,
+    KMS key policies and snapshot sharing never cross partitions:
+    https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)."""
+    if value is None:
+        return None
+    partition = partition_of(world_region)
+    allowed = _rds_regions(partition)
+    if not isinstance(value, str) or value not in allowed:
+        raise WorldError(
+            f"{path}: must be the name of an AWS Region where RDS is offered, in the partition of the world's "
+            f"region {world_region} ({partition}), e.g. eu-central-1; one of: {', '.join(allowed)}; got {value!r}"
+        )
+    return value
+
+
+@functools.cache
+def _rds_regions(partition: str) -> tuple[str, ...]:
+    """The Regions botocore's endpoint data lists for RDS in the partition."""
+    import boto3
+
+    return tuple(sorted(boto3.session.Session().get_available_regions("rds", partition_name=partition)))
 
 
 def _parse_member_stack(raw: Any, path: str) -> MemberStackSpec | None:
@@ -289,7 +326,9 @@ def member_stack_parameters(
     """The documented parameters for the account's member stack, completed from the world, then overridden.
 
     The source stack's TargetAccountIds are the world's target-stack accounts; a target's SourceShareKeyArn is
-    the ShareKeyArn output of the world's source stack (deployed first).
+    the ShareKeyArn output of the world's source stack (deployed first). A stack in another Region than the
+    world's (the orchestrator's) gets OrchestratorRegion, the Region of the orchestrator's default event bus its
+    RDS events are forwarded to (empty, the template's default, means the stack's own Region).
     """
     stack = account.member_stack
     if stack is None:
@@ -309,6 +348,8 @@ def member_stack_parameters(
         share_keys = [o["ShareKeyArn"] for o in outputs.values() if "ShareKeyArn" in o]
         if share_keys:
             parameters["SourceShareKeyArn"] = share_keys[0]
+    if world.region_of(account.account_id) != world.region:
+        parameters["OrchestratorRegion"] = world.region
     parameters.update(stack.parameters)
     return parameters
 

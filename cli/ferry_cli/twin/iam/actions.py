@@ -227,9 +227,16 @@ def _key_use(
     """A service's use of `key` on the caller's behalf (kms:ViaService `via`), one check per action, each
     needing the key policy too; a refusal is the service's `fault`."""
     checks = []
+    # The service uses a key in the key's own Region (KMS keys are regional): for the source key of a copy from
+    # another Region, that is the source Region's service, not the Region of the call.
+    # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+    arn_parts = key.arn.split(":")
+    region = (
+        arn_parts[3] if key.arn.startswith("arn:") and len(arn_parts) > 3 and arn_parts[3] else call.region
+    )
     for action in actions:
         context: dict[str, str | Sequence[str]] = {
-            "kms:ViaService": f"{via}.{call.region}.amazonaws.com",
+            "kms:ViaService": f"{via}.{region}.amazonaws.com",
             "kms:CallerAccount": call.account_id,
         }
         if action == "kms:CreateGrant":

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.clusters import require_own_cluster as require_own_cluster
     from aurora_ferry.core.errors import CLONE_ERRORS as CLONE_ERRORS
     from aurora_ferry.core.errors import DOMAIN_ERRORS as DOMAIN_ERRORS
+    from aurora_ferry.core.errors import IN_USE_ERRORS as IN_USE_ERRORS
     from aurora_ferry.core.errors import QUEUED_ERRORS as QUEUED_ERRORS
     from aurora_ferry.core.errors import TRANSIENT_ERRORS as TRANSIENT_ERRORS
     from aurora_ferry.core.errors import AssumeRoleError as AssumeRoleError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.errors import PreflightFailedError as PreflightFailedError
     from aurora_ferry.core.errors import ResourceFailedError as ResourceFailedError
     from aurora_ferry.core.errors import RunParkedError as RunParkedError
+    from aurora_ferry.core.errors import SharedSnapshotInUseError as SharedSnapshotInUseError
     from aurora_ferry.core.errors import SharedSnapshotNotVisibleError as SharedSnapshotNotVisibleError
     from aurora_ferry.core.errors import SnapshotNotShareableError as SnapshotNotShareableError
     from aurora_ferry.core.errors import SourceNotFoundError as SourceNotFoundError
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.validation import INPUT_BUDGET_BYTES as INPUT_BUDGET_BYTES
     from aurora_ferry.core.validation import KMS_KEY_ARN as KMS_KEY_ARN
     from aurora_ferry.core.validation import MAX_INSTANCES as MAX_INSTANCES
+    from aurora_ferry.core.validation import NO_CROSS_REGION_COPY as NO_CROSS_REGION_COPY
     from aurora_ferry.core.validation import PARTITION as PARTITION
     from aurora_ferry.core.validation import PAYLOAD_LIMIT_BYTES as PAYLOAD_LIMIT_BYTES
     from aurora_ferry.core.validation import POLL_FIELDS as POLL_FIELDS
@@ -103,8 +106,10 @@ if TYPE_CHECKING:
     from aurora_ferry.core.validation import camel_json as camel_json
     from aurora_ferry.core.validation import check_input_size as check_input_size
     from aurora_ferry.core.validation import check_own_key as check_own_key
+    from aurora_ferry.core.validation import copies_across_regions as copies_across_regions
     from aurora_ferry.core.validation import input_object as input_object
     from aurora_ferry.core.validation import input_size as input_size
+    from aurora_ferry.core.validation import partition_of as partition_of
     from aurora_ferry.core.validation import record_json as record_json
     from aurora_ferry.core.validation import reject_unknown as reject_unknown
     from aurora_ferry.core.validation import required_field as required_field
@@ -152,6 +157,7 @@ if not TYPE_CHECKING:
         "errors": (
             "CLONE_ERRORS",
             "DOMAIN_ERRORS",
+            "IN_USE_ERRORS",
             "QUEUED_ERRORS",
             "TRANSIENT_ERRORS",
             "AssumeRoleError",
@@ -167,6 +173,7 @@ if not TYPE_CHECKING:
             "PayloadError",
             "PreflightFailedError",
             "ResourceFailedError",
+            "SharedSnapshotInUseError",
             "SharedSnapshotNotVisibleError",
             "SnapshotNotShareableError",
             "SourceNotFoundError",
@@ -220,6 +227,7 @@ if not TYPE_CHECKING:
             "INPUT_BUDGET_BYTES",
             "KMS_KEY_ARN",
             "MAX_INSTANCES",
+            "NO_CROSS_REGION_COPY",
             "PARTITION",
             "PAYLOAD_LIMIT_BYTES",
             "POLL_FIELDS",
@@ -229,8 +237,10 @@ if not TYPE_CHECKING:
             "camel_json",
             "check_input_size",
             "check_own_key",
+            "copies_across_regions",
             "input_object",
             "input_size",
+            "partition_of",
             "record_json",
             "reject_unknown",
             "required_field",

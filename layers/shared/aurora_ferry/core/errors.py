@@ -110,6 +110,11 @@ class CopyQueueFullError(FerryError):
     https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html"""
 
 
+class SharedSnapshotInUseError(FerryError):
+    """A target cluster of this run is still being restored straight from the shared snapshot, so the cleanup
+    may not unshare or delete it yet; the state machine retries the cleanup later (README "Direct restore")."""
+
+
 class CloneNotAllowedError(FerryError):
     """AWS would refuse this Aurora clone (no instance, not available, clone limits, default key, a
     cluster shared with the account, a second cross-account clone); raised before anything is changed."""
@@ -150,6 +155,9 @@ TRANSIENT_ERRORS: tuple[type[FerryError], ...] = (AwsThrottledError,)
 # Raised by the migration's copy steps while the account's copy queue is full: the migration ASL retries them
 # by name with a long interval (a test checks it). Not a domain error: it never ends a run by itself.
 QUEUED_ERRORS: tuple[type[FerryError], ...] = (CopyQueueFullError,)
+# Raised by the migration's cleanup while a target restores straight from the shared snapshot: the cleanup tasks
+# retry them by name (a test checks it). Not a domain error, and never parks a run.
+IN_USE_ERRORS: tuple[type[FerryError], ...] = (SharedSnapshotInUseError,)
 # Raised only by the clone workflow: statemachine/clone.asl.json catches them by name (and DOMAIN_ERRORS);
 # a test checks it. Kept apart so the migration's ASL need not list errors it can never see.
 CLONE_ERRORS: tuple[type[FerryError], ...] = (CloneNotAllowedError, CloneVerificationError)

@@ -150,6 +150,27 @@ def valid_account_id(value: Any, path: str, problems: Problems) -> str | None:
     return _matching(valid_string(value, path, problems), path, ACCOUNT_ID, rule, problems)
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition a Region belongs to (what its ARNs start with)."""
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b")):
+        if region.startswith(prefix):
+            return partition
+    return "aws-iso" if region.startswith("us-iso-") else "aws"
+
+
+# Aurora copies cluster snapshots across Regions except in the China Regions (the copy guide's Region
+# availability): https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html
+NO_CROSS_REGION_COPY = (
+    "{region} is a China Region, where Aurora does not copy snapshots across Regions: give targets in the "
+    "source's Region (leave region out)"
+)
+
+
+def copies_across_regions(region: str) -> bool:
+    """Whether Aurora copies cluster snapshots from or to `region` across Regions."""
+    return partition_of(region) != "aws-cn"
+
+
 def valid_region(value: Any, path: str, problems: Problems) -> str | None:
     rule = "must be an AWS region name such as eu-west-1, got {!r}"
     return _matching(valid_string(value, path, problems), path, REGION, rule, problems)

@@ -39,7 +39,14 @@ def clean_up_after(
             result = cleanup_clone_run(request, run_id, failed=True)
         else:
             # A parked run waits for a redrive: unshare (it did already), keep what the redrive needs.
-            result = cleanup(request, run_id, leftovers, park=ended.error == RunParkedError.__name__)
+            # The run has ended: nothing may stay shared, even for a restore still reading the snapshot.
+            result = cleanup(
+                request,
+                run_id,
+                leftovers,
+                park=ended.error == RunParkedError.__name__,
+                wait_for_restores=False,
+            )
     except (ValueError, InvalidInputError) as error:
         # The run refused this input before making anything: there is nothing of it to clean up.
         logger.info("ended run's input is not valid; nothing was made", extra={"error": str(error)})

@@ -15,8 +15,12 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.contract import OnExisting as OnExisting
     from aurora_ferry.migration.contract import Target as Target
     from aurora_ferry.migration.contract import parse_migration_request as parse_migration_request
+    from aurora_ferry.migration.contract import restores_from_share as restores_from_share
     from aurora_ferry.migration.contract import source_access as source_access
     from aurora_ferry.migration.contract import target_access as target_access
+    from aurora_ferry.migration.contract import target_region as target_region
+    from aurora_ferry.migration.copies import MAX_COPIES_IN_PROGRESS as MAX_COPIES_IN_PROGRESS
+    from aurora_ferry.migration.copies import copies_in_progress as copies_in_progress
     from aurora_ferry.migration.events import RunEvent as RunEvent
     from aurora_ferry.migration.events import SnapshotEvent as SnapshotEvent
     from aurora_ferry.migration.events import TargetEvent as TargetEvent
@@ -45,9 +49,12 @@ if not TYPE_CHECKING:
             "OnExisting",
             "Target",
             "parse_migration_request",
+            "restores_from_share",
             "source_access",
             "target_access",
+            "target_region",
         ),
+        "copies": ("MAX_COPIES_IN_PROGRESS", "copies_in_progress"),
         "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
         "leftovers": ("LeftoverStore", "retry_leftovers"),
         "source_steps": ("prepare_shareable_snapshot", "prepare_source_snapshot", "share_snapshot"),

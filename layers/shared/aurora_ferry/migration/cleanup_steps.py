@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core import (
     AccountAccess,
+    AssumeRoleError,
     ConfigurationError,
+    SharedSnapshotInUseError,
     describe_cluster,
     describe_snapshot,
     error_code,
@@ -26,6 +28,7 @@ from aurora_ferry.migration.contract import (
     CleanupPolicy,
     MigrationRequest,
     Target,
+    restores_from_share,
     source_access,
     target_access,
 )
@@ -49,6 +52,8 @@ def cleanup(
     *,
     park: bool = False,
     succeeded: bool = False,
+    wait_for_restores: bool = True,
+    attempt: int = 0,
 ) -> dict[str, Any]:
     """Unshare and delete, per the policy, the intermediate snapshots this run made.
 
@@ -63,6 +68,12 @@ def cleanup(
     With options.keepTargetCopies, a run that `succeeded` (the success path's own cleanup says so) and delivered
     every target then keeps, per target cluster, only the
     newest N copies kept by runs (this run's included) and deletes the older ones (README "Cleanup").
+
+    While a target still restores straight from the shared snapshot, nothing is unshared or deleted: the cleanup
+    raises SharedSnapshotInUseError, which the state machine retries (README "Direct restore"). Only the cleanup
+    of a run that already ended goes on regardless (`wait_for_restores` false): nothing may stay shared after a
+    run, even for a restore still reading it. On its first `attempt` (the task's retry count) it also waits for
+    a restore that may still be starting (see _require_restores_done).
     """
     policy = request.options.cleanup
     if park and leftovers is None:
@@ -77,14 +88,20 @@ def cleanup(
     source = source_access(request)
     target_ids = [target.account_id for target in request.targets]
     source_client = rds(source)
-    for identifier in (
-        naming.share_copy_id(run_id),
-        naming.source_copy_id(run_id),
-        naming.source_snapshot_id(run_id),
-    ):
-        raw = _owned_snapshot(source_client, source, identifier, run_id)
-        if raw is None:
-            continue
+    owned = [
+        raw
+        for identifier in (
+            naming.share_copy_id(run_id),
+            naming.source_copy_id(run_id),
+            naming.source_snapshot_id(run_id),
+        )
+        if (raw := _owned_snapshot(source_client, source, identifier, run_id)) is not None
+    ]
+    if wait_for_restores:
+        # Only an account the snapshot is still shared with can be starting a restore from it.
+        shared_with = set[str]().union(*(_shared_with(source_client, source, raw) for raw in owned))
+        _require_restores_done(request, run_id, starting_in=shared_with if attempt == 0 else set())
+    for raw in owned:
         actions.append(_unshare(source_client, source, raw, target_ids))
         if policy in (CleanupPolicy.DELETE, CleanupPolicy.KEEP_TARGET_COPIES):
             actions.append(delete(source_client, source, raw))
@@ -108,6 +125,47 @@ def cleanup(
     # puts it back under its name (which may wait for a rename in progress).
     actions += roll_back_swaps(request, run_id)
     return {"policy": policy.value, "actions": [a for a in actions if a]}
+
+
+def _require_restores_done(request: MigrationRequest, run_id: str, *, starting_in: set[str]) -> None:
+    """Raise SharedSnapshotInUseError while a cluster of this run is still being restored from the shared
+    snapshot. AWS documents no outcome for a restore whose snapshot is unshared or deleted under it, so the run
+    waits: a failed target's neighbours, stopped mid-restore by the Map, finish restoring first.
+
+    A stopped Map cannot stop a RestoreCluster call already running, which may start a restore just after this
+    looks. So a target of `starting_in` (on the task's first attempt, the accounts the snapshot is still shared
+    with) that restores from the share and has no cluster yet counts as still starting: the retry, minutes later
+    (the task's retry interval, above any function's timeout), looks again.
+    A target this cannot reach (its role, or a refusal) is skipped, with a warning: the unshare must not wait
+    on it."""
+    reading = []
+    for target in (t for t in request.targets if restores_from_share(request, t)):
+        access = target_access(request, target)
+        try:
+            clusters = [
+                describe_cluster(rds(access), access, cluster_id)
+                for cluster_id in (target.cluster_identifier, naming.replacement_cluster_id(run_id))
+            ]
+        except (AssumeRoleError, ClientError) as error:
+            logger.warning(
+                "cannot check the target for a restore from the share; unsharing anyway",
+                extra={"account": target.account_id, "error": str(error)},
+            )
+            continue
+        ours = [
+            c for c in clusters if c is not None and naming.is_tagged_by_run(c.get("TagList", []), run_id)
+        ]
+        if any(c.get("Status") == "creating" for c in ours):
+            reading.append(f"{target.cluster_identifier} in {target.account_id}")
+        elif target.account_id in starting_in and not ours:
+            reading.append(
+                f"{target.cluster_identifier} in {target.account_id} (its restore may be starting)"
+            )
+    if reading:
+        raise SharedSnapshotInUseError(
+            "the shared snapshot is not unshared or deleted while clusters are still being restored from it: "
+            + ", ".join(reading)
+        )
 
 
 # --- retention (options.keepTargetCopies) -----------------------------------------------------------------
@@ -198,13 +256,17 @@ def _owned_snapshot(client: RDSClient, access: AccountAccess, identifier: str, r
     return raw
 
 
-def _unshare(client: RDSClient, access: AccountAccess, raw: Any, accounts: list[str]) -> dict[str, Any]:
+def _shared_with(client: RDSClient, access: AccountAccess, raw: Any) -> set[str]:
     identifier = raw["DBClusterSnapshotIdentifier"]
     with translated(access, f"read sharing of {identifier}"):
-        current = restore_accounts(
+        return restore_accounts(
             client.describe_db_cluster_snapshot_attributes(DBClusterSnapshotIdentifier=identifier)
         )
-    to_remove = sorted(current & set(accounts))
+
+
+def _unshare(client: RDSClient, access: AccountAccess, raw: Any, accounts: list[str]) -> dict[str, Any]:
+    identifier = raw["DBClusterSnapshotIdentifier"]
+    to_remove = sorted(_shared_with(client, access, raw) & set(accounts))
     if not to_remove:
         return {}
     with translated(access, f"unshare {identifier}"):

@@ -65,6 +65,8 @@ class Target(core.ClusterTarget):
     on_existing: OnExisting = OnExisting.FAIL
     # With REPLACE: the old cluster is deleted with a final snapshot, unless this is false.
     final_snapshot: bool = True
+    # The target's Region; None: the source's (README "Cross-Region targets").
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,22 @@ def source_access(request: MigrationRequest) -> core.AccountAccess:
     return core.AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
 
 
+def target_region(request: MigrationRequest, target: Target) -> str:
+    """Where the target's cluster is made: its own Region, by default the source's."""
+    return target.region or request.source.region
+
+
 def target_access(request: MigrationRequest, target: Target) -> core.AccountAccess:
-    return target.access(request.source.region)
+    return target.access(target_region(request, target))
+
+
+def restores_from_share(request: MigrationRequest, target: Target) -> bool:
+    """Whether the target restores straight from the shared snapshot (by ARN, under its own key) instead of
+    copying it first: only when its copy would be deleted anyway, and only in the source's Region (a restore
+    reads a snapshot of its own Region; another Region's target copies it across) (README "Direct restore")."""
+    return request.options.cleanup is CleanupPolicy.DELETE and target_region(request, target) == (
+        request.source.region
+    )
 
 
 def find_target(request: MigrationRequest, account_id: str) -> Target:
@@ -190,6 +206,7 @@ _TARGET_FIELDS = {
     "tags",
     "onExisting",
     "finalSnapshot",
+    "region",
 }
 
 
@@ -239,9 +256,11 @@ def _parse_target(value: Any, path: str, problems: core.Problems) -> Target | No
     tags = core.valid_tags(item.get("tags", {}), f"{path}.tags", problems)
     external_id = core.valid_optional_external_id(item.get("externalId"), f"{path}.externalId", problems)
     on_existing, final_snapshot = _parse_on_existing(item, path, problems)
+    region = core.valid_region(item["region"], f"{path}.region", problems) if "region" in item else None
     if not (account and role and key and cluster and settings):
         return None
     return Target(
+        region=region,
         on_existing=on_existing,
         final_snapshot=final_snapshot,
         account_id=account,
@@ -285,12 +304,27 @@ def _check_targets_against_source(
                 "must differ from source.accountId: this tool copies across accounts "
                 "(use a clone or restore in place for same-account copies)",
             )
+        region = target.region or source.region
         match = core.KMS_KEY_ARN.fullmatch(target.kms_key_arn)
-        if match and match["region"] != source.region:
+        if match and match["region"] != region:
+            where = f"the target's region {region}" if target.region else f"the source region {source.region}"
             problems.add(
                 f"targets[{index}].kmsKeyArn",
-                f"must be in the source region {source.region} (the copy stays in-region), got {match['region']}",
+                f"must be in {where} (KMS keys are regional; the target's cluster is made there), "
+                f"got {match['region']}",
             )
+        if target.region and target.region != source.region:
+            china = next(
+                (r for r in (target.region, source.region) if not core.copies_across_regions(r)), None
+            )
+            if china is not None:
+                problems.add(f"targets[{index}].region", core.NO_CROSS_REGION_COPY.format(region=china))
+            elif core.partition_of(target.region) != core.partition_of(source.region):
+                problems.add(
+                    f"targets[{index}].region",
+                    f"must be in the source's partition ({core.partition_of(source.region)}): snapshots are "
+                    f"not copied between partitions, got {target.region}",
+                )
 
 
 def _parse_options(value: Any, problems: core.Problems) -> Options:

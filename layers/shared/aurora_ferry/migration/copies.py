@@ -40,13 +40,21 @@ def copy_snapshot(
     kms_key_id: str | None,
     run_id: str,
     purpose: str,
+    source_region: str | None = None,
 ) -> Any:
-    """Copy a cluster snapshot to ``copy_id`` tagged for the run, re-encrypted with ``kms_key_id`` if given."""
+    """Copy a cluster snapshot to ``copy_id`` tagged for the run, re-encrypted with ``kms_key_id`` if given.
+
+    A ``source_region`` other than the client's copies across Regions (and accounts) in one step, called in the
+    destination Region: SourceRegion makes boto3 add the PreSignedUrl, which AWS requires only in GovCloud.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CopyDBClusterSnapshot.html
+    """
     params: dict[str, Any] = {
         "SourceDBClusterSnapshotIdentifier": source_identifier,
         "TargetDBClusterSnapshotIdentifier": copy_id,
         "Tags": naming.tags_for(run_id, purpose),
     }
+    if source_region and source_region != access.region:
+        params["SourceRegion"] = source_region
     # AWS refuses a KmsKeyId on an unencrypted cluster snapshot copy (it cannot encrypt on copy).
     if kms_key_id:
         params["KmsKeyId"] = kms_key_id

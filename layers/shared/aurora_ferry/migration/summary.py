@@ -51,11 +51,21 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                 "endpoint": result.get("endpoint"),
                 "readerEndpoint": result.get("readerEndpoint"),
                 "instanceArns": result["instances"]["instanceArns"],
-                "snapshotCopyArn": result["copy"]["arn"],
+                # Restored straight from the shared snapshot (README "Direct restore"), or from a copy made here.
+                **(
+                    {"restoredFromSharedSnapshot": result["copy"]["arn"]}
+                    if result["copy"].get("direct")
+                    else {"snapshotCopyArn": result["copy"]["arn"]}
+                ),
                 **({"replaced": result["replaced"]} if result.get("replaced") else {}),
                 "timings": _timings(
                     [("shared", mark_at(marks, "shared"))]
-                    + [(name, mark_at(target_marks, name)) for name, _ in TARGET_STAGES],
+                    + [
+                        (name, mark_at(target_marks, name))
+                        for name, _ in TARGET_STAGES
+                        # A direct restore copies nothing: its restore is timed from the share.
+                        if not (name == "targetCopyReady" and result["copy"].get("direct"))
+                    ],
                     dict(TARGET_STAGES),
                 ),
             }
@@ -71,6 +81,7 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
     created += [
         {"accountId": t["accountId"], "arn": t["snapshotCopyArn"], "kind": "target snapshot copy"}
         for t in targets
+        if "snapshotCopyArn" in t
     ]
     created += [
         {"accountId": t["accountId"], "arn": t["clusterArn"], "kind": "target cluster"} for t in targets

@@ -1,5 +1,6 @@
-"""The migration's steps in each target account: copy the shared snapshot under the target's key, restore
-the cluster from that copy, add its instances. Like every step, each is safe to retry."""
+"""The migration's steps in each target account: copy the shared snapshot under the target's key (unless the
+target restores straight from the shared snapshot), restore the cluster, add its instances. Like every step,
+each is safe to retry."""
 
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ from aurora_ferry.core import (
     snapshot_ref,
     translated,
 )
-from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target, target_access
+from aurora_ferry.migration.contract import (
+    MigrationRequest,
+    OnExisting,
+    Target,
+    restores_from_share,
+    target_access,
+)
 from aurora_ferry.migration.copies import copy_snapshot
 from aurora_ferry.migration.swap import temporary_name
 
@@ -34,27 +41,44 @@ if TYPE_CHECKING:
 def copy_shared_snapshot(
     request: MigrationRequest, target: Target, run_id: str, shared: SnapshotRef
 ) -> SnapshotRef:
-    """Copy the shared snapshot (by full ARN) into the target, re-encrypted with the target's key."""
+    """Copy the shared snapshot (by full ARN) into the target, re-encrypted with the target's key.
+
+    When the target restores straight from the shared snapshot (contract.restores_from_share), nothing is
+    copied: the shared snapshot itself is what the restore reads, under the target's key. A target in another
+    Region copies across Regions and accounts in one step.
+    """
     access = target_access(request, target)
     client = rds(access)
     if target.on_existing is not OnExisting.REPLACE:
         _require_cluster_id_free(client, access, target.cluster_identifier, run_id)
+    if restores_from_share(request, target):
+        return shared
     key = target.kms_key_arn if shared.encrypted else None
     try:
         raw = copy_snapshot(
-            client, access, shared.arn, naming.target_copy_id(run_id), key, run_id, "target-copy"
+            client,
+            access,
+            shared.arn,
+            naming.target_copy_id(run_id),
+            key,
+            run_id,
+            "target-copy",
+            source_region=shared.region,
         )
     except ClientError as error:
         if error_code(error) == "DBClusterSnapshotNotFoundFault":
-            raise SharedSnapshotNotVisibleError(
-                f"snapshot {shared.arn} is not visible: it was not shared with this account, or the share "
-                "was revoked",
-                account_id=access.account_id,
-                region=access.region,
-            ) from error
+            raise _not_visible(shared, access) from error
         raise
     return snapshot_ref(
         raw, access, created_by_run=True, encryption="customer-key" if key else "none", origin="copied"
+    )
+
+
+def _not_visible(shared: SnapshotRef, access: AccountAccess) -> SharedSnapshotNotVisibleError:
+    return SharedSnapshotNotVisibleError(
+        f"snapshot {shared.arn} is not visible: it was not shared with this account, or the share was revoked",
+        account_id=access.account_id,
+        region=access.region,
     )
 
 
@@ -80,14 +104,21 @@ def _require_cluster_id_free(client: RDSClient, access: AccountAccess, cluster_i
 def restore_cluster(
     request: MigrationRequest, target: Target, run_id: str, copy: SnapshotRef
 ) -> dict[str, Any]:
-    """Restore the target cluster from its copy, always encrypted with the target's key."""
+    """Restore the target cluster from its copy, or from the shared snapshot itself, always encrypted with the
+    target's key: RestoreDBClusterFromSnapshot encrypts the new cluster with KmsKeyId even when it differs
+    from the snapshot's key or the snapshot is not encrypted.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html
+    """
     access = target_access(request, target)
     client = rds(access)
     temporary = temporary_name(client, access, target, run_id)
     cluster_id = temporary or target.cluster_identifier
+    # Another account's snapshot is named by its ARN ("To restore from a shared snapshot, use its ARN").
+    # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-share-snapshot.html
+    shared = copy.account_id != access.account_id
     params: dict[str, Any] = {
         "DBClusterIdentifier": cluster_id,
-        "SnapshotIdentifier": copy.identifier,
+        "SnapshotIdentifier": copy.arn if shared else copy.identifier,
         "Engine": copy.engine,
         "KmsKeyId": target.kms_key_arn,
         "Tags": naming.tags_for(run_id, "target-cluster", target.tags),
@@ -95,14 +126,19 @@ def restore_cluster(
     }
     if copy.engine_version:
         params["EngineVersion"] = copy.engine_version
-    cluster = create_cluster(
-        client,
-        access,
-        cluster_id,
-        run_id,
-        f"restore cluster {cluster_id} from {copy.identifier}",
-        lambda: client.restore_db_cluster_from_snapshot(**params)["DBCluster"],
-    )
+    try:
+        cluster = create_cluster(
+            client,
+            access,
+            cluster_id,
+            run_id,
+            f"restore cluster {cluster_id} from {copy.identifier}",
+            lambda: client.restore_db_cluster_from_snapshot(**params)["DBCluster"],
+        )
+    except ClientError as error:
+        if shared and error_code(error) == "DBClusterSnapshotNotFoundFault":
+            raise _not_visible(copy, access) from error
+        raise
     metrics.add_metric(name="ClustersRestored", unit=MetricUnit.Count, value=1)
     result = {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": cluster_id}
     # A replacement: the swap (swap.swap_step) gives it the target's name once it and its instances are ready.

@@ -46,6 +46,8 @@ class KeyUse:
     sids: Mapping[str, str]
     identity_fix: str
     key_policy_fix: str
+    # Where RDS uses the key (kms:ViaService rds.<region>): the key's Region; None: the source's.
+    region: str | None = None
 
 
 @dataclass
@@ -85,10 +87,12 @@ def check_key_use(preflight: Preflight, session: boto3.Session, use: KeyUse) -> 
         return
     full = direct = None
     if policy is not None:
-        full = evaluate_key_policy(policy, account, preflight.region, use.actions, use.role_arn)
+        full = evaluate_key_policy(policy, account, use.region or preflight.region, use.actions, use.role_arn)
         if account_of(use.key_arn) == account:
             bare = without_account_delegation(policy, account)
-            direct = evaluate_key_policy(bare, account, preflight.region, use.actions, use.role_arn)
+            direct = evaluate_key_policy(
+                bare, account, use.region or preflight.region, use.actions, use.role_arn
+            )
     judged = _judge(use, decisions, full, direct)
     if decisions is None:
         how = (
@@ -110,7 +114,11 @@ def check_key_use(preflight: Preflight, session: boto3.Session, use: KeyUse) -> 
 
 
 def _read_key_policy(session: boto3.Session, use: KeyUse) -> tuple[dict[str, Any] | None, str]:
-    """The key policy, or (None, why it could not be read)."""
+    """The key policy, or (None, why it could not be read). Only the key's own account may read it: GetKeyPolicy
+    is not a cross-account operation (its policy is then the key owner's check, e.g. share-key-policy).
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_GetKeyPolicy.html"""
+    if account_of(use.key_arn) != account_of(use.role_arn):
+        return None, "the key is another account's, whose policy only its owner reads (judged on that side)"
     try:
         text = kms_client(session).get_key_policy(KeyId=use.key_arn, PolicyName=KEY_POLICY_NAME)["Policy"]
     except ClientError as error:
@@ -169,7 +177,7 @@ def _key_policy_problems(
     if not missing:
         return []
     parts = [f"The key policy does not allow {', '.join(missing)} to the role or its account."]
-    via = rds_via_service(preflight.region)
+    via = rds_via_service(use.region or preflight.region)
     wrong = [value for value in full.via_service_mismatches if value.lower() != via]
     if wrong:
         parts.append(f"Its statements are limited by kms:ViaService to {', '.join(wrong)}, not {via}.")
@@ -229,13 +237,13 @@ def _simulate(preflight: Preflight, session: boto3.Session, use: KeyUse) -> tupl
     The identity half only: the simulator accepts a ResourcePolicy (the key policy) only with a
     CallerArn when PolicySourceArn is not an IAM user, and CallerArn must be an IAM user, so no valid call
     for a role includes the key policy; check_key_use judges it statically. The context is that of a
-    request RDS makes for the role in the source region.
+    request RDS makes for the role in the key's Region (`use.region`, by default the source's).
     https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html
     https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
     """
     iam = untyped_client(session, "iam")
     base_context = [
-        _context_entry("kms:ViaService", rds_via_service(preflight.region)),
+        _context_entry("kms:ViaService", rds_via_service(use.region or preflight.region)),
         _context_entry("kms:CallerAccount", account_of(use.role_arn)),
     ]
     grant_context = [*base_context, _context_entry("kms:GrantIsForAWSResource", "true", "boolean")]

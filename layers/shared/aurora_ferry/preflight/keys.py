@@ -196,8 +196,10 @@ def check_target_key(preflight: Preflight, account: TargetAccount) -> None:
     kms = kms_client(account.session)
     key_arn = target.kms_key_arn
     field_name = f"targets[{account.index}].kmsKeyArn"
+    # The target's key is used where its cluster is made: its Region (by default the source's).
+    region = account.access.region
     metadata = _describe_key(
-        preflight, kms, key_arn, "target-key", target.account_id, field_name, "error", ""
+        preflight, kms, key_arn, "target-key", target.account_id, field_name, "error", "", region
     )
     if metadata is None:
         return
@@ -213,13 +215,13 @@ def check_target_key(preflight: Preflight, account: TargetAccount) -> None:
             f"as {field_name}.",
         )
     _check_key_metadata(
-        preflight, metadata, "target-key", target.account_id, key_arn, field_name, "error", ""
+        preflight, metadata, "target-key", target.account_id, key_arn, field_name, "error", "", region
     )
     # target-account.yaml names the role in the key policy, which is enough on its own in the key's
     # account, so those statements fix a refusal by either half.
     fix = (
         "add the key policy statements {sids} of member-accounts/target-account.yaml, which allow them "
-        f"to the role {target.role_arn} itself with kms:ViaService {rds_via_service(preflight.region)} (or "
+        f"to the role {target.role_arn} itself with kms:ViaService {rds_via_service(region)} (or "
         "allow them in the role's IAM policy, where the key policy delegates to the account)"
     )
     sids = {
@@ -239,6 +241,48 @@ def check_target_key(preflight: Preflight, account: TargetAccount) -> None:
             sids,
             fix,
             fix,
+            region,
+        ),
+    )
+
+
+# --- the share key, as each target uses it ---------------------------------------------------------------
+
+
+def share_key_used(preflight: Preflight, account: TargetAccount) -> bool:
+    """A target uses the share key when the source is encrypted (an unencrypted source is shared as it is)."""
+    return preflight.source is not None and preflight.source.encrypted
+
+
+def check_share_key_use(preflight: Preflight, account: TargetAccount) -> None:
+    """The target role's own IAM policies let RDS use the share key for it, in the source's Region, where the key
+    is (a target in another Region too): the identity half of the share key's use, whose key policy half the
+    share-key-policy check judges."""
+    target = account.target
+    key_arn = preflight.request.share_kms_key_arn
+    via = rds_via_service(preflight.region)
+    fix = (
+        "add the statements {sids} of member-accounts/target-account.yaml to the role, which allow them on "
+        f"the share key with kms:ViaService {via} (RDS uses the key in its own Region)"
+    )
+    sids = {
+        "kms:CreateGrant": "GrantSourceShareKeyToRds",
+        "kms:DescribeKey": "DescribeSourceShareKey",
+        "*": "UseSourceShareKeyThroughRds",
+    }
+    check_key_use(
+        preflight,
+        account.session,
+        KeyUse(
+            "share-key-use",
+            target.role_arn,
+            key_arn,
+            CROSS_ACCOUNT_COPY_ACTIONS,
+            "CopyToTarget (or RestoreCluster, restoring straight from the share) would fail",
+            sids,
+            fix,
+            f"let the share key's policy allow them to account {target.account_id} with kms:ViaService {via}",
+            preflight.region,
         ),
     )
 
@@ -308,6 +352,7 @@ def _describe_key(
     field_name: str,
     severity: Severity,
     later: str,
+    region: str | None = None,
 ) -> KeyMetadataTypeDef | None:
     try:
         return kms.describe_key(KeyId=key_arn)["KeyMetadata"]
@@ -318,7 +363,7 @@ def _describe_key(
                 check,
                 account,
                 key_arn,
-                f"key {key_arn} does not exist in account {account} {preflight.region}. Create a "
+                f"key {key_arn} does not exist in account {account} {region or preflight.region}. Create a "
                 f"customer-managed symmetric key there (see member-accounts/) and set {field_name} to "
                 "its ARN." + later,
             )
@@ -343,6 +388,7 @@ def _check_key_metadata(
     field_name: str,
     severity: Severity,
     later: str,
+    region: str | None = None,
 ) -> None:
     state = metadata.get("KeyState", "unknown")
     if state != "Enabled":
@@ -369,12 +415,13 @@ def _check_key_metadata(
             f"(SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT). Set {field_name} to such a key." + later,
         )
     key_region = str(metadata.get("Arn", key_arn)).split(":")[3]
-    if key_region != preflight.region:
+    region = region or preflight.region
+    if key_region != region:
         preflight.add(
             severity,
             check,
             account,
             key_arn,
-            f"key {key_arn} is in {key_region}, but the run works in {preflight.region} and KMS keys are "
-            f"regional. Set {field_name} to a key in {preflight.region}." + later,
+            f"key {key_arn} is in {key_region}, but the run uses it in {region} and KMS keys are "
+            f"regional. Set {field_name} to a key in {region}." + later,
         )

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_ferry.core import error_code, error_message, naming
-from aurora_ferry.migration import OnExisting
+from aurora_ferry.migration import OnExisting, restores_from_share
 from aurora_ferry.preflight.context import (
     Account,
     Preflight,
@@ -68,8 +68,13 @@ class Arns:
     region: str
     account_id: str
 
-    def rds(self, kind: str, identifier: str, account_id: str | None = None) -> str:
-        return f"arn:{self.partition}:rds:{self.region}:{account_id or self.account_id}:{kind}:{identifier}"
+    def rds(
+        self, kind: str, identifier: str, account_id: str | None = None, region: str | None = None
+    ) -> str:
+        """An RDS ARN in this account and Region, or in `account_id` and `region` (the source's snapshot, for a
+        target in another Region)."""
+        where = f"{region or self.region}:{account_id or self.account_id}"
+        return f"arn:{self.partition}:rds:{where}:{kind}:{identifier}"
 
     def iam(self, resource: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:{resource}"
@@ -146,10 +151,14 @@ def target_needs(
     user_tags: dict[str, str],
     replacing: tuple[str, ...] | None = None,
     final_snapshot: bool = True,
+    direct: bool = False,
+    source_region: str | None = None,
 ) -> list[Need]:
     """One target role's authorisations: copy the shared snapshot, restore, add instances, clean up; and, when
-    `replacing` (the instances of the cluster a refresh in place replaces), the swap's renames and deletes."""
+    `replacing` (the instances of the cluster a refresh in place replaces), the swap's renames and deletes.
+    A `direct` restore reads the shared snapshot itself: no copy, and nothing of the target's to delete."""
     copy = arns.rds("cluster-snapshot", naming.target_copy_id(run_id))
+    shared_arn = arns.rds("cluster-snapshot", shared, source_account, source_region)
     cluster = arns.rds("cluster", cluster_identifier)
 
     def tagged(
@@ -161,17 +170,17 @@ def target_needs(
         ]
 
     copying = [
-        (
-            "rds:CopyDBClusterSnapshot",
-            arns.rds("cluster-snapshot", shared, source_account),
-            "CopyOnlyIntoTaggedSnapshots",
-        ),
+        ("rds:CopyDBClusterSnapshot", shared_arn, "CopyOnlyIntoTaggedSnapshots"),
         ("rds:CopyDBClusterSnapshot", copy, "CopyOnlyIntoTaggedSnapshots"),
         ("rds:AddTagsToResource", copy, "TagOnlyAsManaged"),
     ]
     restoring = [
         ("rds:RestoreDBClusterFromSnapshot", cluster, "RestoreFromLocalCopies"),
-        ("rds:RestoreDBClusterFromSnapshot", copy, "RestoreFromLocalCopies"),
+        (
+            ("rds:RestoreDBClusterFromSnapshot", shared_arn, "RestoreFromSharedSnapshots")
+            if direct
+            else ("rds:RestoreDBClusterFromSnapshot", copy, "RestoreFromLocalCopies")
+        ),
         ("rds:AddTagsToResource", cluster, "TagOnlyAsManaged"),
     ]
     instances = []
@@ -183,7 +192,7 @@ def target_needs(
             ("rds:AddTagsToResource", instance, "TagOnlyAsManaged"),
         ]
     return [
-        *tagged("CopyToTarget", "target-copy", copying, {}),
+        *([] if direct else tagged("CopyToTarget", "target-copy", copying, {})),
         *tagged("RestoreCluster", "target-cluster", restoring, user_tags),
         Need(
             "RestoreCluster",
@@ -194,12 +203,18 @@ def target_needs(
             only_if="the account has no Aurora or RDS resources yet (RDS then creates its service-linked role)",
         ),
         *tagged("CreateInstances", "target-instance", instances, user_tags),
-        Need(
-            "Cleanup",
-            "rds:DeleteDBClusterSnapshot",
-            copy,
-            f"{TARGET_TEMPLATE}: DeleteOnlyManagedSnapshots",
-            _MANAGED,
+        *(
+            []
+            if direct
+            else [
+                Need(
+                    "Cleanup",
+                    "rds:DeleteDBClusterSnapshot",
+                    copy,
+                    f"{TARGET_TEMPLATE}: DeleteOnlyManagedSnapshots",
+                    _MANAGED,
+                )
+            ]
         ),
         *([] if replacing is None else _swap_needs(arns, run_id, cluster, replacing, final_snapshot)),
     ]
@@ -315,6 +330,8 @@ def check_target_permissions(preflight: Preflight, account: TargetAccount) -> No
         dict(target.tags),
         _replaced_instances(account),
         target.final_snapshot,
+        direct=restores_from_share(preflight.request, target),
+        source_region=preflight.region,
     )
     _check_needs(preflight, account, needs)
 
@@ -337,7 +354,7 @@ def _replaced_instances(account: TargetAccount) -> tuple[str, ...] | None:
 
 
 def _arns(preflight: Preflight, account: Account) -> Arns:
-    return Arns(preflight.partition, preflight.region, account.access.account_id)
+    return Arns(preflight.partition, account.access.region, account.access.account_id)
 
 
 def _check_needs(preflight: Preflight, account: Account, needs: list[Need]) -> None:

@@ -4,12 +4,13 @@ does with it; and the snapshots the run makes in the source account, as the migr
 from __future__ import annotations
 
 from aurora_ferry.core import naming
-from aurora_ferry.migration import MAX_TARGETS, CleanupPolicy, Target
+from aurora_ferry.migration import MAX_TARGETS, CleanupPolicy, Target, restores_from_share, target_region
 from aurora_ferry.preflight.context import FoundSource, Preflight, same_key
 from aurora_ferry.preflight.report import PlanStep
 
 ORCHESTRATOR = "orchestrator"
 UNENCRYPTED = "none (unencrypted)"
+NO_KEY = "none (nothing is made)"
 NEVER_DELETED = "never deleted by the tool, even if a later step fails (tagged with the run id)"
 
 
@@ -186,22 +187,37 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
         f"deletion protection {'on' if target.deletion_protection else 'off'}",
     ]
     instance_ids = [naming.instance_id(target.cluster_identifier, n) for n in range(target.instance_count)]
+    region = target_region(preflight.request, target)
+    direct = restores_from_share(preflight.request, target)
+    across = f" from {preflight.region} into {region} (across accounts and Regions in one step)"
+    copying = PlanStep(
+        "CopyToTarget",
+        target.account_id,
+        f"copy {shared_arn} by its ARN to {copy}"
+        + (across if region != preflight.region else "")
+        + (" re-encrypted with the target key" if encrypted else " (unencrypted)")
+        + "; wait until available",
+        target.kms_key_arn if encrypted else UNENCRYPTED,
+        f"manual cluster snapshot {copy}",
+        copy_cleanup,
+    )
+    checking = PlanStep(
+        "CopyToTarget",
+        target.account_id,
+        f"no copy: check that {target.cluster_identifier} is free; the restore reads the shared snapshot "
+        "(cleanup=delete, same Region)",
+        NO_KEY,
+        "nothing",
+        "nothing to delete",
+    )
     return [
-        PlanStep(
-            "CopyToTarget",
-            target.account_id,
-            f"copy {shared_arn} by its ARN to {copy}"
-            + (" re-encrypted with the target key" if encrypted else " (unencrypted)")
-            + "; wait until available",
-            target.kms_key_arn if encrypted else UNENCRYPTED,
-            f"manual cluster snapshot {copy}",
-            copy_cleanup,
-        ),
+        checking if direct else copying,
         PlanStep(
             "RestoreCluster",
             target.account_id,
-            f"restore cluster {target.cluster_identifier} from {copy}, encrypted with the target key "
-            f"({'; '.join(e for e in extras if e)}); wait until available",
+            f"restore cluster {target.cluster_identifier} in {region} from "
+            + (f"{shared_arn} (by its ARN)" if direct else copy)
+            + f", encrypted with the target key ({'; '.join(e for e in extras if e)}); wait until available",
             target.kms_key_arn,
             f"cluster {target.cluster_identifier} (no instances yet)",
             NEVER_DELETED,
@@ -232,13 +248,18 @@ def _cleanup_steps(preflight: Preflight) -> list[PlanStep]:
         )
     ]
     for target in request.targets:
+        copy = naming.target_copy_id(preflight.run_id)
+        done = "delete " if policy is CleanupPolicy.DELETE else "keep "
         steps.append(
             PlanStep(
                 "Cleanup",
                 target.account_id,
-                ("delete " if policy is CleanupPolicy.DELETE else "keep ")
-                + f"{naming.target_copy_id(preflight.run_id)} (cleanup={policy.value}); the cluster and "
-                "instances stay",
+                (
+                    "nothing to delete here (the target restored from the shared snapshot)"
+                    if restores_from_share(request, target)
+                    else f"{done}{copy} (cleanup={policy.value})"
+                )
+                + "; the cluster and instances stay",
             )
         )
     return steps

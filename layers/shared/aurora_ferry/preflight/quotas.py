@@ -1,5 +1,6 @@
 """The quota checks: room in each account for the manual snapshots the run makes (and, where the quota
-answer lists them, its clusters and instances)."""
+answer lists them, its clusters and instances), and whether its copies will queue behind Aurora's copy limit
+in their destination Region."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_ferry.core import error_code, naming
+from aurora_ferry.migration import MAX_COPIES_IN_PROGRESS, copies_in_progress, restores_from_share
 from aurora_ferry.preflight.context import Account, Preflight, TargetAccount, rds_client
 from aurora_ferry.preflight.plan import source_snapshots
 
@@ -24,13 +26,45 @@ DEFAULT_MANUAL_CLUSTER_SNAPSHOT_QUOTA = 100
 
 def check_source_quotas(preflight: Preflight, account: Account) -> None:
     """Room in the source account for the snapshots the run makes there."""
-    _check_quotas(preflight, account, source_snapshots(preflight, preflight.source), 0, 0)
+    snapshots = source_snapshots(preflight, preflight.source)
+    _check_quotas(preflight, account, snapshots, 0, 0)
+    # Every snapshot the run makes there is a copy (the share copy, or the copy of an automated snapshot) but
+    # the snapshot it takes of the cluster.
+    _check_copy_queue(
+        preflight, account, len([s for s in snapshots if s != naming.source_snapshot_id(preflight.run_id)])
+    )
 
 
 def check_target_quotas(preflight: Preflight, account: TargetAccount) -> None:
-    """Room in a target account for its copy, its cluster and its instances."""
-    copy = naming.target_copy_id(preflight.run_id)
-    _check_quotas(preflight, account, [copy], 1, account.target.instance_count)
+    """Room in a target account for its copy (none when it restores straight from the shared snapshot), its
+    cluster and its instances."""
+    direct = restores_from_share(preflight.request, account.target)
+    copies = [] if direct else [naming.target_copy_id(preflight.run_id)]
+    _check_quotas(preflight, account, copies, 1, account.target.instance_count)
+    _check_copy_queue(preflight, account, len(copies))
+
+
+def _check_copy_queue(preflight: Preflight, account: Account, copies: int) -> None:
+    """Aurora runs at most five cluster snapshot copies per destination Region and account: a copy that finds
+    them all busy queues (CopyQueueFullError, retried every 5 minutes for up to 6 hours), which is worth saying
+    before a run that would wait. Counted in the Region the copies land in (a cross-Region target's).
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html"""
+    if not copies:
+        return
+    access = account.access
+    in_progress = copies_in_progress(rds_client(account.session), access)
+    if in_progress + copies <= MAX_COPIES_IN_PROGRESS:
+        return
+    preflight.add(
+        "warning",
+        "copy-queue",
+        access.account_id,
+        access.region,
+        f"account {access.account_id} has {in_progress} cluster snapshot copies in progress in {access.region}, "
+        f"and Aurora runs at most {MAX_COPIES_IN_PROGRESS} per destination Region and account: this run's "
+        f"{copies} cop{'y' if copies == 1 else 'ies'} there will queue until others end (retried every 5 "
+        "minutes for up to 6 hours).",
+    )
 
 
 def _check_quotas(
@@ -40,6 +74,32 @@ def _check_quotas(
     rds = rds_client(account.session)
     account_id = account.access.account_id
     quotas, unavailable = _account_quotas(rds)
+    if snapshots:
+        _check_snapshot_quota(preflight, account, rds, quotas, unavailable, snapshots)
+    for quota, needed in (("DBClusters", clusters), ("DBInstances", instances)):
+        if not needed or quota not in quotas:
+            continue
+        used, most = quotas[quota]
+        if most - used < needed:
+            preflight.add(
+                "error",
+                "account-quota",
+                account_id,
+                quota,
+                f"account {account_id} uses {used} of {most} {quota} in {account.access.region}; this run adds "
+                f"{needed}. Free some or ask for a higher quota in Service Quotas.",
+            )
+
+
+def _check_snapshot_quota(
+    preflight: Preflight,
+    account: Account,
+    rds: RDSClient,
+    quotas: dict[str, tuple[int, int]],
+    unavailable: str,
+    snapshots: list[str],
+) -> None:
+    account_id = account.access.account_id
     if MANUAL_CLUSTER_SNAPSHOTS_QUOTA in quotas:
         limit = quotas[MANUAL_CLUSTER_SNAPSHOTS_QUOTA][1]
         basis = f"quota {MANUAL_CLUSTER_SNAPSHOTS_QUOTA}"
@@ -56,7 +116,7 @@ def _check_quotas(
             "snapshot-quota",
             account_id,
             MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
-            f"account {account_id} has {count} manual cluster snapshots in {preflight.region} and may have "
+            f"account {account_id} has {count} manual cluster snapshots in {account.access.region} and may have "
             f"{limit} ({basis}); this run creates {len(snapshots)} ({names}), so it would fail with "
             "SnapshotQuotaExceeded. Delete manual cluster snapshots you no longer need, or ask for a "
             "higher 'Manual DB cluster snapshots' quota in Service Quotas.",
@@ -70,19 +130,6 @@ def _check_quotas(
             f"{count} of {limit} manual cluster snapshots used ({basis}); this run creates "
             f"{len(snapshots)} ({names}).",
         )
-    for quota, needed in (("DBClusters", clusters), ("DBInstances", instances)):
-        if not needed or quota not in quotas:
-            continue
-        used, most = quotas[quota]
-        if most - used < needed:
-            preflight.add(
-                "error",
-                "account-quota",
-                account_id,
-                quota,
-                f"account {account_id} uses {used} of {most} {quota} in {preflight.region}; this run adds "
-                f"{needed}. Free some or ask for a higher quota in Service Quotas.",
-            )
 
 
 def _account_quotas(rds: RDSClient) -> tuple[dict[str, tuple[int, int]], str]:

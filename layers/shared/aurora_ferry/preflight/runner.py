@@ -24,8 +24,10 @@ from aurora_ferry.migration import MigrationRequest, source_access, target_acces
 from aurora_ferry.preflight.context import RUN_ID_PLACEHOLDER, Account, Preflight, TargetAccount
 from aurora_ferry.preflight.keys import (
     check_share_key,
+    check_share_key_use,
     check_source_key,
     check_target_key,
+    share_key_used,
     source_key,
     source_key_applies,
 )
@@ -120,6 +122,14 @@ TARGET_CHECKS: tuple[Check[TargetAccount], ...] = (
         False,
         "kms:DescribeKey on the target key",
         lambda _, account: account.target.kms_key_arn,
+    ),
+    Check(
+        "share-key-use",
+        check_share_key_use,
+        False,
+        "iam:SimulatePrincipalPolicy on the role itself",
+        lambda preflight, _: preflight.request.share_kms_key_arn,
+        share_key_used,
     ),
     Check(
         "target-cluster-id",

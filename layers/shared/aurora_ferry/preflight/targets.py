@@ -47,7 +47,7 @@ def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
                 "target-cluster-id",
                 target.account_id,
                 cluster_id,
-                f"a cluster named {cluster_id} already exists in account {target.account_id} {preflight.region}, "
+                f"a cluster named {cluster_id} already exists in account {target.account_id} {account.access.region}, "
                 f"so CopyToTarget would fail with TargetConflictError. Choose another "
                 f"targets[{index}].clusterIdentifier, rename or delete the existing cluster, or (a cluster an "
                 "earlier run made) set onExisting to 'replace'.",
@@ -134,7 +134,7 @@ def check_networking(preflight: Preflight, account: TargetAccount) -> None:
 
 
 def _where(preflight: Preflight, account: TargetAccount) -> str:
-    return f"account {account.target.account_id} {preflight.region}"
+    return f"account {account.target.account_id} {account.access.region}"
 
 
 def _check_subnet_group(

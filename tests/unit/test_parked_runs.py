@@ -16,6 +16,7 @@ from aurora_ferry.migration.leftovers import REDRIVE_WINDOW_SECONDS, LeftoverSto
 from aurora_ferry.migration.summary import await_redrive
 from ferry_cli.asl.builder import PARKED_ERRORS, Flow, params
 from ferry_cli.asl.migrate import definition
+from ferry_cli.asl.park import add_park_path
 from tests.unit.test_ended import _event
 from tests.unit.test_steps import RUN, SOURCE, TARGET, World, rows, run_until_cleanup
 
@@ -28,7 +29,9 @@ def _parking_flow() -> Flow:
     flow.poll_loop("Thing", "thing", "checks it", "PollArn", params(id="$.id"))
     flow.add({"Done": {"Type": "Succeed"}})
     flow.add({"Failed": {"Type": "Fail", "Error": "X"}})
-    flow.park_path("CleanArn", {}, summarize="SumArn", reshare=("ShareArn", {}), shared_mark="$.marks.shared")
+    add_park_path(
+        flow, "CleanArn", {}, summarize="SumArn", reshare=("ShareArn", {}), shared_mark="$.marks.shared"
+    )
     return flow
 
 
@@ -59,7 +62,7 @@ def test_a_flow_without_a_park_has_no_park_path() -> None:
     flow.add({"Failed": {"Type": "Fail", "Error": "X"}})
     assert [c["Next"] for c in flow.build()["States"]["Work"]["Catch"]] == ["Failed", "Failed"]
     with pytest.raises(ValueError, match="needs a flow that parks"):
-        flow.park_path("C", {}, summarize="S", reshare=("R", {}), shared_mark="$.m")
+        add_park_path(flow, "C", {}, summarize="S", reshare=("R", {}), shared_mark="$.m")
 
 
 def test_the_migration_parks_only_after_it_made_something() -> None:

@@ -2,7 +2,8 @@
 
 States are added to a `Flow` in the order the ASL lists them, which is the happy path. A `Next` left as
 `None` means "the state added after this one"; `Flow.build` refuses a definition with a dangling or unknown
-`Next`, so a typo fails when the ASL is generated instead of when SAM deploys it.
+`Next`, so a typo fails when the ASL is generated instead of when SAM deploys it. The states themselves come
+from `ferry_cli.asl.states`; `ferry_cli.asl.park` adds the park path of a redrivable run to a flow.
 
 Only JSONPath ASL is produced (no JSONata, variables or child state machines): moto's interpreter, which
 runs the ASL in the tests, supports nothing else.
@@ -10,183 +11,44 @@ runs the ASL in the tests, supports nothing else.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aurora_ferry.core import (
-    DOMAIN_ERRORS,
-    IN_USE_ERRORS,
-    QUEUED_ERRORS,
-    TARGET_FAILED,
-    TARGET_PARKED,
-    TRANSIENT_ERRORS,
-    FerryError,
+from aurora_ferry.core import DOMAIN_ERRORS, TARGET_FAILED, TARGET_PARKED
+from ferry_cli.asl.states import (
+    CLEANUP_TIMEOUT_SECONDS,
+    EVENT_HEARTBEAT_SECONDS,
+    EVENT_WAIT_SECONDS,
+    INTERVAL,
+    INVOKE_AND_WAIT,
+    LAMBDA_ERRORS,
+    MAX_ATTEMPTS,
+    PARKED_ERRORS,
+    POLL_START,
+    POLL_TIMEOUT_SECONDS,
+    SUMMARY_FAILED,
+    TIMING_COMMENT,
+    Errors,
+    State,
+    catches,
+    caught_at,
+    names,
+    params,
+    run,
+    sub,
+    summary_state,
+    task_state,
 )
 
-State = dict[str, Any]
-Errors = tuple[type[FerryError], ...]
-
-# Lambda's own transient failures, which AWS recommends retrying on every Lambda task, and Lambda.Unknown (the
-# function died without an error type). https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
-LAMBDA_ERRORS = (
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.Unknown",
-)
-# The service integration a task uses to pause on a task token; a SAM substitution, so it stays in the
-# stack's partition. https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token
-INVOKE_AND_WAIT = "LambdaInvokeWaitForTokenArn"
-TIMING_COMMENT = "Records when this stage was reached, for the per-step timings."
-INTERVAL = "$.input.options.pollIntervalSeconds"
-MAX_ATTEMPTS = "$.input.options.maxPollAttempts"
-# The sweeper heartbeats every waiting task each 5 minutes: three missed sweeps, or a day without the event,
-# raise States.Timeout and the run falls back to polling.
-EVENT_WAIT_SECONDS = 86400
-EVENT_HEARTBEAT_SECONDS = 900
-POLL_TIMEOUT_SECONDS = 60
-# Above the cleanup function's own 300 s, so that a hung cleanup ends as Lambda's Sandbox.Timedout.
-CLEANUP_TIMEOUT_SECONDS = 330
-# The error of a run whose summary task failed (after its cleanup ran).
-SUMMARY_FAILED = "SummaryFailed"
-# What a poll loop's `$.poll` holds before its first check.
-POLL_START = {"attempt": 0, "ready": False, "status": "unknown"}
-
-
-def names(errors: Errors) -> list[str]:
-    """The ErrorEquals names of `errors`: Step Functions names a Lambda error after the raised class."""
-    return [error.__name__ for error in errors]
-
-
-# What parks a run instead of failing it, once a task's retries are spent: causes that a later attempt may not
-# meet (Lambda's own faults and timeouts, a task's timeout, throttling, a full copy queue) and a failed Map
-# iteration that parked. A domain error (a refusal, a missing permission, a conflict) still fails the run.
-PARKED_ERRORS = (
-    *LAMBDA_ERRORS,
-    "Sandbox.Timedout",
-    "States.Timeout",
-    *names(TRANSIENT_ERRORS + QUEUED_ERRORS),
-    TARGET_PARKED,
-)
-
-
-def sub(name: str) -> str:
-    """A `${name}` placeholder, filled from the state machine's DefinitionSubstitutions in template.yaml."""
-    return "${" + name + "}"
-
-
-def params(**fields: Any) -> State:
-    """Parameters where a string starting with `$` is a path: its key gets the `.$` suffix ASL requires.
-
-    (So a literal string starting with `$` cannot be written here; none of the workflows needs one.)
-    """
-    return {
-        (f"{key}.$" if isinstance(value, str) and value.startswith("$") else key): value
-        for key, value in fields.items()
-    }
-
-
-def run(**more: Any) -> State:
-    """What most steps are given: the validated input, the run id, and `more`."""
-    return params(input="$.input", runId="$.runId", **more)
-
-
-def retries(*, queued: bool = False, in_use: bool = False) -> list[State]:
-    """The one retry policy of every task; `queued` adds the long wait behind Aurora's copy limit, `in_use` (the
-    migration's cleanups) the wait for restores still reading the shared snapshot.
-
-    The first retrier whose ErrorEquals names the error applies, and retries run out before any Catch is
-    considered, so a throttled call is retried even though the task also catches everything.
-    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
-    """
-    policy: list[State] = [
-        {
-            "ErrorEquals": list(LAMBDA_ERRORS),
-            "IntervalSeconds": 2,
-            "MaxAttempts": 6,
-            "BackoffRate": 2,
-            "JitterStrategy": "FULL",
-        },
-        # Full jitter spreads the retries of the parallel Map iterations that were throttled together.
-        {
-            "ErrorEquals": names(TRANSIENT_ERRORS),
-            "IntervalSeconds": 5,
-            "MaxAttempts": 8,
-            "BackoffRate": 2,
-            "MaxDelaySeconds": 120,
-            "JitterStrategy": "FULL",
-        },
-    ]
-    if queued:
-        # Aurora runs at most five cluster snapshot copies per destination Region: every 5 minutes for 6 hours,
-        # concurrent runs queue instead of failing.
-        policy.append(
-            {"ErrorEquals": names(QUEUED_ERRORS), "IntervalSeconds": 300, "MaxAttempts": 72, "BackoffRate": 1}
-        )
-    if in_use:
-        # Every 5 minutes (longer than any task's function may run, so a restore call in flight when the cleanup
-        # first looked has ended) for 6 hours; then the run fails, and the ended-run cleanup unshares regardless.
-        policy.append(
-            {"ErrorEquals": names(IN_USE_ERRORS), "IntervalSeconds": 300, "MaxAttempts": 72, "BackoffRate": 1}
-        )
-    return policy
-
-
-def caught_at(step: str) -> str:
-    """Where a caught error of `step` is kept: `$.failure.<step>`, so the failure's summary can name the step
-    even for an error that carries no message (a task's States.Timeout has an empty cause)."""
-    return f"$.failure.{step}"
-
-
-def catches(errors: Errors, to: str, step: str) -> list[State]:
-    """Domain errors by name, then everything else, both to `to` with the error kept under `step`.
-
-    Both catchers lead to the same state; the domain errors are listed by name anyway so that renaming an error
-    class is an ASL change a reviewer sees. Catchers, like retriers, are matched in order.
-    """
-    return [
-        {"ErrorEquals": names(errors), "ResultPath": caught_at(step), "Next": to},
-        {"ErrorEquals": ["States.ALL"], "ResultPath": caught_at(step), "Next": to},
-    ]
-
-
-def task_state(
-    comment: str,
-    resource: str,
-    parameters: State,
-    *,
-    timeout: int,
-    result: str | None,
-    heartbeat: int | None = None,
-    queued: bool = False,
-    selector: State | None = None,
-    in_use: bool = False,
-) -> State:
-    """A task up to its retries; callers add Catch and Next or End. A `selector` (ResultSelector) keeps only
-    the part of the result later states read, before `result` (ResultPath) puts it in the state."""
-    state: State = {
-        "Type": "Task",
-        "Comment": comment,
-        "Resource": sub(resource),
-        "Parameters": parameters,
-        "TimeoutSeconds": timeout,
-    }
-    if heartbeat is not None:
-        state["HeartbeatSeconds"] = heartbeat
-    if selector is not None:
-        state["ResultSelector"] = selector
-    if result is not None:
-        state["ResultPath"] = result
-    state["Retry"] = retries(queued=queued, in_use=in_use)
-    return state
-
-
-def summary_state(comment: str, resource: str, outcome: str, result: str | None = None) -> State:
-    """The summary task both endings share; no Catch: a failing summary has nowhere better to go."""
-    fields = params(
-        state="$", outcome=outcome, executionName="$$.Execution.Name", finishedAt="$$.State.EnteredTime"
-    )
-    return task_state(comment, resource, fields, timeout=60, result=result)
+# The builder's public surface: Flow and machine, and the state shapes the workflows and tests name through it.
+__all__ = [
+    "LAMBDA_ERRORS",
+    "PARKED_ERRORS",
+    "SUMMARY_FAILED",
+    "Flow",
+    "State",
+    "machine",
+    "names",
+    "params",
+    "run",
+]
 
 
 def machine(comment: str, flow: Flow, *, timeout: int) -> State:
@@ -210,7 +72,7 @@ class Flow:
 
     `failure` is where a caught error goes; it may change as the flow grows (before the run creates anything
     there is nothing to clean up). Once `park` is set, a transient error (PARKED_ERRORS) goes there instead, and
-    the flow remembers where a redrive resumes each step it parks from (`park_path`). Every
+    the flow remembers where a redrive resumes each step it parks from (`ferry_cli.asl.park.add_park_path`). Every
     task catches, in a Map's iterator too: there the failure is an `iteration_failure`, which fails the iteration
     with its account and step (a task's own error would reach the Map's Catch without either).
     """
@@ -222,7 +84,7 @@ class Flow:
         self._states: dict[str, State] = {}
         self._open: list[tuple[str, State]] = []
         # The state a redrive resumes at, per step that parks.
-        self._resume: dict[str, str] = {}
+        self.resume_points: dict[str, str] = {}
 
     def add(self, states: dict[str, State]) -> None:
         """Adds `states` in order; every `Next: None` left open so far goes to the first of them.
@@ -258,7 +120,7 @@ class Flow:
         caught = catches(self.errors, self.failure, step)
         if self.park is None:
             return caught
-        self._resume[step] = resume or step
+        self.resume_points[step] = resume or step
         parked = {"ErrorEquals": list(PARKED_ERRORS), "ResultPath": caught_at(step), "Next": self.park}
         return [caught[0], parked, caught[1]]
 
@@ -608,93 +470,3 @@ class Flow:
         check["Catch"] = self._catches(f"Check{key}", resume=f"Choose{key}Wait")
         # The poll function computes the delay: the interval itself, or doubled per attempt when adaptive.
         self.add({**states, **self._loop(key, noun, "became available", check, "$.poll.nextDelaySeconds")})
-
-    def park_path(
-        self,
-        cleanup: str,
-        parameters: State,
-        *,
-        summarize: str,
-        reshare: tuple[str, State],
-        shared_mark: str,
-        in_use: bool = False,
-    ) -> None:
-        """Where `park` leads, for a redrive to resume the run (README "Redrive").
-
-        `ParkRun` keeps the caught error and the execution's redrive count; the `cleanup` task (`parameters` and
-        park=true) unshares and keeps the intermediates for the redrive; `ParkedUntilRedrive` (`summarize`) then fails
-        the execution with RunParkedError, naming the step and account, and catches nothing, so that a redrive
-        runs it again: it then lets the run go on. If the run had shared its snapshot (`shared_mark` present), the
-        `reshare` task (resource, parameters) shares it again, and `ResumeRun` goes back to where the parked step
-        resumes. A cleanup or reshare that fails fails the run (through `failure`), which cleans up.
-        """
-        if self.park is None:
-            raise ValueError("park_path needs a flow that parks")
-        cleanup_state = task_state(
-            "Unshares this run's snapshots and keeps its intermediates for a redrive (recorded for deletion).",
-            cleanup,
-            {**parameters, "park": True},
-            timeout=CLEANUP_TIMEOUT_SECONDS,
-            result="$.park.cleanup",
-            in_use=in_use,
-        )
-        await_state = task_state(
-            "Fails the run as parked until the execution is redriven; on a redrive lets it resume.",
-            summarize,
-            params(state="$", outcome="parked", redriveCount="$$.Execution.RedriveCount"),
-            timeout=60,
-            result="$.park.resumed",
-        )
-        share_resource, share_parameters = reshare
-        reshare_state = task_state(
-            "Shares the snapshot again with the targets, as the parked run had.",
-            share_resource,
-            share_parameters,
-            timeout=300,
-            result="$.shared",
-        )
-        resume_rules = [
-            {"Variable": f"$.park.failure.{step}", "IsPresent": True, "Next": state}
-            for step, state in self._resume.items()
-        ]
-        self.add(
-            {
-                self.park: {
-                    "Type": "Pass",
-                    "Comment": "Keeps the caught error and the redrive count the run parks at.",
-                    "Parameters": params(failure="$.failure", redriveCount="$$.Execution.RedriveCount"),
-                    "ResultPath": "$.park",
-                    "Next": "UnshareForRedrive",
-                },
-                "UnshareForRedrive": {
-                    **cleanup_state,
-                    "Catch": catches(self.errors, self.failure, "UnshareForRedrive"),
-                    "Next": "ForgetFailure",
-                },
-                "ForgetFailure": {
-                    "Type": "Pass",
-                    "Comment": "A resumed step that fails again is caught afresh.",
-                    "Result": {},
-                    "ResultPath": "$.failure",
-                    "Next": "ParkedUntilRedrive",
-                },
-                "ParkedUntilRedrive": {**await_state, "Next": "IsResharing"},
-                "IsResharing": {
-                    "Type": "Choice",
-                    "Comment": "Only a run that had shared its snapshot shares it again.",
-                    "Choices": [{"Variable": shared_mark, "IsPresent": True, "Next": "Reshare"}],
-                    "Default": "ResumeRun",
-                },
-                "Reshare": {
-                    **reshare_state,
-                    "Catch": catches(self.errors, self.failure, "Reshare"),
-                    "Next": "ResumeRun",
-                },
-                "ResumeRun": {
-                    "Type": "Choice",
-                    "Comment": "Back to the step the run parked from.",
-                    "Choices": resume_rules,
-                    "Default": self.failure,
-                },
-            }
-        )

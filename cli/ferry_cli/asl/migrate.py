@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ferry_cli.asl.builder import Flow, State, machine, params, run
+from ferry_cli.asl.park import add_park_path
 
 COMMENT = "aurora-ferry: copy an Aurora cluster to 1-20 other accounts via a shared, re-encrypted snapshot."
 # Bounds the whole run, whatever any single wait allows.
@@ -244,7 +245,8 @@ def definition() -> State:
         fail="MigrationFailed",
         in_use=True,
     )
-    flow.park_path(
+    add_park_path(
+        flow,
         "CleanupFunctionArn",
         run(attempt=ATTEMPT),
         summarize="SummarizeFunctionArn",

@@ -166,3 +166,23 @@ def test_the_plan_shows_the_copy_across_regions_and_where_the_cluster_is_made(
     assert status == 0, out
     assert "from eu-west-1 into eu-central-1 (across accounts and Regions in one step)" in out
     assert "restore cluster orders-dr in eu-central-1 from ferry-" in out
+
+
+def test_a_source_in_another_region_than_the_orchestrator_forwards_its_events_there() -> None:
+    # Given prod and the DR account both in eu-central-1, and the orchestrator in eu-west-1
+    event = _event()
+    event["source"]["region"] = "eu-central-1"
+    event["shareKmsKeyArn"] = event["shareKmsKeyArn"].replace("eu-west-1", "eu-central-1")
+    del event["targets"][0]["region"]
+    with running_twin(world="source-in-another-region.json") as twin:
+        # When the CMK source is migrated within eu-central-1
+        description = twin.wait(twin.start(event), timeout_real_seconds=240)
+        routed = [d.event for d in twin.events.deliveries if d.function == "RdsEventRouterFunction"]
+    # Then it succeeds, the target restoring straight from the share in that Region
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    (target,) = json.loads(description["output"])["targets"]
+    assert target["restoredFromSharedSnapshot"].startswith("arn:aws:rds:eu-central-1:111111111111:")
+    # And the source's snapshot event reached the orchestrator's bus in eu-west-1 (OrchestratorRegion)
+    assert ("RDS-EVENT-0075", SOURCE, "eu-central-1") in {
+        (e["detail"]["EventID"], e["account"], e["region"]) for e in routed
+    }

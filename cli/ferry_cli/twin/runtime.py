@@ -173,6 +173,7 @@ class Twin:
                     config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
                 )
             )
+            stack.enter_context(_container_credentials())
             twin.rules = stack.enter_context(aws_rules(clock, world.durations))
             # Aurora clones and AWS RAM invitations (statemachine/clone.asl.json); after aws_rules, whose
             # create_db_cluster the clones go through.
@@ -461,6 +462,28 @@ class _PerFunctionSessions:
     def clear(self) -> None:
         with self._lock:
             self._sessions.clear()
+
+
+@contextmanager
+def _container_credentials() -> Iterator[None]:
+    """boto3's default session, which the handlers' clients come from, with the credentials the environment
+    has now, for as long as the twin runs: a Lambda container's credentials do not change under it, while this
+    process's environment is shared with the test and the CLI, and a client made in a moment it lacked them
+    (seen: NoCredentialsError from STS mid-run, in a test that ran the CLI beside the handlers) fails every
+    call."""
+    import boto3
+
+    previous = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = boto3.Session(
+        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN"),
+        region_name=os.environ.get("AWS_DEFAULT_REGION"),
+    )
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = previous
 
 
 def _forget_cached_sessions() -> None:

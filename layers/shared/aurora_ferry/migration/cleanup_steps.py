@@ -27,6 +27,7 @@ from aurora_ferry.core import (
 from aurora_ferry.migration.contract import (
     CleanupPolicy,
     MigrationRequest,
+    OnExisting,
     Target,
     restores_from_share,
     source_access,
@@ -88,8 +89,10 @@ def cleanup(
     source = source_access(request)
     target_ids = [target.account_id for target in request.targets]
     source_client = rds(source)
+    # Each of the run's snapshots in the source, with who it is shared with (read once: the wait below and the
+    # unshare both need it).
     owned = [
-        raw
+        (raw, _shared_with(source_client, source, raw))
         for identifier in (
             naming.share_copy_id(run_id),
             naming.source_copy_id(run_id),
@@ -99,10 +102,10 @@ def cleanup(
     ]
     if wait_for_restores:
         # Only an account the snapshot is still shared with can be starting a restore from it.
-        shared_with = set[str]().union(*(_shared_with(source_client, source, raw) for raw in owned))
+        shared_with = set[str]().union(*(current for _, current in owned))
         _require_restores_done(request, run_id, starting_in=shared_with if attempt == 0 else set())
-    for raw in owned:
-        actions.append(_unshare(source_client, source, raw, target_ids))
+    for raw, current in owned:
+        actions.append(_unshare(source_client, source, raw, current, target_ids))
         if policy in (CleanupPolicy.DELETE, CleanupPolicy.KEEP_TARGET_COPIES):
             actions.append(delete(source_client, source, raw))
         else:
@@ -142,10 +145,11 @@ def _require_restores_done(request: MigrationRequest, run_id: str, *, starting_i
     for target in (t for t in request.targets if restores_from_share(request, t)):
         access = target_access(request, target)
         try:
-            clusters = [
-                describe_cluster(rds(access), access, cluster_id)
-                for cluster_id in (target.cluster_identifier, naming.replacement_cluster_id(run_id))
-            ]
+            # A replacement is restored under a temporary name (swap.temporary_name).
+            names = [target.cluster_identifier]
+            if target.on_existing is OnExisting.REPLACE:
+                names.append(naming.replacement_cluster_id(run_id))
+            clusters = [describe_cluster(rds(access), access, cluster_id) for cluster_id in names]
         except (AssumeRoleError, ClientError) as error:
             logger.warning(
                 "cannot check the target for a restore from the share; unsharing anyway",
@@ -264,9 +268,12 @@ def _shared_with(client: RDSClient, access: AccountAccess, raw: Any) -> set[str]
         )
 
 
-def _unshare(client: RDSClient, access: AccountAccess, raw: Any, accounts: list[str]) -> dict[str, Any]:
+def _unshare(
+    client: RDSClient, access: AccountAccess, raw: Any, current: set[str], accounts: list[str]
+) -> dict[str, Any]:
+    """Withdraw `accounts` from those the snapshot is `current`ly shared with."""
     identifier = raw["DBClusterSnapshotIdentifier"]
-    to_remove = sorted(_shared_with(client, access, raw) & set(accounts))
+    to_remove = sorted(current & set(accounts))
     if not to_remove:
         return {}
     with translated(access, f"unshare {identifier}"):

@@ -61,6 +61,9 @@ MACHINES = {
             # The target copy and its wait are reached by a target in another Region (one in the source's restores
             # straight from the share), whose copy the default cleanup deletes.
             Scenario("two-regions.json", "migrate-cross-region.json"),
+            # The source account's copy into a target's Region, its wait and its share there are reached by a copy in
+            # two steps (options.crossRegionCopy "two-step").
+            Scenario("two-step-regions.json", "migrate-cross-region-two-step.json"),
             # The poll loops of the waits that RDS events announce are reached when the run polls.
             Scenario("two-accounts.json", "migrate-cmk.json", options={"waitStrategy": "polling"}),
             # A refresh in place swaps the cluster its first run made.

@@ -40,6 +40,8 @@ MIGRATE = ("migrate-cmk.json", "two-accounts.json")
 KEEP_COPIES = ("migrate-keep-copies.json", "two-accounts.json")
 # A DR target in another Region copies the source's snapshot across Regions, named in the source's Region.
 CROSS_REGION = ("migrate-cross-region.json", "two-regions.json")
+# A DR target in another Region reads the source account's copy there (options.crossRegionCopy "two-step").
+TWO_STEP = ("migrate-cross-region-two-step.json", "two-step-regions.json")
 CLONE = ("clone-cross-account.json", "clones.json")
 CLONE_EXTERNAL = ("clone-cross-account-external.json", "clones.json")
 CLONE_SAME = ("clone-same-account.json", "clones.json")
@@ -65,6 +67,16 @@ MUTATIONS = [
     Mutation("target-account", "RestoreFromLocalCopies", *MIGRATE, "rds:RestoreDBClusterFromSnapshot"),
     Mutation("target-account", "RestoreFromLocalCopies", *KEEP_COPIES, "rds:RestoreDBClusterFromSnapshot"),
     Mutation("target-account", "RestoreFromSharedSnapshots", *MIGRATE, "rds:RestoreDBClusterFromSnapshot"),
+    Mutation("source-account", "CopyIntoCopyRegionsOnlyTagged", *TWO_STEP, "rds:CopyDBClusterSnapshot"),
+    Mutation("source-account", "TagInCopyRegionsOnlyAsManaged", *TWO_STEP, "rds:AddTagsToResource"),
+    Mutation(
+        "source-account",
+        "ShareAndDeleteOnlyManagedSnapshotsInCopyRegions",
+        *TWO_STEP,
+        "rds:ModifyDBClusterSnapshotAttribute",
+    ),
+    Mutation("source-account", "GrantCopyRegionShareKeysToRds", *TWO_STEP, "kms:CreateGrant"),
+    Mutation("target-account", "RestoreFromSharedSnapshots", *TWO_STEP, "rds:RestoreDBClusterFromSnapshot"),
     Mutation("target-account", "CreateRdsServiceLinkedRole", *MIGRATE, "iam:CreateServiceLinkedRole"),
     Mutation("target-account", "CreateClusterInstances", *MIGRATE, "rds:CreateDBInstance"),
     Mutation("source-account", "ShareClustersOnlyInTaggedShares", *CLONE, "ram:CreateResourceShare"),
@@ -95,8 +107,9 @@ MUTATIONS = [
 def _mutated_templates(tmp_path: Path, mutation: Mutation) -> Path:
     folder = tmp_path / "member-accounts"
     folder.mkdir()
-    for name in ("source-account", "target-account"):
-        template = load_cfn_yaml(REPO / "member-accounts" / f"{name}.yaml")
+    for path in sorted((REPO / "member-accounts").glob("*.yaml")):
+        name = path.stem
+        template = load_cfn_yaml(path)
         if name == mutation.template:
             template = without_statements(template, [mutation.sid])
         # JSON is YAML: the long-form intrinsics load back unchanged.

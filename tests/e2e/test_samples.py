@@ -19,7 +19,10 @@ SAMPLES = sorted(
 
 
 # A sample that needs a world of its own; every other migration runs in two-accounts.json, clones in clones.json.
-WORLDS = {"migrate-cross-region.json": "two-regions.json"}
+WORLDS = {
+    "migrate-cross-region.json": "two-regions.json",
+    "migrate-cross-region-two-step.json": "two-step-regions.json",
+}
 
 
 def _world(sample: str) -> str:
@@ -27,7 +30,7 @@ def _world(sample: str) -> str:
 
 
 def test_the_samples_are_all_here() -> None:
-    assert len(SAMPLES) == 14, SAMPLES
+    assert len(SAMPLES) == 15, SAMPLES
     assert set(WORLDS) <= set(SAMPLES)
     assert set(EXPECTED_TO_FAIL) <= set(SAMPLES)
 

@@ -534,7 +534,9 @@ def test_defaults_are_filled() -> None:
         "maxPollAttempts": 720,
         "cleanup": "delete",
         "waitStrategy": "events",
+        "crossRegionCopy": "one-step",
     }
+    assert "regionalShareKmsKeyArns" not in normalised
     assert "externalId" not in normalised["source"], "absent optional fields are left out, not null"
 
 

@@ -18,6 +18,7 @@ import yaml
 TEMPLATES = Path(__file__).resolve().parents[2] / "member-accounts"
 SOURCE = TEMPLATES / "source-account.yaml"
 TARGET = TEMPLATES / "target-account.yaml"
+REGION_KEY = TEMPLATES / "source-region-key.yaml"
 
 MANAGED_TAG = "aurora-ferry:managed"
 TARGET_COPY_ACTIONS = {
@@ -165,6 +166,8 @@ def source_params(partition: str = "aws", **overrides: Any) -> dict[str, Any]:
         "RoleName": "",
         "ManagedSnapshotPrefix": "",
         "ForwardRdsEvents": "false",
+        "CopyRegions": [""],
+        "CopyRegionShareKeyArns": [""],
         **overrides,
     }
 
@@ -186,9 +189,10 @@ def test_role_policies_use_no_wildcard_actions(path: Path) -> None:
 
 
 @pytest.mark.unit
-def test_share_key_grants_targets_exactly_the_snapshot_copy_actions() -> None:
-    # Given the share key of the source template
-    statements = key_policy_statements(load(SOURCE), "ShareKey")
+@pytest.mark.parametrize("path", [SOURCE, REGION_KEY], ids=["share", "regional-share"])
+def test_share_key_grants_targets_exactly_the_snapshot_copy_actions(path: Path) -> None:
+    # Given the share key of the source template (or the regional share key of another Region)
+    statements = key_policy_statements(load(path), "ShareKey")
 
     # When the statements naming the target accounts are picked out
     for_targets = [s for s in statements if mentions(s["Principal"], "TargetAccountIds")]
@@ -208,10 +212,11 @@ def test_share_key_grants_targets_exactly_the_snapshot_copy_actions() -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("path", [SOURCE, REGION_KEY], ids=["share", "regional-share"])
 @pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
-def test_share_key_target_principals_resolve_to_each_account_root(partition: str) -> None:
-    # Given the source template and two target accounts in a partition
-    template = load(SOURCE)
+def test_share_key_target_principals_resolve_to_each_account_root(partition: str, path: Path) -> None:
+    # Given the source template (or the regional key's) and two target accounts in a partition
+    template = load(path)
     params = source_params(partition)
     statements = key_policy_statements(template, "ShareKey")
 
@@ -244,7 +249,9 @@ def test_single_target_resolves_to_a_one_element_principal_list() -> None:
 
 @pytest.mark.unit
 @pytest.mark.parametrize(
-    ("path", "key"), [(SOURCE, "ShareKey"), (TARGET, "TargetKey")], ids=["share", "target"]
+    ("path", "key"),
+    [(SOURCE, "ShareKey"), (TARGET, "TargetKey"), (REGION_KEY, "ShareKey")],
+    ids=["share", "target", "regional-share"],
 )
 def test_customer_managed_keys_rotate_and_survive_stack_deletion(path: Path, key: str) -> None:
     # Given the template's customer managed key
@@ -380,3 +387,131 @@ def test_target_role_uses_only_the_given_source_share_key_and_clone_keys(clone_k
         for key in allowed
     }
     assert all(actions == TARGET_COPY_ACTIONS for actions in by_key.values())
+
+
+# --- the two-step cross-Region copy ----------------------------------------------------------------------------
+
+COPY_REGION_SIDS = {
+    "CopyIntoCopyRegionsOnlyTagged",
+    "TagInCopyRegionsOnlyAsManaged",
+    "ReadSnapshotsInCopyRegions",
+    "ShareAndDeleteOnlyManagedSnapshotsInCopyRegions",
+}
+COPY_REGION_KEY_SIDS = {
+    "DescribeCopyRegionShareKeys",
+    "UseCopyRegionShareKeysThroughRds",
+    "GrantCopyRegionShareKeysToRds",
+}
+
+
+@pytest.mark.unit
+def test_the_regional_share_key_admits_the_targets_exactly_as_the_share_key_does() -> None:
+    # Given the share key of the source stack and the regional share key of source-region-key.yaml
+    def for_targets(path: Path) -> list[dict[str, Any]]:
+        return [s for s in key_policy_statements(load(path), "ShareKey") if "Target" in s.get("Sid", "")]
+
+    # Then the target statements are the same, word for word (kms:ViaService names RDS of the key's Region)
+    assert for_targets(REGION_KEY) == for_targets(SOURCE)
+    # And besides them only the account's own root statement, which delegates to IAM: no role is named
+    others = [
+        s["Sid"] for s in key_policy_statements(load(REGION_KEY), "ShareKey") if s not in for_targets(SOURCE)
+    ]
+    assert others == ["EnableIamPoliciesOfThisAccount"]
+    # And the key is tagged as a share key, its ARN an output
+    template = load(REGION_KEY)
+    assert {"Key": "aurora-ferry:component", "Value": "share-key"} in template["Resources"]["ShareKey"][
+        "Properties"
+    ]["Tags"]
+    assert template["Outputs"]["ShareKeyArn"]["Value"] == {"Fn::GetAtt": ["ShareKey", "Arn"]}
+
+
+def _source_role_statements(**parameters: str) -> dict[str, dict[str, Any]]:
+    from ferry_cli.twin.cfn import render_stack
+
+    rendered = render_stack(
+        SOURCE,
+        {"OrchestratorAccountId": "999999999999", "TargetAccountIds": "222222222222", **parameters},
+        account_id="111111111111",
+        region="eu-west-1",
+        stack_name="aurora-ferry-source",
+    )
+    documents = [
+        p["PolicyDocument"] for p in rendered.resources["OrchestratorAccessRole"].properties["Policies"]
+    ] + [rendered.resources["OrchestratorAccessKmsPolicy"].properties["PolicyDocument"]]
+    return {s["Sid"]: s for document in documents for s in document["Statement"]}
+
+
+@pytest.mark.unit
+def test_without_copy_regions_the_source_role_reaches_no_other_region() -> None:
+    # Given the source stack deployed with its defaults
+    statements = _source_role_statements()
+    # Then it has none of the two-step statements, and every RDS resource it names is in its own Region
+    assert not (COPY_REGION_SIDS | COPY_REGION_KEY_SIDS) & set(statements)
+    arns = [r for s in statements.values() for r in as_list(s["Resource"]) if r.startswith("arn:aws:rds:")]
+    assert arns and all(r.startswith("arn:aws:rds:eu-west-1:") for r in arns)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("regions", ["eu-central-1", "eu-central-1,us-east-1"])
+def test_copy_regions_open_exactly_those_regions_and_keys(regions: str) -> None:
+    # Given the source stack deployed with copy Regions and a regional share key for each
+    keys = [
+        f"arn:aws:kms:{r}:111111111111:key/0b5e1c3a-6f1d-4f7e-9a51-2c8e7d1f0a1{i}"
+        for i, r in enumerate(regions.split(","))
+    ]
+    statements = _source_role_statements(CopyRegions=regions, CopyRegionShareKeyArns=",".join(keys))
+
+    # Then each RDS statement for them holds only in those Regions, on this account's snapshots
+    assert set(statements) >= COPY_REGION_SIDS
+    for sid in COPY_REGION_SIDS:
+        statement = statements[sid]
+        assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == regions.split(",")
+        assert as_list(statement["Resource"]) == [
+            "arn:aws:rds:*:111111111111:cluster-snapshot:"
+            + ("*" if sid == "ReadSnapshotsInCopyRegions" else "ferry-*")
+        ]
+    # And the creating ones need the managed request tag, the destructive ones the managed resource tag
+    assert (
+        statements["CopyIntoCopyRegionsOnlyTagged"]["Condition"]["StringEquals"][
+            f"aws:RequestTag/{MANAGED_TAG}"
+        ]
+        == "true"
+    )
+    assert (
+        statements["TagInCopyRegionsOnlyAsManaged"]["Condition"]["StringEquals"][
+            f"aws:RequestTag/{MANAGED_TAG}"
+        ]
+        == "true"
+    )
+    destructive = statements["ShareAndDeleteOnlyManagedSnapshotsInCopyRegions"]
+    assert destructive["Condition"]["StringEquals"][f"aws:ResourceTag/{MANAGED_TAG}"] == "true"
+    # And the KMS statements name exactly the regional keys, used only through RDS, grants for AWS services only
+    for sid in COPY_REGION_KEY_SIDS:
+        assert as_list(statements[sid]["Resource"]) == keys
+    for sid in ("UseCopyRegionShareKeysThroughRds", "GrantCopyRegionShareKeysToRds"):
+        assert statements[sid]["Condition"]["StringLike"] == {"kms:ViaService": "rds.*.amazonaws.com"}
+    assert (
+        statements["GrantCopyRegionShareKeysToRds"]["Condition"]["Bool"]["kms:GrantIsForAWSResource"]
+        == "true"
+    )
+
+
+@pytest.mark.unit
+def test_copy_regions_without_keys_copy_unencrypted_snapshots_only() -> None:
+    # Given copy Regions but no regional share key (only unencrypted clusters are copied)
+    statements = _source_role_statements(CopyRegions="eu-central-1")
+    # Then the RDS statements are there and no KMS statement names a key that does not exist
+    assert set(statements) >= COPY_REGION_SIDS
+    assert not COPY_REGION_KEY_SIDS & set(statements)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [("CopyRegions", "eu-central"), ("CopyRegionShareKeyArns", "alias/aurora-ferry-share")],
+)
+def test_copy_region_parameters_refuse_what_is_not_a_region_or_a_key_arn(parameter: str, value: str) -> None:
+    from ferry_cli.twin.cfn import StackError
+
+    with pytest.raises(StackError, match=parameter):
+        _source_role_statements(**{parameter: value})

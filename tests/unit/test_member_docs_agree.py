@@ -42,3 +42,25 @@ def test_the_snapshot_prefix_default_is_the_codes(template: str) -> None:
     parameters = load_cfn_yaml(REPO / "member-accounts" / f"{template}.yaml")["Parameters"]
     assert parameters["ManagedSnapshotPrefix"]["Default"] == SNAPSHOT_PREFIX
     assert "aurora-ferry-" not in parameters["ManagedSnapshotPrefix"]["Description"]
+
+
+def test_the_twin_deploys_the_regional_share_key_with_the_parameters_the_readme_documents() -> None:
+    # Given the README's deploy command for the regional share key (two-step cross-Region copy)
+    documented = _deploy_parameters("source-region-key")
+    # Then the twin deploys it with the same parameters, the target accounts coming from the world
+    assert {k: v for k, v in documented.items() if k != "TargetAccountIds"} == DOCUMENTED_PARAMETERS[
+        "source-region-key"
+    ]
+    # And the source stack's parameters that name the regional keys are in the README's steps
+    for parameter in ("CopyRegions", "CopyRegionShareKeyArns"):
+        assert f'{parameter}="$' in README
+
+
+@pytest.mark.parametrize("template", ["source-account", "target-account", "source-region-key"])
+def test_every_template_parameter_is_in_the_readme_table(template: str) -> None:
+    # Given the README's parameter table
+    table = README.split("### Parameters", 1)[1].split("\n## ", 1)[0]
+    # Then each parameter of the template has a row
+    parameters = load_cfn_yaml(REPO / "member-accounts" / f"{template}.yaml")["Parameters"]
+    missing = [name for name in parameters if f"`{name}`" not in table]
+    assert not missing, f"{template}: {missing} not in member-accounts/README.md's parameter table"

@@ -840,6 +840,7 @@ def test_the_simulator_is_asked_about_the_roles_own_policies_never_with_the_key_
         assert context_of(other) == {
             "kms:ViaService": ([f"rds.{REGION}.amazonaws.com"], "string"),
             "kms:CallerAccount": ([account], "string"),
+            "aws:RequestedRegion": ([REGION], "string"),
         }
         assert context_of(grant) == {**context_of(other), "kms:GrantIsForAWSResource": (["true"], "boolean")}
 

@@ -262,7 +262,7 @@ def test_every_event_wait_falls_back_to_its_bounded_poll_loop_on_timeout(templat
 def test_the_polling_strategy_chooses_the_fixed_poll_loop_before_every_wait(template: SamTemplate) -> None:
     states = _migration_states(template)
     chooses = {name: state for name, state in states.items() if name.startswith("Choose")}
-    assert len(chooses) == 5
+    assert len(chooses) == 6
     for name, state in chooses.items():
         prefix = name.removeprefix("Choose").removesuffix("Wait")
         polling = state["Choices"][0]
@@ -273,7 +273,7 @@ def test_the_polling_strategy_chooses_the_fixed_poll_loop_before_every_wait(temp
         }
         assert states[f"Start{prefix}Wait"]["Result"]["adaptive"] is False
     # Copies have no RDS event: under "events" they are polled adaptively
-    for prefix in ("ShareCopy", "TargetCopy"):
+    for prefix in ("ShareCopy", "RegionCopy", "TargetCopy"):
         assert states[f"Choose{prefix}Wait"]["Default"] == f"Start{prefix}AdaptiveWait"
         assert states[f"Start{prefix}AdaptiveWait"]["Result"]["adaptive"] is True
     assert states["ChooseSourceSnapshotWait"]["Choices"][1]["Next"] == "AwaitSourceSnapshot"
@@ -282,7 +282,7 @@ def test_the_polling_strategy_chooses_the_fixed_poll_loop_before_every_wait(temp
 def test_every_copy_step_queues_behind_the_copy_limit_instead_of_failing(template: SamTemplate) -> None:
     states = _migration_states(template)
     names = {error.__name__ for error in QUEUED_ERRORS}
-    for name in ("PrepareSourceSnapshot", "PrepareShareCopy", "CopyToTarget"):
+    for name in ("PrepareSourceSnapshot", "PrepareShareCopy", "CopyToRegion", "CopyToTarget"):
         # Given a step that may start a cluster snapshot copy
         retriers = [r for r in states[name]["Retry"] if set(r["ErrorEquals"]) & names]
         # Then it retries CopyQueueFullError with a long, bounded wait

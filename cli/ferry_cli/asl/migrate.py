@@ -67,6 +67,46 @@ def target_steps() -> Flow:
         flow.task(name, comment, resource, {**target, **given}, timeout=300, result=result, queued=queued)
 
     in_target(
+        "CopyToRegion",
+        "With options.crossRegionCopy 'two-step', copies the share copy into the target's Region in the source "
+        "account, under its share key there; for any other target does nothing.",
+        "CopyToRegionFunctionArn",
+        params(shared="$.shared"),
+        "$.region",
+        queued=True,
+    )
+    flow.choice(
+        "IsCopyingToRegion",
+        'Only a target that copies in two steps waits for a copy in its Region (README "Cross-Region targets").',
+        [{"Variable": "$.region.twoStep", "BooleanEquals": True, "Next": "ChooseRegionCopyWait"}],
+        default="MarkRegionCopyReady",
+    )
+    _await(
+        flow,
+        "RegionCopy",
+        "copy in the target's Region",
+        _snapshot("$.region.access", "$.region.snapshot.identifier"),
+    )
+    in_target(
+        "ShareInRegion",
+        "Shares the copy in the target's Region with the targets there (again on a redrive, after a park).",
+        "ShareSnapshotFunctionArn",
+        params(snapshot="$.region.snapshot"),
+        "$.region.shared",
+    )
+    flow.add(
+        {
+            "ReadFromRegionCopy": {
+                "Type": "Pass",
+                "Comment": "The target copies or restores the copy in its Region instead of the share copy.",
+                "InputPath": "$.region.snapshot",
+                "ResultPath": "$.shared",
+                "Next": None,
+            }
+        }
+    )
+    flow.mark("regionCopyReady")
+    in_target(
         "CopyToTarget",
         "Copies the shared snapshot by ARN, re-encrypted with the target key; with options.cleanup 'delete' "
         "only checks the target's name, for the restore reads the shared snapshot itself.",
@@ -127,7 +167,11 @@ def target_steps() -> Flow:
         target,
     )
     marks = {
-        **params(targetCopyReady="$.marks.targetCopyReady", instancesReady="$.marks.instancesReady"),
+        **params(
+            regionCopyReady="$.marks.regionCopyReady",
+            targetCopyReady="$.marks.targetCopyReady",
+            instancesReady="$.marks.instancesReady",
+        ),
         "clusterReady": params(at="$.marks.clusterReady.at"),
     }
     # The Map collects one of these per target into the run's state: only what the summary reads, so that the
@@ -140,10 +184,20 @@ def target_steps() -> Flow:
                 marks={**marks, "swapped": params(at="$$.State.EnteredTime")},
                 comment="The replaced target as the summary reads it: the cluster under the old name.",
                 replaced="$.poll.replaced",
+                regionCopy="$.region.summary",
             )
         }
     )
-    flow.add({"TargetDone": _target_result("$", "$.marks.clusterReady", marks=marks)})
+    flow.add(
+        {
+            "TargetDone": _target_result(
+                "$",
+                "$.marks.clusterReady",
+                marks=marks,
+                regionCopy="$.region.summary",
+            )
+        }
+    )
     flow.iteration_failure(
         "RecordTargetFailure",
         "TargetFailed",

@@ -15,7 +15,14 @@ from ferry_cli.template import load_cfn_yaml
 from ferry_cli.twin.iam.lookup import create_rds_service_linked_role
 from ferry_cli.twin.kms import default_rds_key_arn
 from ferry_cli.twin.stacks import deploy_member_stack, without_statements
-from ferry_cli.twin.world import AccountSpec, ClusterSpec, key_policy_for, member_stack_parameters
+from ferry_cli.twin.world import (
+    AccountSpec,
+    ClusterSpec,
+    key_policy_for,
+    member_stack_parameters,
+    region_key_parameters,
+)
+from ferry_cli.twin.world_regions import REGION_KEY_TEMPLATE
 
 __all__ = ["build_world"]
 
@@ -32,7 +39,8 @@ def build_world(twin: Any) -> None:
 
 def deploy_member_stacks(twin: Any) -> None:
     """member-accounts/*.yaml in each account that has a memberStack, in the account's Region; sources first,
-    for the targets' SourceShareKeyArn."""
+    for the targets' SourceShareKeyArn, each after its regional share keys (source-region-key.yaml in each
+    Region of its copyRegionKeys), which its CopyRegionShareKeyArns name."""
     from moto.kms.models import kms_backends
 
     for account in sorted(
@@ -42,6 +50,7 @@ def deploy_member_stacks(twin: Any) -> None:
         stack = account.member_stack
         if stack is None:
             continue
+        _deploy_region_keys(twin, account)
         region = twin.world.region_of(account.account_id)
         parameters = member_stack_parameters(twin.world, account, twin.stack_outputs)
         template = load_cfn_yaml(twin.member_templates / f"{stack.template}.yaml")
@@ -57,6 +66,21 @@ def deploy_member_stacks(twin: Any) -> None:
         if stack.key_policy is not None:
             # A world rehearsing a key policy that is almost right replaces the template's.
             kms_backends[account.account_id][region].keys[stack.key_id].policy = json.dumps(stack.key_policy)
+
+
+def _deploy_region_keys(twin: Any, account: AccountSpec) -> None:
+    if not account.copy_region_keys:
+        return
+    template = load_cfn_yaml(twin.member_templates / f"{REGION_KEY_TEMPLATE}.yaml")
+    for key in account.copy_region_keys:
+        deploy_member_stack(
+            template,
+            region_key_parameters(twin.world, account, key),
+            account.account_id,
+            key.region,
+            key.stack_name,
+            key_ids={"ShareKey": key.key_id},
+        )
 
 
 def _create_keys(twin: Any, account: AccountSpec) -> None:

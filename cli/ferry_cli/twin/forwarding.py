@@ -48,9 +48,9 @@ class ForwardingRule:
             return True
         principal = Principal(arn=self.role_arn, account_id=self.account_id, principal_arn=self.role_arn)
         # Only the identity half: the receiving bus's policy is the events router's (TwinEvents._bus_allows).
-        verdict = authorize(
-            principal, AuthRequest("events:PutEvents", bus_arn), self.role_policies, None, self.account_id
-        )
+        # EventBridge puts the event in the bus's Region: that is the request's aws:RequestedRegion.
+        request = AuthRequest("events:PutEvents", bus_arn, {"aws:RequestedRegion": bus_arn.split(":")[3]})
+        verdict = authorize(principal, request, self.role_policies, None, self.account_id)
         return verdict.allowed
 
 

@@ -241,6 +241,8 @@ def key_policy_refusals(
         context: dict[str, str] = {
             "kms:ViaService": f"rds.{region}.amazonaws.com",
             "kms:CallerAccount": caller_account,
+            # RDS of that Region calls KMS there (aws:RequestedRegion, in every request's context).
+            "aws:RequestedRegion": region,
         }
         if action.lower() in _GRANT_ACTIONS:
             context["kms:GrantIsForAWSResource"] = "true"

@@ -7,7 +7,6 @@ key ids so an input file can name real-looking key ARNs), and source clusters wi
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -15,8 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aurora_ferry.core import partition_of
 from ferry_cli.twin.lifecycle import PROGRESS_CURVES, Durations, ProgressCurve
+from ferry_cli.twin.world_regions import (
+    REGION_KEY_TEMPLATE,
+    CopyRegionKey,
+    account_region,
+    parse_copy_region_keys,
+)
+
+# Re-exported (the "as" form mypy reads as explicit): callers catch WorldError from this module.
+from ferry_cli.twin.world_regions import WorldError as WorldError  # noqa: PLC0414
 
 DEFAULT_KEY_ACTIONS = [
     "kms:CreateGrant",
@@ -28,10 +35,6 @@ DEFAULT_KEY_ACTIONS = [
 
 
 ORCHESTRATOR_ACCOUNT_ID = "123456789012"
-
-
-class WorldError(ValueError):
-    """A world file that cannot describe a valid starting point; names the field."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ DOCUMENTED_PARAMETERS: dict[str, dict[str, str]] = {
         "ExternalId": "ferry-prod-7f3a",
         "RoleName": "aurora-ferry-target",
     },
+    REGION_KEY_TEMPLATE: {"ShareKeyAlias": "alias/aurora-ferry-share"},
 }
 
 
@@ -110,6 +114,8 @@ class AccountSpec:
     quotas: dict[str, int] = field(default_factory=dict)
     # The Region its member stack, keys and clusters live in; None: the world's (World.region_of).
     region: str | None = None
+    # A source account's share keys in other Regions (two-step cross-Region copy), deployed before its stack.
+    copy_region_keys: tuple[CopyRegionKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,40 +257,25 @@ def _parse_account(raw: Any, path: str, world_region: str) -> AccountSpec:
     clusters = tuple(
         _parse_cluster(c, f"{path}.clusters[{i}]", key_ids) for i, c in enumerate(raw.get("clusters", []))
     )
+    member_stack = _parse_member_stack(raw.get("memberStack"), f"{path}.memberStack")
+    region = account_region(raw.get("region"), f"{path}.region", world_region)
     return AccountSpec(
         account_id=account_id,
         name=str(raw.get("name", account_id)),
         keys=keys,
         clusters=clusters,
         organization_id=_organization_id(raw.get("organizationId"), f"{path}.organizationId"),
-        member_stack=_parse_member_stack(raw.get("memberStack"), f"{path}.memberStack"),
+        member_stack=member_stack,
         quotas=_parse_quotas(raw.get("quotas", {}), f"{path}.quotas"),
-        region=_account_region(raw.get("region"), f"{path}.region", world_region),
+        region=region,
+        copy_region_keys=parse_copy_region_keys(
+            raw.get("copyRegionKeys"),
+            f"{path}.copyRegionKeys",
+            template=member_stack.template if member_stack is not None else None,
+            own_region=region or world_region,
+            world_region=world_region,
+        ),
     )
-
-
-def _account_region(value: Any, path: str, world_region: str) -> str | None:
-    """An account's own Region: one where RDS is offered, in the partition of the world's Region (IAM roles,
-    KMS key policies and snapshot sharing never cross partitions:
-    https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)."""
-    if value is None:
-        return None
-    partition = partition_of(world_region)
-    allowed = _rds_regions(partition)
-    if not isinstance(value, str) or value not in allowed:
-        raise WorldError(
-            f"{path}: must be the name of an AWS Region where RDS is offered, in the partition of the world's "
-            f"region {world_region} ({partition}), e.g. eu-central-1; one of: {', '.join(allowed)}; got {value!r}"
-        )
-    return value
-
-
-@functools.cache
-def _rds_regions(partition: str) -> tuple[str, ...]:
-    """The Regions botocore's endpoint data lists for RDS in the partition."""
-    import boto3
-
-    return tuple(sorted(boto3.session.Session().get_available_regions("rds", partition_name=partition)))
 
 
 def _parse_member_stack(raw: Any, path: str) -> MemberStackSpec | None:
@@ -325,10 +316,12 @@ def member_stack_parameters(
 ) -> dict[str, str]:
     """The documented parameters for the account's member stack, completed from the world, then overridden.
 
-    The source stack's TargetAccountIds are the world's target-stack accounts; a target's SourceShareKeyArn is
-    the ShareKeyArn output of the world's source stack (deployed first). A stack in another Region than the
-    world's (the orchestrator's) gets OrchestratorRegion, the Region of the orchestrator's default event bus its
-    RDS events are forwarded to (empty, the template's default, means the stack's own Region).
+    The source stack's TargetAccountIds are the world's target-stack accounts, and its CopyRegions and
+    CopyRegionShareKeyArns the account's ``copyRegionKeys``; a target's SourceShareKeyArn is the source's regional
+    share key in the target's Region if there is one, else the ShareKeyArn output of the world's source stack
+    (deployed first). A stack in another Region than the world's (the orchestrator's) gets OrchestratorRegion,
+    the Region of the orchestrator's default event bus its RDS events are forwarded to (empty, the template's
+    default, means the stack's own Region).
     """
     stack = account.member_stack
     if stack is None:
@@ -344,14 +337,36 @@ def member_stack_parameters(
             if a.member_stack is not None and a.member_stack.template == "target-account"
         ]
         parameters["TargetAccountIds"] = ",".join(targets or [account.account_id])
+        if account.copy_region_keys:
+            parameters["CopyRegions"] = ",".join(key.region for key in account.copy_region_keys)
+            parameters["CopyRegionShareKeyArns"] = ",".join(
+                key.arn(account.account_id) for key in account.copy_region_keys
+            )
     else:
         share_keys = [o["ShareKeyArn"] for o in outputs.values() if "ShareKeyArn" in o]
-        if share_keys:
-            parameters["SourceShareKeyArn"] = share_keys[0]
+        regional = [
+            key.arn(source.account_id)
+            for source in world.accounts
+            for key in source.copy_region_keys
+            if key.region == world.region_of(account.account_id)
+        ]
+        if regional or share_keys:
+            parameters["SourceShareKeyArn"] = (regional or share_keys)[0]
     if world.region_of(account.account_id) != world.region:
         parameters["OrchestratorRegion"] = world.region
     parameters.update(stack.parameters)
     return parameters
+
+
+def region_key_parameters(world: World, account: AccountSpec, key: CopyRegionKey) -> dict[str, str]:
+    """The parameters of a source account's source-region-key stack: the documented ones, the targets its
+    source stack names (deployed with), then the world's overrides."""
+    source = member_stack_parameters(world, account, {})
+    return {
+        **DOCUMENTED_PARAMETERS[REGION_KEY_TEMPLATE],
+        "TargetAccountIds": source["TargetAccountIds"],
+        **key.parameters,
+    }
 
 
 def _organization_id(value: Any, path: str) -> str | None:

@@ -238,6 +238,8 @@ def _key_use(
         context: dict[str, str | Sequence[str]] = {
             "kms:ViaService": f"{via}.{region}.amazonaws.com",
             "kms:CallerAccount": call.account_id,
+            # The service calls KMS in the key's Region, so that is the Region of this (dependent) request.
+            "aws:RequestedRegion": region,
         }
         if action == "kms:CreateGrant":
             context["kms:GrantIsForAWSResource"] = "true"

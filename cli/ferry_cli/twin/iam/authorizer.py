@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from unittest import mock
 
@@ -201,8 +201,8 @@ class Authorizer:
             response.region,
         )
         if principal is not None:
-            checks = checks_for(call, self.lookup)
-            if checks is None:
+            mapped = checks_for(call, self.lookup)
+            if mapped is None:
                 # A call outside the map would bypass the twin's IAM; refuse it loudly instead.
                 return _error(
                     response,
@@ -210,6 +210,7 @@ class Authorizer:
                     f"twin: {service}:{operation} is not in ferry_cli/twin/iam/actions.py; map it to its IAM "
                     "actions before the runtime code calls it.",
                 )
+            checks = [in_requested_region(check, call) for check in mapped]
             if self.enabled:
                 denial = self.first_denial(principal, call, checks)
                 if denial is not None:
@@ -227,6 +228,30 @@ class Authorizer:
         """RDS creates AWSServiceRoleForRDS the first time an account needs it (once it was authorised)."""
         if any(check.request.action == "iam:CreateServiceLinkedRole" for check in checks):
             create_rds_service_linked_role(call.account_id)
+
+
+# aws:RequestedRegion, a global condition key in every request's context: "the AWS Region that was called in
+# the request". IAM has a single endpoint, physically in us-east-1 (in the aws partition), so every IAM request
+# is made to us-east-1 whatever Region the client names.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-requestedregion
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_deny-requested-region.html
+REQUESTED_REGION = "aws:RequestedRegion"
+_GLOBAL_SERVICE_REGION = {"iam": "us-east-1"}
+
+
+def requested_region(call: Call) -> str:
+    """The Region a request is made to, as aws:RequestedRegion holds it."""
+    return _GLOBAL_SERVICE_REGION.get(call.service, call.region)
+
+
+def in_requested_region(check: Check, call: Call) -> Check:
+    """The check with aws:RequestedRegion in its context, unless the mapper set it (a key another Region's
+    service uses for the caller, ``actions._key_use``)."""
+    context = check.request.context
+    if any(key.lower() == REQUESTED_REGION.lower() for key in context):
+        return check
+    request = replace(check.request, context={**context, REQUESTED_REGION: requested_region(call)})
+    return replace(check, request=request)
 
 
 def _session(account_id: str, role_arn: str, role_name: str, session_name: str) -> Principal:

@@ -49,6 +49,12 @@ def share_copy_id(run_id: str) -> str:
     return f"{SNAPSHOT_PREFIX}{run_id}-share"
 
 
+def region_copy_id(run_id: str) -> str:
+    """The source account's copy in a target's Region (options.crossRegionCopy "two-step"); one per Region, so
+    the same name in each."""
+    return f"{SNAPSHOT_PREFIX}{run_id}-region"
+
+
 def target_copy_id(run_id: str) -> str:
     return f"{SNAPSHOT_PREFIX}{run_id}-copy"
 
@@ -110,6 +116,8 @@ def is_tagged_by_run(tag_list: list[dict[str, str]] | list[object], run_id: str)
 # failed or parked never gets the tag, so retention can never take the copy a redrive still needs.
 TARGET_CLUSTER_TAG = "aurora-ferry:target-cluster"
 TARGET_COPY_PURPOSE = "target-copy"
+# The source account's copy in a target's Region (region_copy_id).
+REGION_COPY_PURPOSE = "region-copy"
 
 
 def is_target_copy_of(tag_list: list[dict[str, str]] | list[object], cluster_identifier: str) -> bool:

@@ -37,11 +37,9 @@ def read_account(reach: Reach, now: datetime) -> tuple[Rows, Rows]:
         session_for(access)
     except READ_ERRORS as error:
         return [], [access_error(access, "assume the member role", error)]
-    readers: list[tuple[str, Reader]] = [
-        ("list manual cluster snapshots", _snapshots),
-        ("list clusters", _clusters),
-        ("list instances", _instances),
-    ]
+    readers: list[tuple[str, Reader]] = [("list manual cluster snapshots", _snapshots)]
+    if not reach.snapshots_only:
+        readers += [("list clusters", _clusters), ("list instances", _instances)]
     if reach.clone:
         readers.append(("list resource shares", _shares))
     rows: Rows = []

@@ -24,6 +24,7 @@ from aurora_ferry.core import (
 )
 from aurora_ferry.ended import RunRequest, parse_run_input, run_accesses
 from aurora_ferry.managed.rows import READ_ERRORS, error_row
+from aurora_ferry.migration import MigrationRequest, copy_regions, region_access
 
 # The stack's two state machines, by name (template.yaml); their ARNs follow from the function's own ARN.
 STATE_MACHINE_ENVS = ("MIGRATION_STATE_MACHINE_NAME", "CLONE_STATE_MACHINE_NAME")
@@ -35,10 +36,12 @@ _PAGE = 100
 @dataclass
 class Reach:
     """One member account to read, the role to read it with, and whether a clone run acted in it (then its
-    RAM resource shares are read too)."""
+    RAM resource shares are read too), or only made snapshots there (a source's copy in a target's Region,
+    options.crossRegionCopy "two-step": the member role reads only snapshots in such a Region)."""
 
     access: AccountAccess
     clone: bool = False
+    snapshots_only: bool = False
 
 
 class Reaches:
@@ -47,14 +50,18 @@ class Reaches:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, str], Reach] = {}
 
-    def add(self, access: AccountAccess, *, clone: bool = False) -> None:
+    def add(self, access: AccountAccess, *, clone: bool = False, snapshots_only: bool = False) -> None:
         key = (access.account_id, access.region, access.role_arn)
-        known = self._by_key.setdefault(key, Reach(access, clone))
+        known = self._by_key.setdefault(key, Reach(access, clone, snapshots_only))
         known.clone = known.clone or clone
+        known.snapshots_only = known.snapshots_only and snapshots_only
 
     def add_run(self, request: RunRequest) -> None:
         for access in run_accesses(request):
             self.add(access, clone=isinstance(request, CloneRequest))
+        if isinstance(request, MigrationRequest):
+            for region in copy_regions(request):
+                self.add(region_access(request, region), snapshots_only=True)
 
     def __iter__(self) -> Iterator[Reach]:
         return iter(self._by_key.values())

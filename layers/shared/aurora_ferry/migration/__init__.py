@@ -11,14 +11,11 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.cleanup_steps import cleanup as cleanup
     from aurora_ferry.migration.contract import MAX_TARGETS as MAX_TARGETS
     from aurora_ferry.migration.contract import CleanupPolicy as CleanupPolicy
+    from aurora_ferry.migration.contract import CrossRegionCopy as CrossRegionCopy
     from aurora_ferry.migration.contract import MigrationRequest as MigrationRequest
     from aurora_ferry.migration.contract import OnExisting as OnExisting
     from aurora_ferry.migration.contract import Target as Target
     from aurora_ferry.migration.contract import parse_migration_request as parse_migration_request
-    from aurora_ferry.migration.contract import restores_from_share as restores_from_share
-    from aurora_ferry.migration.contract import source_access as source_access
-    from aurora_ferry.migration.contract import target_access as target_access
-    from aurora_ferry.migration.contract import target_region as target_region
     from aurora_ferry.migration.copies import MAX_COPIES_IN_PROGRESS as MAX_COPIES_IN_PROGRESS
     from aurora_ferry.migration.copies import copies_in_progress as copies_in_progress
     from aurora_ferry.migration.events import RunEvent as RunEvent
@@ -26,6 +23,18 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.events import TargetEvent as TargetEvent
     from aurora_ferry.migration.leftovers import LeftoverStore as LeftoverStore
     from aurora_ferry.migration.leftovers import retry_leftovers as retry_leftovers
+    from aurora_ferry.migration.placement import copies_in_two_steps as copies_in_two_steps
+    from aurora_ferry.migration.placement import copy_regions as copy_regions
+    from aurora_ferry.migration.placement import readers_in as readers_in
+    from aurora_ferry.migration.placement import region_access as region_access
+    from aurora_ferry.migration.placement import restores_from_share as restores_from_share
+    from aurora_ferry.migration.placement import share_key_for as share_key_for
+    from aurora_ferry.migration.placement import share_key_in as share_key_in
+    from aurora_ferry.migration.placement import shared_region as shared_region
+    from aurora_ferry.migration.placement import source_access as source_access
+    from aurora_ferry.migration.placement import target_access as target_access
+    from aurora_ferry.migration.placement import target_region as target_region
+    from aurora_ferry.migration.source_steps import copy_to_region as copy_to_region
     from aurora_ferry.migration.source_steps import prepare_shareable_snapshot as prepare_shareable_snapshot
     from aurora_ferry.migration.source_steps import prepare_source_snapshot as prepare_source_snapshot
     from aurora_ferry.migration.source_steps import share_snapshot as share_snapshot
@@ -45,11 +54,21 @@ if not TYPE_CHECKING:
         "contract": (
             "MAX_TARGETS",
             "CleanupPolicy",
+            "CrossRegionCopy",
             "MigrationRequest",
             "OnExisting",
             "Target",
             "parse_migration_request",
+        ),
+        "placement": (
+            "copies_in_two_steps",
+            "copy_regions",
+            "readers_in",
+            "region_access",
             "restores_from_share",
+            "share_key_for",
+            "share_key_in",
+            "shared_region",
             "source_access",
             "target_access",
             "target_region",
@@ -57,7 +76,12 @@ if not TYPE_CHECKING:
         "copies": ("MAX_COPIES_IN_PROGRESS", "copies_in_progress"),
         "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
         "leftovers": ("LeftoverStore", "retry_leftovers"),
-        "source_steps": ("prepare_shareable_snapshot", "prepare_source_snapshot", "share_snapshot"),
+        "source_steps": (
+            "copy_to_region",
+            "prepare_shareable_snapshot",
+            "prepare_source_snapshot",
+            "share_snapshot",
+        ),
         "summary": ("await_redrive", "summarize_failure", "summarize_success"),
         "swap": ("roll_back_swaps", "swap_step"),
         "target_steps": ("copy_shared_snapshot", "create_instances", "restore_cluster"),

@@ -24,21 +24,20 @@ from aurora_ferry.core import (
     rds,
     translated,
 )
-from aurora_ferry.migration.contract import (
-    CleanupPolicy,
-    MigrationRequest,
-    OnExisting,
-    Target,
-    restores_from_share,
-    source_access,
-    target_access,
-)
+from aurora_ferry.migration.contract import CleanupPolicy, MigrationRequest, OnExisting, Target
 from aurora_ferry.migration.copies import kept_copies_of, restore_accounts
 from aurora_ferry.migration.leftovers import (
     NOT_DELETABLE_YET_CODES,
     REDRIVE_WINDOW_SECONDS,
     LeftoverStore,
     record_leftover,
+)
+from aurora_ferry.migration.placement import (
+    copy_regions,
+    region_access,
+    restores_from_share,
+    source_access,
+    target_access,
 )
 from aurora_ferry.migration.swap import roll_back_swaps
 
@@ -86,30 +85,18 @@ def cleanup(
             return _keep_for_redrive(leftovers, access, raw, run_id)
         return _delete(client, access, raw, run_id, leftovers)
 
-    source = source_access(request)
     target_ids = [target.account_id for target in request.targets]
-    source_client = rds(source)
-    # Each of the run's snapshots in the source, with who it is shared with (read once: the wait below and the
-    # unshare both need it).
-    owned = [
-        (raw, _shared_with(source_client, source, raw))
-        for identifier in (
-            naming.share_copy_id(run_id),
-            naming.source_copy_id(run_id),
-            naming.source_snapshot_id(run_id),
-        )
-        if (raw := _owned_snapshot(source_client, source, identifier, run_id)) is not None
-    ]
+    owned = _owned_in_source(request, run_id)
     if wait_for_restores:
-        # Only an account the snapshot is still shared with can be starting a restore from it.
-        shared_with = set[str]().union(*(current for _, current in owned))
+        # Only an account a snapshot is still shared with can be starting a restore from it.
+        shared_with = set[str]().union(*(current for *_, current in owned))
         _require_restores_done(request, run_id, starting_in=shared_with if attempt == 0 else set())
-    for raw, current in owned:
-        actions.append(_unshare(source_client, source, raw, current, target_ids))
+    for client, access, raw, current in owned:
+        actions.append(_unshare(client, access, raw, current, target_ids))
         if policy in (CleanupPolicy.DELETE, CleanupPolicy.KEEP_TARGET_COPIES):
-            actions.append(delete(source_client, source, raw))
+            actions.append(delete(client, access, raw))
         else:
-            actions.append(_kept(source, raw))
+            actions.append(_kept(access, raw))
     keep = request.options.keep_target_copies if succeeded and not park else None
     if keep is not None and not all(_delivered(request, target, run_id) for target in request.targets):
         # Only a run that delivered every target retires older copies (see _delivered).
@@ -128,6 +115,33 @@ def cleanup(
     # puts it back under its name (which may wait for a rename in progress).
     actions += roll_back_swaps(request, run_id)
     return {"policy": policy.value, "actions": [a for a in actions if a]}
+
+
+def _owned_in_source(
+    request: MigrationRequest, run_id: str
+) -> list[tuple[RDSClient, AccountAccess, Any, set[str]]]:
+    """Each of the run's snapshots in the source account, with the client and access that reach it and who it is
+    shared with (read once: the wait for restores and the unshare both need it): those in the source's Region,
+    then its copies in the targets' Regions (options.crossRegionCopy "two-step")."""
+    source = source_access(request)
+    places = [
+        (
+            source,
+            (naming.share_copy_id(run_id), naming.source_copy_id(run_id), naming.source_snapshot_id(run_id)),
+        ),
+        *(
+            (region_access(request, region), (naming.region_copy_id(run_id),))
+            for region in copy_regions(request)
+        ),
+    ]
+    owned = []
+    for access, identifiers in places:
+        client = rds(access)
+        for identifier in identifiers:
+            raw = _owned_snapshot(client, access, identifier, run_id)
+            if raw is not None:
+                owned.append((client, access, raw, _shared_with(client, access, raw)))
+    return owned
 
 
 def _require_restores_done(request: MigrationRequest, run_id: str, *, starting_in: set[str]) -> None:

@@ -44,6 +44,17 @@ class WaitStrategy(StrEnum):
     POLLING = "polling"
 
 
+class CrossRegionCopy(StrEnum):
+    """How a target in another Region than the source gets the snapshot (README "Cross-Region targets")."""
+
+    # The target copies the shared snapshot across accounts and Regions in one call.
+    ONE_STEP = "one-step"
+    # The source account first copies the snapshot into the target's Region under its share key there
+    # (regionalShareKmsKeyArns), shares that copy, and the target copies or restores it like a same-Region target:
+    # for where one step is refused.
+    TWO_STEP = "two-step"
+
+
 @dataclass(frozen=True)
 class Source(core.AccountAccess):
     """The account the run reads from (the AccountAccess it extends) and the cluster or snapshot it copies."""
@@ -78,6 +89,7 @@ class Options:
     # With KEEP_TARGET_COPIES: keep only the newest N copies per target cluster (cleanup_steps, "retention").
     # None (the default) keeps every copy, and leaves the field out of the normalised input.
     keep_target_copies: int | None = None
+    cross_region_copy: CrossRegionCopy = CrossRegionCopy.ONE_STEP
 
 
 @dataclass(frozen=True)
@@ -86,46 +98,14 @@ class MigrationRequest:
     share_kms_key_arn: str
     targets: tuple[Target, ...]
     options: Options = Options()
+    # With options.crossRegionCopy "two-step": the source account's share key in each target Region other than
+    # the source's (Region -> key ARN); None otherwise, which leaves the field out of the normalised input.
+    regional_share_kms_key_arns: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The normalised contract, camelCase, defaults filled in: what the state machine carries."""
         normalised: dict[str, Any] = core.camel_json(asdict(self))
         return normalised
-
-
-# --- who acts where -------------------------------------------------------------------------------------
-
-
-def source_access(request: MigrationRequest) -> core.AccountAccess:
-    """The source's AccountAccess alone, without what the source adds: sessions are cached, and a run's accounts
-    told apart, by it."""
-    source = request.source
-    return core.AccountAccess(source.account_id, source.region, source.role_arn, source.external_id)
-
-
-def target_region(request: MigrationRequest, target: Target) -> str:
-    """Where the target's cluster is made: its own Region, by default the source's."""
-    return target.region or request.source.region
-
-
-def target_access(request: MigrationRequest, target: Target) -> core.AccountAccess:
-    return target.access(target_region(request, target))
-
-
-def restores_from_share(request: MigrationRequest, target: Target) -> bool:
-    """Whether the target restores straight from the shared snapshot (by ARN, under its own key) instead of
-    copying it first: only when its copy would be deleted anyway, and only in the source's Region (a restore
-    reads a snapshot of its own Region; another Region's target copies it across) (README "Direct restore")."""
-    return request.options.cleanup is CleanupPolicy.DELETE and target_region(request, target) == (
-        request.source.region
-    )
-
-
-def find_target(request: MigrationRequest, account_id: str) -> Target:
-    for target in request.targets:
-        if target.account_id == account_id:
-            return target
-    raise KeyError(f"no target for account {account_id} in the request")
 
 
 # --- parsing --------------------------------------------------------------------------------------------
@@ -134,7 +114,8 @@ def find_target(request: MigrationRequest, account_id: str) -> Target:
 def parse_migration_request(raw: Any) -> MigrationRequest:
     """Validate the raw execution input; raise InvalidInputError naming every bad field."""
     problems = core.Problems()
-    raw = core.input_object(raw, {"source", "shareKmsKeyArn", "targets", "options"}, problems)
+    fields = {"source", "shareKmsKeyArn", "targets", "options", "regionalShareKmsKeyArns"}
+    raw = core.input_object(raw, fields, problems)
 
     source = _parse_source(raw.get("source"), problems)
     share_key = core.valid_kms_key_arn(raw.get("shareKmsKeyArn"), "shareKmsKeyArn", problems)
@@ -146,10 +127,15 @@ def parse_migration_request(raw: Any) -> MigrationRequest:
         _check_share_key_against_source(source, share_key, problems)
     if source:
         _check_targets_against_source(source, indexed_targets or [], problems)
+    regional_keys = _parse_regional_share_keys(raw, source, indexed_targets or [], options, problems)
     request = None
     if source and share_key and targets is not None:
         request = MigrationRequest(
-            source=source, share_kms_key_arn=share_key, targets=targets, options=options
+            source=source,
+            share_kms_key_arn=share_key,
+            targets=targets,
+            options=options,
+            regional_share_kms_key_arns=regional_keys,
         )
     # Last, as a whole: fields that each pass can still add up to more than a run's state can carry.
     core.check_input_size(raw, None if request is None else request.to_json(), problems)
@@ -327,8 +313,67 @@ def _check_targets_against_source(
                 )
 
 
+def _parse_regional_share_keys(
+    raw: Mapping[str, Any],
+    source: Source | None,
+    targets: list[tuple[int, Target]],
+    options: Options,
+    problems: core.Problems,
+) -> dict[str, str] | None:
+    """regionalShareKmsKeyArns: with options.crossRegionCopy "two-step", the source account's share key in every
+    Region of a target other than the source's, and only there (README "Cross-Region targets")."""
+    name = "regionalShareKmsKeyArns"
+    two_step = options.cross_region_copy is CrossRegionCopy.TWO_STEP
+    if name in raw and not two_step:
+        problems.add(
+            name, "only with options.crossRegionCopy 'two-step' (the keys its source-side copies use)"
+        )
+        return None
+    given = raw.get(name, {})
+    if not isinstance(given, Mapping):
+        problems.add(name, 'must be an object: {"<region>": "<KMS key ARN of the source account there>"}')
+        return None
+    if source is None or not two_step:
+        return None
+    keys = {
+        region: key
+        for region, value in given.items()
+        if (key := _regional_key(f"{name}.{region}", region, value, source, problems)) is not None
+    }
+    target_regions = {t.region for _, t in targets if t.region and t.region != source.region}
+    for index, target in targets:
+        if target.region in target_regions and target.region not in given:
+            problems.add(
+                f"targets[{index}].region",
+                f"with options.crossRegionCopy 'two-step' needs {name}[{target.region!r}], the source "
+                f"account's share key in {target.region} (member-accounts/source-region-key.yaml)",
+            )
+    for region in sorted(set(keys) - target_regions):
+        problems.add(f"{name}.{region}", f"no target is in {region}; give keys only for the targets' Regions")
+    return keys or None
+
+
+def _regional_key(path: str, region: Any, value: Any, source: Source, problems: core.Problems) -> str | None:
+    """One entry of regionalShareKmsKeyArns: a key of the source account in its Region, not the source's."""
+    if core.valid_region(region, path, problems) is None:
+        return None
+    key = core.valid_kms_key_arn(value, path, problems)
+    match = core.KMS_KEY_ARN.fullmatch(key or "")
+    if key is None or match is None:
+        return None
+    if match["account"] != source.account_id:
+        problems.add(path, f"must be a key of the source account {source.account_id}, got {match['account']}")
+    elif match["region"] != region:
+        problems.add(path, f"must be a key in {region} (KMS keys are regional), got {match['region']}")
+    elif region == source.region:
+        problems.add(path, "the source Region's share key is shareKmsKeyArn; give only other Regions here")
+    else:
+        return key
+    return None
+
+
 def _parse_options(value: Any, problems: core.Problems) -> Options:
-    fields = {*core.POLL_FIELDS, "cleanup", "waitStrategy", "keepTargetCopies"}
+    fields = {*core.POLL_FIELDS, "cleanup", "waitStrategy", "keepTargetCopies", "crossRegionCopy"}
     raw = core.valid_object(value, "options", fields, problems)
     if raw is None:
         return Options()
@@ -343,6 +388,7 @@ def _parse_options(value: Any, problems: core.Problems) -> Options:
         cleanup=cleanup,
         wait_strategy=wait_strategy,
         keep_target_copies=_keep_target_copies(raw, cleanup, problems),
+        cross_region_copy=_choice(raw, "crossRegionCopy", CrossRegionCopy.ONE_STEP, problems),
     )
 
 

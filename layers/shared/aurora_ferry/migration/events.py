@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aurora_ferry.core import PayloadError, RunPayload, SnapshotRef, required_field
-from aurora_ferry.migration.contract import MigrationRequest, Target, find_target, parse_migration_request
+from aurora_ferry.migration.contract import MigrationRequest, Target, parse_migration_request
+from aurora_ferry.migration.placement import find_target
 
 
 class RunEvent(RunPayload[MigrationRequest]):

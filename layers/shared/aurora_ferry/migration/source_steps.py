@@ -27,8 +27,16 @@ from aurora_ferry.core import (
     snapshot_ref,
     translated,
 )
-from aurora_ferry.migration.contract import MigrationRequest, source_access
+from aurora_ferry.migration.contract import MigrationRequest, Target
 from aurora_ferry.migration.copies import copy_snapshot, own_existing_snapshot, restore_accounts, same_key
+from aurora_ferry.migration.placement import (
+    copies_in_two_steps,
+    readers_in,
+    region_access,
+    share_key_in,
+    source_access,
+    target_region,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -116,15 +124,49 @@ def prepare_shareable_snapshot(request: MigrationRequest, run_id: str, snapshot:
     return snapshot_ref(raw, access, created_by_run=True, encryption=snapshot.encryption, origin="copied")
 
 
+# --- step 2b: a copy in a target's Region (options.crossRegionCopy "two-step") -------------------------
+
+
+def copy_to_region(
+    request: MigrationRequest, target: Target, run_id: str, share: SnapshotRef
+) -> tuple[SnapshotRef, AccountAccess] | None:
+    """For a target that copies in two steps, the source account's copy of the share copy in the target's
+    Region under its share key there, and the access that reads it; None for any other target.
+
+    The copy is called in the target's Region with SourceRegion (copy_snapshot), in the source's own account, so
+    it needs no share. Targets in one Region share one copy: the second finds the first's (copy_snapshot).
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-copy-snapshot.html
+    """
+    if not copies_in_two_steps(request, target):
+        return None
+    access = region_access(request, target_region(request, target))
+    key = share_key_in(request, access.region) if share.encrypted else None
+    raw = copy_snapshot(
+        rds(access),
+        access,
+        share.arn,
+        naming.region_copy_id(run_id),
+        key,
+        run_id,
+        naming.REGION_COPY_PURPOSE,
+        source_region=share.region,
+    )
+    return snapshot_ref(
+        raw, access, created_by_run=True, encryption=share.encryption, origin="copied"
+    ), access
+
+
 # --- step 3: share with the target accounts ----------------------------------------------------------
 
 
 def share_snapshot(request: MigrationRequest, snapshot: SnapshotRef) -> dict[str, Any]:
-    """Add the target accounts to the snapshot's restore attribute; never 'all'."""
-    access = source_access(request)
+    """Add the target accounts that read the snapshot (placement.readers_in its Region) to its restore
+    attribute; never 'all'. A target that copies in two steps reads the copy in its own Region instead, so the
+    share copy is shared only with the others, and each Region's copy with the targets there."""
+    access = region_access(request, snapshot.region)
     _require_shareable(request, access, snapshot)
     client = rds(access)
-    accounts = [target.account_id for target in request.targets]
+    accounts = [target.account_id for target in readers_in(request, snapshot.region)]
     with translated(access, f"read sharing of {snapshot.identifier}"):
         attributes = client.describe_db_cluster_snapshot_attributes(
             DBClusterSnapshotIdentifier=snapshot.identifier
@@ -142,6 +184,9 @@ def share_snapshot(request: MigrationRequest, snapshot: SnapshotRef) -> dict[str
             account_id=access.account_id,
             region=access.region,
         )
+    if not accounts:
+        # Every target copies in two steps: each Region's copy is shared instead.
+        return {"snapshotArn": snapshot.arn, "sharedWith": []}
     with translated(access, f"share {snapshot.identifier} with {', '.join(accounts)}"):
         client.modify_db_cluster_snapshot_attribute(
             DBClusterSnapshotIdentifier=snapshot.identifier, AttributeName="restore", ValuesToAdd=accounts
@@ -164,10 +209,11 @@ def _require_shareable(request: MigrationRequest, access: AccountAccess, snapsho
             account_id=access.account_id,
             region=access.region,
         )
-    if snapshot.encrypted and not same_key(snapshot.kms_key_id, request.share_kms_key_arn):
+    share_key = share_key_in(request, snapshot.region)
+    if snapshot.encrypted and not same_key(snapshot.kms_key_id, share_key):
         raise SnapshotNotShareableError(
             f"{snapshot.identifier} is encrypted with {snapshot.kms_key_id}, not the share key "
-            f"{request.share_kms_key_arn}; snapshots under the default aws/rds key cannot be shared",
+            f"{share_key}; snapshots under the default aws/rds key cannot be shared",
             account_id=access.account_id,
             region=access.region,
         )

@@ -23,6 +23,8 @@ SOURCE_STAGES = (
     ("shared", "share"),
 )
 TARGET_STAGES = (
+    # A copy in two steps only: the source account's copy into the target's Region, and its share there.
+    ("regionCopyReady", "copy into the target's Region"),
     ("targetCopyReady", "target copy"),
     ("clusterReady", "restore cluster"),
     ("instancesReady", "create instances"),
@@ -58,6 +60,12 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                     else {"snapshotCopyArn": result["copy"]["arn"]}
                 ),
                 **({"replaced": result["replaced"]} if result.get("replaced") else {}),
+                # The source account's copy in the target's Region (options.crossRegionCopy "two-step").
+                **(
+                    {"regionCopyArn": result["regionCopy"]["arn"]}
+                    if result.get("regionCopy", {}).get("arn")
+                    else {}
+                ),
                 "timings": _timings(
                     [("shared", mark_at(marks, "shared"))]
                     + [
@@ -65,6 +73,7 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                         for name, _ in TARGET_STAGES
                         # A direct restore copies nothing: its restore is timed from the share.
                         if not (name == "targetCopyReady" and result["copy"].get("direct"))
+                        and not (name == "regionCopyReady" and not result.get("regionCopy", {}).get("arn"))
                     ],
                     dict(TARGET_STAGES),
                 ),
@@ -78,6 +87,12 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
         {"cleanedUp": "cleanup"},
     )
     created = [_created(state.get("source"), "source snapshot"), _created(state.get("share"), "share copy")]
+    source_account = state["input"]["source"]["accountId"]
+    # Targets of one Region share its copy: listed once.
+    created += [
+        {"accountId": source_account, "arn": arn, "kind": "copy in a target's Region"}
+        for arn in sorted({t["regionCopyArn"] for t in targets if "regionCopyArn" in t})
+    ]
     created += [
         {"accountId": t["accountId"], "arn": t["snapshotCopyArn"], "kind": "target snapshot copy"}
         for t in targets

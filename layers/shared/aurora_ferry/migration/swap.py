@@ -36,7 +36,8 @@ from aurora_ferry.core import (
     serving,
     translated,
 )
-from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target, target_access
+from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target
+from aurora_ferry.migration.placement import target_access
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

@@ -24,14 +24,9 @@ from aurora_ferry.core import (
     snapshot_ref,
     translated,
 )
-from aurora_ferry.migration.contract import (
-    MigrationRequest,
-    OnExisting,
-    Target,
-    restores_from_share,
-    target_access,
-)
+from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target
 from aurora_ferry.migration.copies import copy_snapshot
+from aurora_ferry.migration.placement import restores_from_share, target_access
 from aurora_ferry.migration.swap import temporary_name
 
 if TYPE_CHECKING:

@@ -242,9 +242,13 @@ def _simulate(preflight: Preflight, session: boto3.Session, use: KeyUse) -> tupl
     https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html
     """
     iam = untyped_client(session, "iam")
+    region = use.region or preflight.region
     base_context = [
-        _context_entry("kms:ViaService", rds_via_service(use.region or preflight.region)),
+        _context_entry("kms:ViaService", rds_via_service(region)),
         _context_entry("kms:CallerAccount", account_of(use.role_arn)),
+        # RDS calls KMS in the key's Region: a policy limited by aws:RequestedRegion is judged there.
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-requestedregion
+        _context_entry("aws:RequestedRegion", region),
     ]
     grant_context = [*base_context, _context_entry("kms:GrantIsForAWSResource", "true", "boolean")]
     grants = [action for action in use.actions if action in _GRANT_ACTIONS]

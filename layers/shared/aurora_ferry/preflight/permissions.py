@@ -12,13 +12,13 @@ The KMS half (keys and key policies) is checked by the key checks (keys.py, key_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_ferry.core import error_code, error_message, naming
-from aurora_ferry.migration import OnExisting, restores_from_share
+from aurora_ferry.migration import OnExisting, readers_in, restores_from_share, shared_region
 from aurora_ferry.preflight.context import (
     Account,
     Preflight,
@@ -27,7 +27,7 @@ from aurora_ferry.preflight.context import (
     rds_client,
     untyped_client,
 )
-from aurora_ferry.preflight.plan import needs_share_copy, source_snapshots
+from aurora_ferry.preflight.plan import needs_share_copy, shared_snapshot
 
 SOURCE_TEMPLATE = "member-accounts/source-account.yaml"
 TARGET_TEMPLATE = "member-accounts/target-account.yaml"
@@ -93,7 +93,7 @@ class SourcePlan:
     copies: tuple[tuple[str, str], ...] = field(default=())  # (to, from): each copy the run makes
 
 
-def _tag_context(tags: Sequence[dict[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def tag_context(tags: Sequence[dict[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     entries: list[tuple[str, tuple[str, ...]]] = [
         (f"aws:RequestTag/{tag['Key']}", (tag["Value"],)) for tag in tags
     ]
@@ -101,11 +101,17 @@ def _tag_context(tags: Sequence[dict[str, str]]) -> tuple[tuple[str, tuple[str, 
     return tuple(entries)
 
 
-_MANAGED = ((f"aws:ResourceTag/{naming.MANAGED_TAG}", ("true",)),)
+# The condition of every statement that lets a role share or delete only what the tool made.
+MANAGED_ONLY = ((f"aws:ResourceTag/{naming.MANAGED_TAG}", ("true",)),)
+# A global condition key in every request's context: the Region the call is made in; the source role's statements
+# for its copies in other Regions are limited by it (source-account.yaml, CopyRegions).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-requestedregion
+REQUESTED_REGION = "aws:RequestedRegion"
 
 
-def source_needs(arns: Arns, plan: SourcePlan, run_id: str) -> list[Need]:
-    """The source role's authorisations: snapshot or copy (tagged), share, and the cleanup deletes."""
+def source_needs(arns: Arns, plan: SourcePlan, run_id: str, shared_here: bool = True) -> list[Need]:
+    """The source role's authorisations: snapshot or copy (tagged), share (when `shared_here`: some target reads
+    the snapshot in the source's Region), and the cleanup deletes."""
     needs: list[Need] = []
     purposes = {
         naming.source_snapshot_id(run_id): "source-snapshot",
@@ -113,7 +119,7 @@ def source_needs(arns: Arns, plan: SourcePlan, run_id: str) -> list[Need]:
         naming.source_copy_id(run_id): "source-copy",
     }
     for to_id in plan.created:
-        tags = _tag_context(naming.tags_for(run_id, purposes.get(to_id, "source-snapshot")))
+        tags = tag_context(naming.tags_for(run_id, purposes.get(to_id, "source-snapshot")))
         snapshot = arns.rds("cluster-snapshot", to_id)
         copied_from = dict(plan.copies).get(to_id) if plan.copies else None
         reads = None
@@ -133,9 +139,14 @@ def source_needs(arns: Arns, plan: SourcePlan, run_id: str) -> list[Need]:
         ]
     shared = arns.rds("cluster-snapshot", plan.shared)
     grant = f"{SOURCE_TEMPLATE}: ShareAndDeleteOnlyManagedSnapshots"
-    needs.append(Need("ShareSnapshot", "rds:ModifyDBClusterSnapshotAttribute", shared, grant, _MANAGED))
+    if shared_here:
+        needs.append(
+            Need("ShareSnapshot", "rds:ModifyDBClusterSnapshotAttribute", shared, grant, MANAGED_ONLY)
+        )
     needs += [
-        Need("Cleanup", "rds:DeleteDBClusterSnapshot", arns.rds("cluster-snapshot", name), grant, _MANAGED)
+        Need(
+            "Cleanup", "rds:DeleteDBClusterSnapshot", arns.rds("cluster-snapshot", name), grant, MANAGED_ONLY
+        )
         for name in plan.created
     ]
     return needs
@@ -164,7 +175,7 @@ def target_needs(
     def tagged(
         step: str, purpose: str, pairs: list[tuple[str, str, str]], extra: dict[str, str]
     ) -> list[Need]:
-        tags = _tag_context(naming.tags_for(run_id, purpose, extra))
+        tags = tag_context(naming.tags_for(run_id, purpose, extra))
         return [
             Need(step, action, resource, f"{TARGET_TEMPLATE}: {sid}", tags) for action, resource, sid in pairs
         ]
@@ -212,7 +223,7 @@ def target_needs(
                     "rds:DeleteDBClusterSnapshot",
                     copy,
                     f"{TARGET_TEMPLATE}: DeleteOnlyManagedSnapshots",
-                    _MANAGED,
+                    MANAGED_ONLY,
                 )
             ]
         ),
@@ -225,7 +236,7 @@ def _swap_needs(
 ) -> list[Need]:
     """A refresh in place: the replaced cluster and its instances are tagged, renamed and deleted (the new
     ones, made by the run and tagged, are renamed too)."""
-    tags = _tag_context(
+    tags = tag_context(
         [{"Key": naming.MANAGED_TAG, "Value": "true"}, {"Key": naming.REPLACED_BY_TAG, "Value": run_id}]
     )
     resources = [cluster, *(arns.rds("db", instance) for instance in instances)]
@@ -236,13 +247,15 @@ def _swap_needs(
     renames = [("rds:ModifyDBCluster", cluster)] + [("rds:ModifyDBInstance", arn) for arn in resources[1:]]
     deletes = [("rds:DeleteDBCluster", cluster)] + [("rds:DeleteDBInstance", arn) for arn in resources[1:]]
     needs += [
-        Need("CheckSwap", a, r, f"{TARGET_TEMPLATE}: RenameOnlyManagedClusters", _MANAGED) for a, r in renames
+        Need("CheckSwap", a, r, f"{TARGET_TEMPLATE}: RenameOnlyManagedClusters", MANAGED_ONLY)
+        for a, r in renames
     ]
     needs += [
-        Need("CheckSwap", a, r, f"{TARGET_TEMPLATE}: DeleteOnlyManagedClusters", _MANAGED) for a, r in deletes
+        Need("CheckSwap", a, r, f"{TARGET_TEMPLATE}: DeleteOnlyManagedClusters", MANAGED_ONLY)
+        for a, r in deletes
     ]
     if final_snapshot:
-        snapshot_tags = _tag_context(naming.tags_for(run_id, "final-snapshot"))
+        snapshot_tags = tag_context(naming.tags_for(run_id, "final-snapshot"))
         statement = f"{TARGET_TEMPLATE}: FinalSnapshotOfReplacedClusters"
         aside = arns.rds("cluster", naming.replaced_cluster_id(run_id))
         final = arns.rds("cluster-snapshot", naming.final_snapshot_id(run_id))
@@ -313,17 +326,21 @@ def check_source_permissions(preflight: Preflight, account: Account) -> None:
     source = preflight.source
     assert source is not None  # the check table runs this only once the source is found
     plan = source_plan(source.kind, source.identifier, preflight.run_id, needs_share_copy(preflight, source))
-    _check_needs(preflight, account, source_needs(_arns(preflight, account), plan, preflight.run_id))
+    # The share in the source's Region only when a target reads the snapshot there (not one copying in two steps).
+    shared_here = bool(readers_in(preflight.request, preflight.region))
+    needs = source_needs(arns_of(preflight, account), plan, preflight.run_id, shared_here)
+    check_needs(preflight, account, needs)
 
 
 def check_target_permissions(preflight: Preflight, account: TargetAccount) -> None:
     """Every call the run makes in one target account."""
     target = account.target
-    shared = source_snapshots(preflight, preflight.source)[-1]
     needs = target_needs(
-        _arns(preflight, account),
+        arns_of(preflight, account),
         preflight.request.source.account_id,
-        shared,
+        # The snapshot it really reads: the share copy in the source's Region, or the source's copy in its own
+        # Region for a copy in two steps (placement.shared_region), owned by the source account either way.
+        shared_snapshot(preflight, target),
         preflight.run_id,
         target.cluster_identifier,
         target.instance_count,
@@ -331,9 +348,9 @@ def check_target_permissions(preflight: Preflight, account: TargetAccount) -> No
         _replaced_instances(account),
         target.final_snapshot,
         direct=restores_from_share(preflight.request, target),
-        source_region=preflight.region,
+        source_region=shared_region(preflight.request, target),
     )
-    _check_needs(preflight, account, needs)
+    check_needs(preflight, account, needs)
 
 
 def _replaced_instances(account: TargetAccount) -> tuple[str, ...] | None:
@@ -353,13 +370,21 @@ def _replaced_instances(account: TargetAccount) -> tuple[str, ...] | None:
     return tuple(sorted(m["DBInstanceIdentifier"] for m in existing.get("DBClusterMembers", [])))
 
 
-def _arns(preflight: Preflight, account: Account) -> Arns:
+def arns_of(preflight: Preflight, account: Account) -> Arns:
+    """The ARNs of the account and Region `account` reaches."""
     return Arns(preflight.partition, account.access.region, account.access.account_id)
 
 
-def _check_needs(preflight: Preflight, account: Account, needs: list[Need]) -> None:
-    """Every authorisation the run's calls cause in this account, simulated for the member role."""
+def check_needs(preflight: Preflight, account: Account, needs: list[Need]) -> None:
+    """Every authorisation the run's calls cause in this account and Region, simulated for the member role, each
+    with the Region the call is made in (aws:RequestedRegion, unless the need names it)."""
     access = account.access
+    needs = [
+        need
+        if any(key == REQUESTED_REGION for key, _ in need.context)
+        else replace(need, context=(*need.context, (REQUESTED_REGION, (access.region,))))
+        for need in needs
+    ]
     try:
         refused = refusals(untyped_client(account.session, "iam"), access.role_arn, needs)
     except (ClientError, BotoCoreError, NotImplementedError) as error:
@@ -398,6 +423,6 @@ def _check_needs(preflight: Preflight, account: Account, needs: list[Need]) -> N
             "permissions",
             access.account_id,
             access.role_arn,
-            f"{access.role_arn} may make every call the run makes in this account ({len(needs)} "
-            "authorisations, iam:SimulatePrincipalPolicy of its IAM policies).",
+            f"{access.role_arn} may make every call the run makes in this account in {access.region} "
+            f"({len(needs)} authorisations, iam:SimulatePrincipalPolicy of its IAM policies).",
         )

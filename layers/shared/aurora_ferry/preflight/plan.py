@@ -1,10 +1,22 @@
 """The plan: every step of the run in order, with its account, its key, what it creates and what cleanup
-does with it; and the snapshots the run makes in the source account, as the migration's steps decide them."""
+does with it; and the snapshots the run makes in the source account, as the migration's steps decide them
+(in the source's Region, and for a copy in two steps in each target's Region: migration.placement)."""
 
 from __future__ import annotations
 
 from aurora_ferry.core import naming
-from aurora_ferry.migration import MAX_TARGETS, CleanupPolicy, Target, restores_from_share, target_region
+from aurora_ferry.migration import (
+    MAX_TARGETS,
+    CleanupPolicy,
+    Target,
+    copies_in_two_steps,
+    copy_regions,
+    readers_in,
+    restores_from_share,
+    share_key_in,
+    shared_region,
+    target_region,
+)
 from aurora_ferry.preflight.context import FoundSource, Preflight, same_key
 from aurora_ferry.preflight.report import PlanStep
 
@@ -28,6 +40,14 @@ def source_snapshots(preflight: Preflight, source: FoundSource | None) -> list[s
     if source.kind == "automated-snapshot":
         return [naming.source_copy_id(run)]
     return [naming.share_copy_id(run)]
+
+
+def shared_snapshot(preflight: Preflight, target: Target) -> str:
+    """The snapshot the target reads: the one the run shares in the source's Region, or for a copy in two steps
+    the source's copy in the target's Region (same name in each Region)."""
+    if copies_in_two_steps(preflight.request, target):
+        return naming.region_copy_id(preflight.run_id)
+    return source_snapshots(preflight, preflight.source)[-1]
 
 
 def needs_share_copy(preflight: Preflight, source: FoundSource) -> bool:
@@ -54,23 +74,87 @@ def build_plan(preflight: Preflight) -> list[PlanStep]:
     request = preflight.request
     account = request.source.account_id
     shared_arn = f"arn:{preflight.partition}:rds:{preflight.region}:{account}:cluster-snapshot:{shared}"
-    target_ids = [target.account_id for target in request.targets]
-    steps.append(
-        PlanStep(
-            "ShareSnapshot",
-            account,
-            f"add {', '.join(target_ids)} to the restore attribute of {shared} "
-            f"({len(target_ids)} of at most {MAX_TARGETS} accounts; never 'all')",
-            request.share_kms_key_arn if encrypted else UNENCRYPTED,
-            f"a share of {shared_arn}",
-            "unshared by Cleanup under every cleanup policy",
-        )
-    )
+    steps.append(_share_step(preflight, "ShareSnapshot", preflight.region, shared_arn, encrypted))
     for target in request.targets:
-        steps += _target_steps(preflight, target, shared_arn, encrypted)
+        if copies_in_two_steps(request, target):
+            steps += _region_copy_steps(preflight, target, shared_arn, encrypted)
+        steps += _target_steps(preflight, target, _read_arn(preflight, target, shared_arn), encrypted)
     steps += _cleanup_steps(preflight)
     steps.append(PlanStep("Summarize", ORCHESTRATOR, "report ARNs, endpoints, timings and what cleanup did"))
     return steps
+
+
+def _share_step(preflight: Preflight, name: str, region: str, arn: str, encrypted: bool) -> PlanStep:
+    """Sharing a snapshot of the source account with the targets that read it in its Region (placement)."""
+    request = preflight.request
+    snapshot = arn.rsplit(":", 1)[-1]
+    readers = [target.account_id for target in readers_in(request, region)]
+    if not readers:
+        return PlanStep(
+            name,
+            request.source.account_id,
+            f"share {snapshot} with no account: every target reads the source's copy in its own Region "
+            "(options.crossRegionCopy 'two-step')",
+        )
+    return PlanStep(
+        name,
+        request.source.account_id,
+        f"add {', '.join(readers)} to the restore attribute of {snapshot}"
+        + ("" if region == preflight.region else f" in {region}, for the targets there")
+        + f" ({len(readers)} of at most {MAX_TARGETS} accounts; never 'all')",
+        share_key_in(request, region) if encrypted else UNENCRYPTED,
+        f"a share of {arn}",
+        "unshared by Cleanup under every cleanup policy",
+    )
+
+
+def _read_arn(preflight: Preflight, target: Target, shared_arn: str) -> str:
+    """The ARN of the snapshot the target reads: `shared_arn`, or the source's copy in the target's Region."""
+    if not copies_in_two_steps(preflight.request, target):
+        return shared_arn
+    region = shared_region(preflight.request, target)
+    copy = naming.region_copy_id(preflight.run_id)
+    return f"arn:{preflight.partition}:rds:{region}:{preflight.request.source.account_id}:cluster-snapshot:{copy}"
+
+
+def _two_steps(preflight: Preflight, target: Target, encrypted: bool) -> str:
+    """How a target copying in two steps gets the snapshot, as its copy or restore step says it."""
+    region = shared_region(preflight.request, target)
+    key = f"under {share_key_in(preflight.request, region)}" if encrypted else "unencrypted"
+    return (
+        f"across Regions in two steps: copied from {preflight.region} into {region} in the source account "
+        f"{key}, shared there, then "
+    )
+
+
+def _region_copy_steps(
+    preflight: Preflight, target: Target, shared_arn: str, encrypted: bool
+) -> list[PlanStep]:
+    """CopyToRegion and ShareInRegion of a target copying in two steps: the source account's copy in the target's
+    Region, made once per Region (a second target there finds the first's), and its share there."""
+    request = preflight.request
+    region = shared_region(request, target)
+    copy = naming.region_copy_id(preflight.run_id)
+    others = len(readers_in(request, region)) > 1
+    return [
+        PlanStep(
+            "CopyToRegion",
+            request.source.account_id,
+            f"for {target.account_id}: copy {shared_arn} from {preflight.region} into {region} in the source "
+            f"account, to {copy}"
+            + (
+                f" re-encrypted with the source's share key there (regionalShareKmsKeyArns.{region})"
+                if encrypted
+                else " (unencrypted)"
+            )
+            + (f"; made once for the targets in {region}, the others find it" if others else "")
+            + "; wait until available",
+            share_key_in(request, region) if encrypted else UNENCRYPTED,
+            f"manual cluster snapshot {copy} in {region}",
+            _source_cleanup(preflight),
+        ),
+        _share_step(preflight, "ShareInRegion", region, _read_arn(preflight, target, shared_arn), encrypted),
+    ]
 
 
 def _source_cleanup(preflight: Preflight) -> str:
@@ -189,7 +273,12 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
     instance_ids = [naming.instance_id(target.cluster_identifier, n) for n in range(target.instance_count)]
     region = target_region(preflight.request, target)
     direct = restores_from_share(preflight.request, target)
-    across = f" from {preflight.region} into {region} (across accounts and Regions in one step)"
+    two_steps = copies_in_two_steps(preflight.request, target)
+    across = (
+        f" in {region} ({_two_steps(preflight, target, encrypted)}copied here)"
+        if two_steps
+        else f" from {preflight.region} into {region} (across accounts and Regions in one step)"
+    )
     copying = PlanStep(
         "CopyToTarget",
         target.account_id,
@@ -205,7 +294,11 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
         "CopyToTarget",
         target.account_id,
         f"no copy: check that {target.cluster_identifier} is free; the restore reads the shared snapshot "
-        "(cleanup=delete, same Region)",
+        + (
+            f"in {region} (cleanup=delete; {_two_steps(preflight, target, encrypted)}restored directly)"
+            if two_steps
+            else "(cleanup=delete, same Region)"
+        ),
         NO_KEY,
         "nothing",
         "nothing to delete",
@@ -238,6 +331,7 @@ def _cleanup_steps(preflight: Preflight) -> list[PlanStep]:
     request = preflight.request
     policy = request.options.cleanup
     made = source_snapshots(preflight, preflight.source)
+    made += [f"{naming.region_copy_id(preflight.run_id)} in {region}" for region in copy_regions(request)]
     steps = [
         PlanStep(
             "Cleanup",

@@ -35,6 +35,14 @@ def check_source_quotas(preflight: Preflight, account: Account) -> None:
     )
 
 
+def check_region_quotas(preflight: Preflight, account: Account) -> None:
+    """Room in a Region the source copies into (`account` is the source account there) for its copy there: one
+    more manual snapshot of the source account in that Region (the quota is per Region), and one more copy whose
+    destination is that Region (options.crossRegionCopy "two-step")."""
+    _check_quotas(preflight, account, [naming.region_copy_id(preflight.run_id)], 0, 0)
+    _check_copy_queue(preflight, account, 1)
+
+
 def check_target_quotas(preflight: Preflight, account: TargetAccount) -> None:
     """Room in a target account for its copy (none when it restores straight from the shared snapshot), its
     cluster and its instances."""
@@ -127,7 +135,8 @@ def _check_snapshot_quota(
             "snapshot-quota",
             account_id,
             MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
-            f"{count} of {limit} manual cluster snapshots used ({basis}); this run creates "
+            f"{count} of {limit} manual cluster snapshots used in {account.access.region} ({basis}); this run "
+            "creates "
             f"{len(snapshots)} ({names}).",
         )
 

@@ -20,25 +20,29 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_ferry.core import AccountAccess, AssumeRoleError, error_code, error_message, session_for
-from aurora_ferry.migration import MigrationRequest, source_access, target_access
+from aurora_ferry.migration import MigrationRequest, copy_regions, region_access, source_access, target_access
 from aurora_ferry.preflight.context import RUN_ID_PLACEHOLDER, Account, Preflight, TargetAccount
-from aurora_ferry.preflight.keys import (
-    check_share_key,
-    check_share_key_use,
-    check_source_key,
-    check_target_key,
-    share_key_used,
-    source_key,
-    source_key_applies,
-)
+from aurora_ferry.preflight.copy_regions import check_region_permissions
+from aurora_ferry.preflight.keys import check_source_key, check_target_key, source_key, source_key_applies
 from aurora_ferry.preflight.permissions import check_source_permissions, check_target_permissions
 from aurora_ferry.preflight.plan import build_plan
 from aurora_ferry.preflight.quotas import (
     MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
+    check_region_quotas,
     check_source_quotas,
     check_target_quotas,
 )
 from aurora_ferry.preflight.report import PreflightReport
+from aurora_ferry.preflight.share_keys import (
+    check_copy_key_use,
+    check_region_share_key,
+    check_share_key,
+    check_share_key_use,
+    region_share_key,
+    share_key_used,
+    source_encrypted,
+    target_share_key,
+)
 from aurora_ferry.preflight.source import check_source
 from aurora_ferry.preflight.targets import check_networking, check_target_names, check_targets_count
 
@@ -108,6 +112,41 @@ SOURCE_CHECKS: tuple[Check[Account], ...] = (
     ),
 )
 
+# The source account in each Region it copies into (options.crossRegionCopy "two-step"), through the same role
+# with its clients there; after the source's checks, which find the source these depend on.
+REGION_CHECKS: tuple[Check[Account], ...] = (
+    Check(
+        "share-key",
+        check_region_share_key,
+        False,
+        "kms:DescribeKey and kms:GetKeyPolicy on the regional share key",
+        region_share_key,
+    ),
+    Check(
+        "copy-key-use",
+        check_copy_key_use,
+        False,
+        "kms:GetKeyPolicy on the regional share key",
+        region_share_key,
+        source_encrypted,
+    ),
+    Check(
+        "permissions",
+        check_region_permissions,
+        False,
+        "iam:SimulatePrincipalPolicy on the role itself",
+        lambda _, account: account.access.role_arn,
+        _source_found,
+    ),
+    Check(
+        "snapshot-quota",
+        check_region_quotas,
+        False,
+        "rds:DescribeDBClusterSnapshots",
+        lambda *_: MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
+    ),
+)
+
 TARGET_CHECKS: tuple[Check[TargetAccount], ...] = (
     Check(
         "permissions",
@@ -128,7 +167,7 @@ TARGET_CHECKS: tuple[Check[TargetAccount], ...] = (
         check_share_key_use,
         False,
         "iam:SimulatePrincipalPolicy on the role itself",
-        lambda preflight, _: preflight.request.share_kms_key_arn,
+        target_share_key,
         share_key_used,
     ),
     Check(
@@ -163,6 +202,11 @@ def run_preflight(request: MigrationRequest, run_id: str | None = None) -> Prefl
     session = _assume(preflight, access, "source.roleArn")
     if session is not None:
         _run_checks(preflight, SOURCE_CHECKS, Account(access, session))
+    for region in copy_regions(request):
+        access = region_access(request, region)
+        session = _assume(preflight, access, "source.roleArn")
+        if session is not None:
+            _run_checks(preflight, REGION_CHECKS, Account(access, session))
     for index, target in enumerate(request.targets):
         access = target_access(request, target)
         session = _assume(preflight, access, f"targets[{index}].roleArn")

@@ -34,8 +34,9 @@ def test_local_run_json_reports_status_output_resources_and_counts(
     assert report["stateTransitions"] > 0
     assert report["lambdaInvocations"]["total"] == sum(report["lambdaInvocations"]["byFunction"].values())
     # Copies have no RDS event: the one copy (the share copy, 930 twin seconds; the target restores straight from
-    # the shared snapshot) is polled from its progress, six checks, the same on any machine
-    assert report["lambdaInvocations"]["byFunction"]["PollStatusFunction"] == 6
+    # the shared snapshot) is polled from its progress, six checks; nor do the restored cluster's modifications
+    # (ConfigureCluster's and OwnCredentials'), three more: nine, the same on any machine
+    assert report["lambdaInvocations"]["byFunction"]["PollStatusFunction"] == 9
 
 
 def test_local_run_prints_the_failing_state_error_and_cause_and_exits_non_zero(

@@ -66,6 +66,9 @@ MACHINES = {
             Scenario("two-step-regions.json", "migrate-cross-region-two-step.json"),
             # The poll loops of the waits that RDS events announce are reached when the run polls.
             Scenario("two-accounts.json", "migrate-cmk.json", options={"waitStrategy": "polling"}),
+            # The wait for a cluster the run configured after its restore is reached by a source with a setting a
+            # restore does not take (its maintenance window).
+            Scenario("carried-settings.json", "migrate-cmk.json"),
             # A refresh in place swaps the cluster its first run made.
             Scenario(
                 "two-accounts.json",

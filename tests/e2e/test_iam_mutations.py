@@ -49,6 +49,8 @@ CLONE_SAME = ("clone-same-account.json", "clones.json")
 REFRESH = ("migrate-refresh-in-place.json", "two-accounts.json")
 # A dev refresh that keeps the name renames its clone into it (the first time too), and the old one aside.
 KEEP_NAME = ("clone-refresh-keep-name.json", "clones.json")
+# A source whose maintenance window a restore cannot carry: the run applies it with ModifyDBCluster after the restore.
+CARRIED = ("migrate-cmk.json", "carried-settings.json")
 
 MUTATIONS = [
     Mutation("source-account", "CreateOnlyTaggedSnapshots", *MIGRATE, "rds:CreateDBClusterSnapshot"),
@@ -92,8 +94,18 @@ MUTATIONS = [
     Mutation(
         "source-account", "CloneOnlyIntoTaggedClusters", *CLONE_SAME, "rds:RestoreDBClusterToPointInTime"
     ),
-    Mutation("target-account", "RenameOnlyManagedClusters", *REFRESH, "rds:ModifyDBCluster", REFRESH[:1]),
-    Mutation("source-account", "RenameOnlyManagedClusters", *KEEP_NAME, "rds:ModifyDBInstance"),
+    # Every restored cluster and clone gets master credentials of its own (ModifyDBCluster with
+    # ManageMasterUserPassword) before any rename, so the statement that also allows a refresh's renames is needed
+    # by every run, a refresh's first one too (README "Master credentials").
+    Mutation("target-account", "RenameOnlyManagedClusters", *MIGRATE, "rds:ModifyDBCluster"),
+    Mutation("target-account", "RenameOnlyManagedClusters", *CLONE, "rds:ModifyDBCluster"),
+    Mutation("target-account", "CreateOnlyRdsMasterUserSecrets", *MIGRATE, "secretsmanager:CreateSecret"),
+    Mutation("target-account", "CreateOnlyRdsMasterUserSecrets", *CLONE, "secretsmanager:CreateSecret"),
+    Mutation("target-account", "UseTargetKeyThroughSecretsManager", *MIGRATE, "kms:GenerateDataKey"),
+    Mutation("target-account", "UseTargetKeyThroughSecretsManager", *CLONE, "kms:GenerateDataKey"),
+    Mutation("source-account", "CreateOnlyRdsMasterUserSecrets", *CLONE_SAME, "secretsmanager:CreateSecret"),
+    Mutation("target-account", "RenameOnlyManagedClusters", *CARRIED, "rds:ModifyDBCluster"),
+    Mutation("source-account", "RenameOnlyManagedClusters", *KEEP_NAME, "rds:ModifyDBCluster"),
     Mutation(
         "target-account",
         "FinalSnapshotOfReplacedClusters",

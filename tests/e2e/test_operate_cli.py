@@ -138,7 +138,7 @@ def test_start_follow_runs_a_migration_to_success_showing_each_step(
     assert "ferry start: migration run pipeline-1" in err
     steps = [line for line in lines if line.startswith("[")]
     assert steps == _progress(history)
-    assert steps[0] == "[00:00:00] ValidateInput" and steps[-1] == "[00:55:29] Summarize"
+    assert steps[0] == "[00:00:00] ValidateInput" and steps[-1] == "[00:56:59] Summarize"
     seconds = (history[-1]["timestamp"] - history[0]["timestamp"]).total_seconds()
     transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
     assert f"SUCCEEDED: run pipeline-1 in {seconds:.0f} seconds ({transitions} state transitions" in out

@@ -131,14 +131,16 @@ def test_happy_input_has_no_errors_and_a_plan_naming_accounts_and_keys() -> None
     # Then nothing is wrong
     assert report.ok, [str(f) for f in report.errors]
     assert not findings(report, "share-key-policy", "warning")
-    # And the plan lists every step in order, each in its account, with its key
-    assert [(s.step, s.account_id) for s in report.plan] == [
+    # And the plan lists every step in order, each in its account, with its key (and, after the restore, each
+    # setting the target's cluster gets, checked below)
+    assert [(s.step, s.account_id) for s in report.plan if s.step != "Settings"] == [
         ("ValidateInput", "orchestrator"),
         ("PrepareSourceSnapshot", SOURCE),
         ("PrepareShareCopy", SOURCE),
         ("ShareSnapshot", SOURCE),
         ("CopyToTarget", DEV),
         ("RestoreCluster", DEV),
+        ("OwnCredentials", DEV),
         ("CreateInstances", DEV),
         ("Cleanup", SOURCE),
         ("Cleanup", DEV),
@@ -157,6 +159,17 @@ def test_happy_input_has_no_errors_and_a_plan_naming_accounts_and_keys() -> None
     assert steps[("RestoreCluster", DEV)].kms_key == DEV_KEY_ARN
     assert steps[("CreateInstances", DEV)].creates == "orders-dev-1, orders-dev-2"
     assert "never deleted" in (steps[("RestoreCluster", DEV)].cleanup or "")
+    # And each setting shows the source's value, the target's, and how it gets there
+    settings = [s.action for s in report.plan if s.step == "Settings"]
+    assert "Port: source 5432, target 5432 (restore parameter)" in settings
+    assert any(
+        a.startswith("PreferredMaintenanceWindow: ") and a.endswith("(modify after restore)")
+        for a in settings
+    )
+    assert any(
+        a.startswith("VpcSecurityGroupIds: ") and a.endswith("(dropped: per account)") for a in settings
+    )
+    assert steps[("OwnCredentials", DEV)].kms_key == DEV_KEY_ARN
     # And the report is plain JSON
     as_json = json.loads(json.dumps(report.to_json()))
     assert as_json["ok"] is True and as_json["runId"] == "run-42"
@@ -832,7 +845,14 @@ def test_the_simulator_is_asked_about_the_roles_own_policies_never_with_the_key_
         (DEV_ROLE, share_key, DEV, CROSS_ACCOUNT_COPY_ACTIONS),
         (SOURCE_ROLE, moto_world.source_key, SOURCE, SOURCE_KEY_COPY_ACTIONS),
     ):
-        calls = [p for p in kms_calls if p["PolicySourceArn"] == role and p["ResourceArns"] == [key]]
+        # (not the permissions check's use of the target key through Secrets Manager, for OwnCredentials)
+        calls = [
+            p
+            for p in kms_calls
+            if p["PolicySourceArn"] == role
+            and p["ResourceArns"] == [key]
+            and "secretsmanager" not in str(p["ContextEntries"])
+        ]
         assert sorted(a for p in calls for a in p["ActionNames"]) == sorted(actions)
         (grant,) = [p for p in calls if p["ActionNames"] == ["kms:CreateGrant"]]
         (other,) = [p for p in calls if p is not grant]
@@ -924,8 +944,12 @@ def test_target_key_use_needs_both_the_identity_and_the_key_policy(
     (finding,) = findings(report, "target-key-use")
     assert finding.severity == severity, finding.message
     share_key_refused = ["share-key-use"] if identity else []
-    expected_errors = (["target-key-use"] if severity == "error" else []) + share_key_refused
-    assert sorted(f.check for f in report.errors) == sorted(expected_errors)
+    # (and the same role's use of its own key through Secrets Manager, for OwnCredentials, a permissions need)
+    secret_key_refused = ["permissions"] if {"kms:Decrypt", "kms:GenerateDataKey"} & set(identity) else []
+    expected_errors = (
+        (["target-key-use"] if severity == "error" else []) + share_key_refused + secret_key_refused
+    )
+    assert {f.check for f in report.errors} == set(expected_errors)
     for text in expected:
         assert text in finding.message
     if severity == "error":

@@ -23,11 +23,13 @@ from aurora_ferry import migration
 from aurora_ferry.core import (
     AccountAccess,
     AssumeRoleError,
+    CarriedSettings,
     LeftoverCleanupError,
     ResourceFailedError,
     SharedSnapshotInUseError,
     SnapshotNotShareableError,
     SnapshotRef,
+    SourceConfiguration,
     SourceNotFoundError,
     TargetConflictError,
     naming,
@@ -1007,3 +1009,72 @@ def test_create_instances_is_retry_safe(world: World) -> None:
     ]
     instances = world.rds(TARGET).describe_db_instances()["DBInstances"]
     assert len(instances) == target.instance_count
+
+
+# ------------------------------------------------------------------------ carried settings (core.carry)
+
+
+def test_prepare_source_reads_the_source_clusters_configuration(world: World) -> None:
+    # Given the source cluster, with a maintenance window of its own
+    world.rds(SOURCE).modify_db_cluster(
+        DBClusterIdentifier=CLUSTER, PreferredMaintenanceWindow="sun:05:00-sun:05:30", ApplyImmediately=True
+    )
+
+    # When the source step runs
+    prepared = migration.prepare_source(world.request(), RUN)
+
+    # Then it returns the snapshot and, beside it, the cluster's configuration, in the JSON the state carries
+    assert prepared.configuration.origin == "cluster"
+    assert prepared.configuration.settings.preferred_maintenance_window == "sun:05:00-sun:05:30"
+    carried = prepared.to_json()
+    assert carried["identifier"] == prepared.snapshot.identifier
+    assert carried["configuration"]["settings"]["preferredMaintenanceWindow"] == "sun:05:00-sun:05:30"
+
+
+def test_configure_cluster_modifies_only_what_differs(world: World) -> None:
+    # Given a restored target cluster, and a source whose maintenance window differs from the target's
+    request = world.request()
+    target = request.targets[0]
+    world.create_cluster(TARGET, target.cluster_identifier, world.target_keys[TARGET])
+    restored = world.rds(TARGET).describe_db_clusters(DBClusterIdentifier=target.cluster_identifier)
+    current = restored["DBClusters"][0]["PreferredMaintenanceWindow"]
+    source = SourceConfiguration(
+        engine="aurora-postgresql",
+        origin="cluster",
+        settings=CarriedSettings(preferred_maintenance_window="sun:05:00-sun:05:30"),
+    )
+
+    # When the carried settings are applied, and then applied again
+    first = migration.configure_cluster(
+        request, target, source, target.cluster_identifier, "aurora-postgresql"
+    )
+    second = migration.configure_cluster(
+        request, target, source, target.cluster_identifier, "aurora-postgresql"
+    )
+
+    # Then the first modified the cluster and the second found nothing to change
+    assert current != "sun:05:00-sun:05:30"
+    assert first == {"modified": True}
+    assert second == {"modified": False}
+    cluster = world.rds(TARGET).describe_db_clusters(DBClusterIdentifier=target.cluster_identifier)[
+        "DBClusters"
+    ][0]
+    assert cluster["PreferredMaintenanceWindow"] == "sun:05:00-sun:05:30"
+
+
+def test_prepare_source_of_a_snapshot_reads_its_cluster_or_else_the_snapshot(world: World) -> None:
+    # Given a caller's manual snapshot of the source cluster
+    world.create_snapshot(SOURCE, CLUSTER, "orders-before-upgrade")
+    request = world.request(cluster=None, snapshot="orders-before-upgrade")
+
+    # When the run prepares it while the cluster exists, and again once the cluster is gone
+    while_there = migration.prepare_source(request, RUN).configuration
+    world.rds(SOURCE).delete_db_cluster(DBClusterIdentifier=CLUSTER, SkipFinalSnapshot=True)
+    gone = migration.prepare_source(request, RUN).configuration
+
+    # Then the first reads the cluster as it is now, and the second what the snapshot records
+    assert while_there.origin == "cluster"
+    assert while_there.settings.preferred_maintenance_window is not None
+    assert gone.origin == "snapshot"
+    assert gone.settings.preferred_maintenance_window is None
+    assert gone.settings.port == while_there.settings.port

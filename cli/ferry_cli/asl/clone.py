@@ -69,6 +69,36 @@ def _keep_name(flow: Flow) -> None:
     )
 
 
+def _own_credentials(flow: Flow) -> None:
+    """target.masterCredentials 'own' (README "Master credentials"): RDS manages the clone's master password in
+    the target's Secrets Manager; the clone is being modified meanwhile, so its instances wait until it is
+    available again."""
+    flow.task(
+        "OwnCloneCredentials",
+        "Turns on RDS management of the clone's master password in the target's Secrets Manager (under "
+        "target.kmsKeyArn); with target.masterCredentials 'source' does nothing.",
+        "OwnCloneCredentialsFunctionArn",
+        run(),
+        timeout=300,
+        result="$.credentials",
+    )
+    flow.if_true(
+        "IsModifyingCloneCredentials",
+        "Only a clone being modified is waited for.",
+        "$.credentials.modifying",
+        then="StartCloneCredentialsWait",
+        otherwise="CreateCloneInstances",
+    )
+    _poll(
+        flow,
+        "CloneCredentials",
+        "clone being modified",
+        "Describes the clone once.",
+        "cluster",
+        identifier="$.clone.clusterIdentifier",
+    )
+
+
 def definition() -> State:
     # An invalid input only needs describing; from the inspection on, failures go through cleanup.
     flow = Flow(failure="DescribeCloneFailure", errors=DOMAIN_ERRORS + CLONE_ERRORS)
@@ -130,6 +160,7 @@ def definition() -> State:
         identifier="$.clone.clusterIdentifier",
     )
     flow.mark_endpoints("cloneReady")
+    _own_credentials(flow)
     flow.task(
         "CreateCloneInstances",
         "Creates the requested instances in the clone.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ferry_cli.asl.builder import Flow, State, machine, params, run
 from ferry_cli.asl.park import add_park_path
 
@@ -47,6 +49,56 @@ def _target_result(
     }
     state["End"] = True
     return state
+
+
+def _configure_cluster(flow: Flow, in_target: Callable[..., None], access: str) -> None:
+    """The source's settings only ModifyDBCluster takes (aurora_ferry.core.carry_plan), applied once the restored
+    cluster is available; when there were any, the run waits until it is available again. No RDS event announces
+    the end of a modification the run can rely on, so that wait polls."""
+    in_target(
+        "ConfigureCluster",
+        "Applies the source's settings a restore does not take (ModifyDBCluster, at once); none: does nothing.",
+        "ConfigureClusterFunctionArn",
+        params(
+            configuration="$.configuration",
+            clusterIdentifier="$.cluster.clusterIdentifier",
+            engine="$.copy.snapshot.engine",
+        ),
+        "$.configured",
+    )
+    flow.if_true(
+        "IsClusterConfigured",
+        "Only a modified cluster is waited for.",
+        "$.configured.modified",
+        then="ChooseClusterConfiguredWait",
+        otherwise="MarkClusterConfigured",
+    )
+    subject = params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier")
+    _await(flow, "ClusterConfigured", "target cluster being configured", subject)
+    flow.mark("clusterConfigured")
+
+
+def _own_credentials(flow: Flow, in_target: Callable[..., None], access: str) -> None:
+    """targets[].masterCredentials 'own' (README "Master credentials"): RDS manages the restored cluster's master
+    password in the target's Secrets Manager under its key; the cluster is being modified meanwhile, so its
+    instances (and a swap's renames) wait until it is available again."""
+    in_target(
+        "OwnCredentials",
+        "Turns on RDS management of the master password, in the target's Secrets Manager under its key; with "
+        "targets[].masterCredentials 'source' does nothing.",
+        "OwnCredentialsFunctionArn",
+        params(clusterIdentifier="$.cluster.clusterIdentifier"),
+        "$.credentials",
+    )
+    flow.if_true(
+        "IsModifyingCredentials",
+        "Only a cluster being modified is waited for.",
+        "$.credentials.modifying",
+        then="ChooseCredentialsWait",
+        otherwise="CreateInstances",
+    )
+    subject = params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier")
+    _await(flow, "Credentials", "target cluster being modified", subject)
 
 
 def target_steps() -> Flow:
@@ -125,9 +177,10 @@ def target_steps() -> Flow:
     flow.mark("targetCopyReady")
     in_target(
         "RestoreCluster",
-        "Restores the target cluster (no instances yet) with the target key.",
+        "Restores the target cluster (no instances yet) with the target key and the source's settings a restore "
+        "takes.",
         "RestoreClusterFunctionArn",
-        params(copy="$.copy.snapshot"),
+        params(copy="$.copy.snapshot", configuration="$.configuration"),
         "$.cluster",
     )
     _await(
@@ -138,6 +191,8 @@ def target_steps() -> Flow:
         "RDS-EVENT-0170 (DB cluster created)",
     )
     flow.mark_endpoints("clusterReady")
+    _configure_cluster(flow, in_target, access)
+    _own_credentials(flow, in_target, access)
     in_target(
         "CreateInstances",
         "Creates the requested instances in the restored cluster.",
@@ -185,6 +240,7 @@ def target_steps() -> Flow:
                 comment="The replaced target as the summary reads it: the cluster under the old name.",
                 replaced="$.poll.replaced",
                 regionCopy="$.region.summary",
+                credentials="$.credentials",
             )
         }
     )
@@ -195,6 +251,7 @@ def target_steps() -> Flow:
                 "$.marks.clusterReady",
                 marks=marks,
                 regionCopy="$.region.summary",
+                credentials="$.credentials",
             )
         }
     )
@@ -274,7 +331,14 @@ def definition() -> State:
         target_steps(),
         items="$.input.targets",
         concurrency=10,
-        selector={**run(accountId="$$.Map.Item.Value.accountId", shared="$.share"), "marks": {}},
+        selector={
+            **run(
+                accountId="$$.Map.Item.Value.accountId",
+                shared="$.share",
+                configuration="$.source.configuration",
+            ),
+            "marks": {},
+        },
         result="$.targets",
     )
     flow.mark("targetsReady")

@@ -11,6 +11,8 @@ AWS documents it (below).
 from __future__ import annotations
 
 import hashlib
+import json
+import secrets
 import threading
 from typing import Any, ClassVar
 
@@ -21,6 +23,12 @@ from moto.rds.exceptions import (
     RDSClientError,
 )
 
+from ferry_cli.twin.cluster_settings import (
+    MODIFY_SECONDS,
+    aurora_settings,
+    changes_settings,
+    set_aurora_settings,
+)
 from ferry_cli.twin.kms import (
     CREATE_WITH_KEY_ACTIONS,
     MOTO_PLACEHOLDER_KEY,
@@ -41,6 +49,10 @@ _CREATING = threading.Lock()
 # Aurora cluster, so the twin assumes the same.)
 CLUSTER_RENAME_SECONDS = 120.0
 INSTANCE_RENAME_SECONDS = 600.0
+# ManageMasterUserPassword: the cluster is "modifying" ("The DB cluster is being modified because of a customer
+# request to modify the DB cluster", accessing-monitoring.html#Aurora.Status) while RDS creates the secret and sets
+# the new password; AWS gives no duration, so the twin assumes a minute.
+MANAGE_MASTER_PASSWORD_SECONDS = 60.0
 
 
 def _url_identifier(backend: Any) -> str:
@@ -112,7 +124,9 @@ class ClusterRules(RdsRulesBase):
                 kms_key_id, backend.account_id, backend.region_name, "target", CREATE_WITH_KEY_ACTIONS
             )
             kwargs["kms_key_id"] = kms_key_id
+        settings = aurora_settings(kwargs)
         cluster = self.original("create_db_cluster")(backend, kwargs)
+        set_aurora_settings(cluster, settings)
         cluster.url_identifier = _url_identifier(backend)
         if not encrypted:
             # moto stores a placeholder key even for unencrypted clusters; AWS reports none.
@@ -154,10 +168,16 @@ class ClusterRules(RdsRulesBase):
         new_id = kwargs.get("new_db_cluster_identifier")
         if new_id and cluster is not None:
             return self._rename_cluster(backend, cluster, str(new_id), kwargs)
+        if kwargs.get("manage_master_user_password") is not None and cluster is not None:
+            return self._manage_master_password(backend, cluster, kwargs)
         busy = cluster._status if cluster is not None and self.registry.is_tracked(cluster) else None
+        modifying = busy is None and cluster is not None and changes_settings(cluster, kwargs)
         result = self.original("modify_db_cluster")(backend, kwargs)
         if busy is not None:
             cluster._status = busy
+        elif modifying:
+            # The cluster changes for a while (ferry_cli.twin.cluster_settings), where moto makes it available.
+            self.registry.track("cluster", cluster, "modifying", MODIFY_SECONDS)
         return result
 
     def _rename_cluster(self, backend: Any, cluster: Any, new_id: str, kwargs: dict[str, Any]) -> Any:
@@ -174,6 +194,48 @@ class ClusterRules(RdsRulesBase):
             if getattr(database, "db_cluster_identifier", None) == old_id:
                 database.db_cluster_identifier = cluster.db_cluster_identifier
         self.registry.track("cluster", cluster, "renaming", CLUSTER_RENAME_SECONDS)
+        return result
+
+    def _manage_master_password(self, backend: Any, cluster: Any, kwargs: dict[str, Any]) -> Any:
+        """ModifyDBCluster with ManageMasterUserPassword, as the API reference and the Aurora guide describe it
+        where moto does not: turning it on refuses a MasterUserPassword in the same call
+        (InvalidParameterCombination), and a MasterUserSecretKmsKeyId once a secret exists ("you can't change the
+        KMS key"); the key must exist in the cluster's Region (KMSKeyNotAccessibleFault); RDS generates the
+        password, stores it with the master user name in the secret (moto stores a fixed one) and sets it on the
+        cluster, so the old password stops working; the cluster is "modifying" for MANAGE_MASTER_PASSWORD_SECONDS.
+        moto creates the secret in the cluster's own account and Region, tagged and named rds!cluster-<uuid>.
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html
+        https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html
+        """
+        cluster_id = cluster.db_cluster_identifier
+        if cluster._status != "available" or self.registry.is_tracked(cluster):
+            raise InvalidDBClusterStateFault(f"DB cluster {cluster_id} is {cluster._status}, not available.")
+        turning_on = bool(kwargs.get("manage_master_user_password"))
+        key = kwargs.get("master_user_secret_kms_key_id")
+        if turning_on and kwargs.get("master_user_password"):
+            raise InvalidParameterCombination(
+                "You can't specify MasterUserPassword when you turn on ManageMasterUserPassword."
+            )
+        if turning_on and getattr(cluster, "master_user_secret", None) is not None:
+            if key:
+                raise InvalidParameterCombination(
+                    f"DB cluster {cluster_id} already manages its master user password in Secrets Manager; you "
+                    "can't change the KMS key that is used to encrypt the secret."
+                )
+            # Already managed: nothing to do (moto would make a second secret).
+            kwargs.pop("manage_master_user_password")
+            return self.original("modify_db_cluster")(backend, kwargs)
+        if turning_on and key:
+            kwargs["master_user_secret_kms_key_id"] = backend._validate_kms_key(str(key))
+        result = self.original("modify_db_cluster")(backend, kwargs)
+        if turning_on:
+            password = secrets.token_urlsafe(24)
+            cluster.master_user_password = password
+            value = json.dumps({"username": cluster.master_username, "password": password})
+            backend.secretsmanager.put_secret_value(
+                cluster.master_user_secret.secret_arn, value, None, None, ["AWSCURRENT"]
+            )
+        self.registry.track("cluster", cluster, "modifying", MANAGE_MASTER_PASSWORD_SECONDS)
         return result
 
     def modify_db_instance(self, backend: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:

@@ -119,6 +119,7 @@ def _cluster_parameters(twin: Any, account: AccountSpec, cluster: ClusterSpec) -
         "MasterUserPassword": secrets.token_urlsafe(24),
         "StorageEncrypted": cluster.encryption != "none",
         "Tags": [{"Key": "twin:world", "Value": account.name}],
+        **cluster.settings,
     }
     if cluster.encryption == "default":
         params["KmsKeyId"] = default_rds_key_arn(account.account_id, region)

@@ -36,6 +36,7 @@ from moto.rds.models import rds_backends
 from moto.utilities.utils import get_partition
 
 from ferry_cli.twin.arns import parse_rds_arn
+from ferry_cli.twin.cluster_settings import restored_cluster_props
 from ferry_cli.twin.clusters import check_snapshottable
 from ferry_cli.twin.kms import CROSS_ACCOUNT_COPY_ACTIONS, check_key_usable, is_default_rds_key
 from ferry_cli.twin.lifecycle import RdsRulesBase
@@ -351,8 +352,10 @@ class SnapshotRules(RdsRulesBase):
             # "If you specify KmsKeyId" the restored cluster is encrypted with it, even if the
             # snapshot is not encrypted (unlike a copy).
             overrides["storage_encrypted"] = True
-        # moto restores through create_db_cluster, the twin's (ferry_cli.twin.clusters): it checks the target key.
-        cluster = self.original("restore_db_cluster_from_snapshot")(backend, from_snapshot_id, overrides)
+        # Only what AWS carries from a snapshot, the rest at its default (ferry_cli.twin.cluster_settings), where
+        # moto's restore copies the original cluster's whole configuration. Restored through create_db_cluster, the
+        # twin's (ferry_cli.twin.clusters): it checks the target key.
+        cluster = backend.create_db_cluster(restored_cluster_props(snapshot.cluster.get_cfg(), overrides))
         self.registry.track("cluster", cluster, "creating", self.durations.cluster_restore)
         self._readers.setdefault(str(snapshot.arn), []).append(cluster)
         return cluster

@@ -56,6 +56,8 @@ class ClusterSpec:
     instance_class: str
     automated_snapshots: tuple[str, ...]
     manual_snapshots: tuple[str, ...]
+    # More CreateDBCluster parameters, as the API names them (Port, StorageType, ...): the source's configuration.
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 MEMBER_TEMPLATES = {"source-account": "ShareKey", "target-account": "TargetKey"}
@@ -415,7 +417,28 @@ def _parse_cluster(raw: Any, path: str, key_ids: set[str]) -> ClusterSpec:
         instance_class=str(raw.get("instanceClass", "db.r6g.large")),
         automated_snapshots=tuple(raw.get("automatedSnapshots", [])),
         manual_snapshots=tuple(raw.get("manualSnapshots", [])),
+        settings=_cluster_settings(raw.get("settings", {}), f"{path}.settings"),
     )
+
+
+def _cluster_settings(raw: Any, path: str) -> dict[str, Any]:
+    """clusters[].settings: CreateDBCluster parameters beyond those the world's own fields give (boto3 checks
+    their names and types when the twin creates the cluster)."""
+    owned = {
+        "DBClusterIdentifier",
+        "Engine",
+        "EngineVersion",
+        "MasterUsername",
+        "MasterUserPassword",
+        "KmsKeyId",
+        "StorageEncrypted",
+        "Tags",
+    }
+    if not isinstance(raw, dict) or owned & set(raw):
+        raise WorldError(
+            f"{path}: must be an object of CreateDBCluster parameters other than {sorted(owned)}"
+        )
+    return dict(raw)
 
 
 def _key_id(raw: dict[str, Any], path: str) -> str:

@@ -495,13 +495,46 @@ def _delete_instance(call: Call, lookup: Lookup) -> list[Check]:
     return [_check(call, "rds:DeleteDBInstance", arn, _resource_context(instance), owner)]
 
 
+# ManageMasterUserPassword: RDS creates the secret of the master password in the caller's account as the caller
+# (named rds!cluster-<uuid>, tagged) and uses its key for the caller: "kms:DescribeKey, secretsmanager:CreateSecret,
+# secretsmanager:TagResource", and with a customer managed key "kms:Decrypt, kms:GenerateDataKey, kms:CreateGrant".
+# DescribeKey and the grant are RDS's own use of the key (kms:ViaService rds); Secrets Manager encrypts the value
+# with a data key it asks for as the caller (kms:ViaService secretsmanager).
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html#rds-secrets-manager-permissions
+# https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html
+MASTER_SECRET_ACTIONS: tuple[str, ...] = ("secretsmanager:CreateSecret", "secretsmanager:TagResource")
+SECRET_KEY_THROUGH_RDS: tuple[str, ...] = ("kms:DescribeKey", "kms:CreateGrant")
+SECRET_KEY_THROUGH_SECRETS_MANAGER: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
 # A refresh in place renames (and unprotects) the replaced cluster and instances: authorised on the resource as it
-# is named now, with its tags (the service authorization reference lists no resource for the new name).
+# is named now, with its tags (the service authorization reference lists no resource for the new name); a managed
+# master password adds rds:ManageMasterUserPassword to the context and the secret's dependent actions.
 # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
 @_maps("rds", "ModifyDBCluster")
 def _modify_cluster(call: Call, lookup: Lookup) -> list[Check]:
     cluster, arn, owner = _named(call, lookup.cluster, "cluster", "DBClusterIdentifier")
-    return [_check(call, "rds:ModifyDBCluster", arn, _resource_context(cluster), owner)]
+    manage = call.str_param("ManageMasterUserPassword")
+    context = {
+        **_resource_context(cluster),
+        **({"rds:ManageMasterUserPassword": manage.lower()} if manage else {}),
+    }
+    checks = [_check(call, "rds:ModifyDBCluster", arn, context, owner)]
+    if (manage or "").lower() != "true":
+        return checks
+    secret = call.arn("secretsmanager", "secret:rds!cluster-*")
+    checks += [_check(call, action, secret, dependent=True) for action in MASTER_SECRET_ACTIONS]
+    key = lookup.key(call.str_param("MasterUserSecretKmsKeyId") or "", call.account_id, call.region)
+    if key is None:
+        # Secrets Manager's own aws/secretsmanager key: its key policy admits the account's principals.
+        return checks
+    dependent = f"{call.service}:{call.operation}"
+    fault = "KMSKeyNotAccessibleFault"
+    return [
+        *checks,
+        *_key_use(call, key, SECRET_KEY_THROUGH_RDS, "rds", dependent, fault),
+        *_key_use(call, key, SECRET_KEY_THROUGH_SECRETS_MANAGER, "secretsmanager", dependent, fault),
+    ]
 
 
 @_maps("rds", "ModifyDBInstance")

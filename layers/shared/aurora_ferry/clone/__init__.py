@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from aurora_ferry.clone.steps import cleanup_clone_run as cleanup_clone_run
     from aurora_ferry.clone.steps import create_clone as create_clone
     from aurora_ferry.clone.steps import create_clone_instances as create_clone_instances
+    from aurora_ferry.clone.steps import own_clone_credentials as own_clone_credentials
     from aurora_ferry.clone.steps import verify_clone as verify_clone
     from aurora_ferry.clone.summary import summarize_clone_failure as summarize_clone_failure
     from aurora_ferry.clone.summary import summarize_clone_success as summarize_clone_success
@@ -43,7 +44,13 @@ if not TYPE_CHECKING:
         "names": ("plan", "source_access", "target_access"),
         "retire": ("poll_gone", "retire_clusters", "retire_instances"),
         "share": ("accept_share", "share_source_cluster"),
-        "steps": ("cleanup_clone_run", "create_clone", "create_clone_instances", "verify_clone"),
+        "steps": (
+            "cleanup_clone_run",
+            "create_clone",
+            "create_clone_instances",
+            "own_clone_credentials",
+            "verify_clone",
+        ),
         "summary": ("summarize_clone_failure", "summarize_clone_success"),
     }
     __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

@@ -29,6 +29,7 @@ from aurora_ferry.clone.share import own_share, ram
 from aurora_ferry.core import (
     AccountAccess,
     CloneVerificationError,
+    MasterCredentials,
     ResourceFailedError,
     SourceNotFoundError,
     cluster_parameters,
@@ -39,6 +40,7 @@ from aurora_ferry.core import (
     error_message,
     metrics,
     naming,
+    own_master_credentials,
     rds,
     translated,
 )
@@ -107,6 +109,20 @@ def create_clone_instances(request: CloneRequest, run_id: str, engine: str) -> d
         engine,
         clone_tags(request, run_id, "clone-instance"),
     )
+
+
+def own_clone_credentials(request: CloneRequest, run_id: str) -> dict[str, Any]:
+    """The clone ends with a master password of its own, managed in the target account's Secrets Manager under
+    target.kmsKeyArn (core.credentials), unless target.masterCredentials is "source". Without target.kmsKeyArn
+    (a clone in the source's own account, which keeps the source's storage key) the secret is under Secrets
+    Manager's aws/secretsmanager key of that account, which RDS uses when MasterUserSecretKmsKeyId is left out;
+    only a secret in another account than the cluster's would need a customer managed key.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html"""
+    if request.target.master_credentials is MasterCredentials.SOURCE:
+        return {"managed": False, "modifying": False}
+    access = target_access(request)
+    clone_id = clone_identifier(request, run_id)
+    return own_master_credentials(rds(access), access, clone_id, request.target.kms_key_arn)
 
 
 def verify_clone(request: CloneRequest, run_id: str) -> dict[str, Any]:

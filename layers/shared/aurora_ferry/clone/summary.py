@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_ferry.core import explain_run_failure, mark_at, seconds_between, step_places
+from aurora_ferry.core import (
+    explain_run_failure,
+    mark_at,
+    master_credentials_summary,
+    seconds_between,
+    step_places,
+)
 
 # Marks the clone state machine records, in order; each step's time is the gap from the previous mark present.
 CLONE_STAGES = (
@@ -74,6 +80,8 @@ def summarize_clone_success(state: dict[str, Any], finished_at: str) -> dict[str
             "crossAccountClone": verified.get("crossAccountClone"),
             "cloneGroupId": verified.get("cloneGroupId"),
             "kmsKeyId": verified.get("kmsKeyId"),
+            # Whose master password the clone has, and where its own is (README "Master credentials").
+            **master_credentials_summary(state.get("credentials")),
         },
         "share": (
             {

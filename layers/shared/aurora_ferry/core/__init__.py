@@ -22,11 +22,24 @@ if TYPE_CHECKING:
     from aurora_ferry.core.access import translated as translated
     from aurora_ferry.core.accounts import AccountAccess as AccountAccess
     from aurora_ferry.core.accounts import ClusterTarget as ClusterTarget
+    from aurora_ferry.core.accounts import MasterCredentials as MasterCredentials
+    from aurora_ferry.core.carry import CARRIED_SETTINGS_FIELDS as CARRIED_SETTINGS_FIELDS
+    from aurora_ferry.core.carry import CarriedSettings as CarriedSettings
+    from aurora_ferry.core.carry import Scaling as Scaling
+    from aurora_ferry.core.carry import SourceConfiguration as SourceConfiguration
+    from aurora_ferry.core.carry import configuration_from_cluster as configuration_from_cluster
+    from aurora_ferry.core.carry import configuration_from_snapshot as configuration_from_snapshot
+    from aurora_ferry.core.carry import valid_carried_settings as valid_carried_settings
+    from aurora_ferry.core.carry_plan import CarryPlan as CarryPlan
+    from aurora_ferry.core.carry_plan import PlanRow as PlanRow
+    from aurora_ferry.core.carry_plan import plan_carry as plan_carry
     from aurora_ferry.core.clusters import cluster_parameters as cluster_parameters
     from aurora_ferry.core.clusters import create_cluster as create_cluster
     from aurora_ferry.core.clusters import create_cluster_instances as create_cluster_instances
     from aurora_ferry.core.clusters import describe_cluster as describe_cluster
     from aurora_ferry.core.clusters import require_own_cluster as require_own_cluster
+    from aurora_ferry.core.credentials import master_credentials_summary as master_credentials_summary
+    from aurora_ferry.core.credentials import own_master_credentials as own_master_credentials
     from aurora_ferry.core.errors import CLONE_ERRORS as CLONE_ERRORS
     from aurora_ferry.core.errors import DOMAIN_ERRORS as DOMAIN_ERRORS
     from aurora_ferry.core.errors import IN_USE_ERRORS as IN_USE_ERRORS
@@ -41,6 +54,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.errors import FerryError as FerryError
     from aurora_ferry.core.errors import InvalidInputError as InvalidInputError
     from aurora_ferry.core.errors import LeftoverCleanupError as LeftoverCleanupError
+    from aurora_ferry.core.errors import MasterCredentialsError as MasterCredentialsError
     from aurora_ferry.core.errors import PayloadError as PayloadError
     from aurora_ferry.core.errors import PreflightFailedError as PreflightFailedError
     from aurora_ferry.core.errors import ResourceFailedError as ResourceFailedError
@@ -120,6 +134,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.validation import valid_instance_class as valid_instance_class
     from aurora_ferry.core.validation import valid_int as valid_int
     from aurora_ferry.core.validation import valid_kms_key_arn as valid_kms_key_arn
+    from aurora_ferry.core.validation import valid_master_credentials as valid_master_credentials
     from aurora_ferry.core.validation import valid_object as valid_object
     from aurora_ferry.core.validation import valid_optional_external_id as valid_optional_external_id
     from aurora_ferry.core.validation import valid_optional_name as valid_optional_name
@@ -146,7 +161,17 @@ if not TYPE_CHECKING:
             "session_for",
             "translated",
         ),
-        "accounts": ("AccountAccess", "ClusterTarget"),
+        "accounts": ("AccountAccess", "ClusterTarget", "MasterCredentials"),
+        "carry": (
+            "CARRIED_SETTINGS_FIELDS",
+            "CarriedSettings",
+            "Scaling",
+            "SourceConfiguration",
+            "configuration_from_cluster",
+            "configuration_from_snapshot",
+            "valid_carried_settings",
+        ),
+        "carry_plan": ("CarryPlan", "PlanRow", "plan_carry"),
         "clusters": (
             "cluster_parameters",
             "create_cluster",
@@ -154,6 +179,7 @@ if not TYPE_CHECKING:
             "describe_cluster",
             "require_own_cluster",
         ),
+        "credentials": ("master_credentials_summary", "own_master_credentials"),
         "errors": (
             "CLONE_ERRORS",
             "DOMAIN_ERRORS",
@@ -169,6 +195,7 @@ if not TYPE_CHECKING:
             "FerryError",
             "InvalidInputError",
             "LeftoverCleanupError",
+            "MasterCredentialsError",
             "RunParkedError",
             "PayloadError",
             "PreflightFailedError",
@@ -251,6 +278,7 @@ if not TYPE_CHECKING:
             "valid_instance_class",
             "valid_int",
             "valid_kms_key_arn",
+            "valid_master_credentials",
             "valid_object",
             "valid_optional_external_id",
             "valid_optional_name",

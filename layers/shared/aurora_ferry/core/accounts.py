@@ -8,6 +8,7 @@ boto3 nor botocore, so that a contract can be read (``ferry validate``, Validate
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -31,6 +32,17 @@ class AccountAccess:
         return cls(str(raw["accountId"]), str(raw["region"]), str(raw["roleArn"]), raw.get("externalId"))
 
 
+class MasterCredentials(StrEnum):
+    """Whose master user password the cluster a run creates in a target account ends with (targets[] and the
+    clone's target, ``masterCredentials``; README "Master credentials")."""
+
+    # Its own: RDS manages the password in the target account's Secrets Manager, under the target's key
+    # (ModifyDBCluster ManageMasterUserPassword), so the source's password stops working there.
+    OWN = "own"
+    # The source's, as the restore or the clone left it (the snapshot, or the cloned volume, carries it).
+    SOURCE = "source"
+
+
 # Keyword-only: a target's own fields (its key, the name of its cluster) follow these without defaults.
 @dataclass(frozen=True, kw_only=True)
 class ClusterTarget:
@@ -47,6 +59,7 @@ class ClusterTarget:
     db_cluster_parameter_group_name: str | None = None
     deletion_protection: bool = True
     tags: dict[str, str] = field(default_factory=dict)
+    master_credentials: MasterCredentials = MasterCredentials.OWN
 
     def access(self, region: str) -> AccountAccess:
         """How the run reaches the target: with its role, in ``region``, the source's (a run never leaves it)."""

@@ -84,6 +84,13 @@ class TargetConflictError(FerryError):
     """The target cluster identifier is already taken in the target account."""
 
 
+class MasterCredentialsError(FerryError):
+    """The target cluster cannot get master credentials of its own under the target's key: it already has an
+    RDS-managed secret under another key, which AWS cannot change ("If the DB cluster already manages the master
+    user password in AWS Secrets Manager, you can't change the KMS key that is used to encrypt the secret").
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html"""
+
+
 class ResourceFailedError(FerryError):
     """A resource the run waits on entered a terminal failure status."""
 
@@ -150,6 +157,7 @@ DOMAIN_ERRORS: tuple[type[FerryError], ...] = (
     ResourceFailedError,
     SnapshotQuotaError,
     PreflightFailedError,
+    MasterCredentialsError,
 )
 TRANSIENT_ERRORS: tuple[type[FerryError], ...] = (AwsThrottledError,)
 # Raised by the migration's copy steps while the account's copy queue is full: the migration ASL retries them

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, TypedDict
 
+from aurora_ferry.core.accounts import MasterCredentials
 from aurora_ferry.core.errors import InvalidInputError, PayloadError
 
 MAX_INSTANCES = 16  # an Aurora cluster holds one writer and up to 15 readers
@@ -319,6 +320,7 @@ CLUSTER_SETTINGS_FIELDS = frozenset(
         "dbSubnetGroupName",
         "vpcSecurityGroupIds",
         "dbClusterParameterGroupName",
+        "masterCredentials",
     }
 )
 
@@ -332,11 +334,12 @@ class ClusterSettings(TypedDict):
     db_subnet_group_name: str | None
     vpc_security_group_ids: tuple[str, ...]
     db_cluster_parameter_group_name: str | None
+    master_credentials: MasterCredentials
 
 
 def valid_cluster_settings(raw: Mapping[str, Any], path: str, problems: Problems) -> ClusterSettings | None:
-    """The target's instanceClass, instanceCount, dbSubnetGroupName, dbClusterParameterGroupName and
-    vpcSecurityGroupIds; None when a required one is missing or bad."""
+    """The target's instanceClass, instanceCount, dbSubnetGroupName, dbClusterParameterGroupName,
+    vpcSecurityGroupIds and masterCredentials; None when a required one is missing or bad."""
     instance_class = valid_instance_class(raw.get("instanceClass"), f"{path}.instanceClass", problems)
     count = valid_int(raw.get("instanceCount", 1), f"{path}.instanceCount", 1, MAX_INSTANCES, problems)
     subnet_group = valid_optional_name(raw.get("dbSubnetGroupName"), f"{path}.dbSubnetGroupName", problems)
@@ -346,6 +349,9 @@ def valid_cluster_settings(raw: Mapping[str, Any], path: str, problems: Problems
     groups = valid_security_groups(
         raw.get("vpcSecurityGroupIds", []), f"{path}.vpcSecurityGroupIds", problems
     )
+    credentials = valid_master_credentials(
+        raw.get("masterCredentials"), f"{path}.masterCredentials", problems
+    )
     if instance_class is None or count is None:
         return None
     return ClusterSettings(
@@ -354,7 +360,21 @@ def valid_cluster_settings(raw: Mapping[str, Any], path: str, problems: Problems
         db_subnet_group_name=subnet_group,
         vpc_security_group_ids=tuple(groups),
         db_cluster_parameter_group_name=param_group,
+        master_credentials=credentials,
     )
+
+
+def valid_master_credentials(value: Any, path: str, problems: Problems) -> MasterCredentials:
+    """masterCredentials: "own" (the default) or "source"; a bad value is reported and falls back to the
+    default."""
+    if value is None:
+        return MasterCredentials.OWN
+    try:
+        return MasterCredentials(value)
+    except ValueError:
+        allowed = ", ".join(repr(choice.value) for choice in MasterCredentials)
+        problems.add(path, f"must be one of {allowed}, got {value!r}")
+        return MasterCredentials.OWN
 
 
 POLL_FIELDS = frozenset({"pollIntervalSeconds", "maxPollAttempts"})

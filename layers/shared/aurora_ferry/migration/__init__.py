@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.placement import source_access as source_access
     from aurora_ferry.migration.placement import target_access as target_access
     from aurora_ferry.migration.placement import target_region as target_region
+    from aurora_ferry.migration.source_steps import PreparedSource as PreparedSource
     from aurora_ferry.migration.source_steps import copy_to_region as copy_to_region
     from aurora_ferry.migration.source_steps import prepare_shareable_snapshot as prepare_shareable_snapshot
+    from aurora_ferry.migration.source_steps import prepare_source as prepare_source
     from aurora_ferry.migration.source_steps import prepare_source_snapshot as prepare_source_snapshot
     from aurora_ferry.migration.source_steps import share_snapshot as share_snapshot
     from aurora_ferry.migration.summary import await_redrive as await_redrive
@@ -43,8 +45,10 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.summary import summarize_success as summarize_success
     from aurora_ferry.migration.swap import roll_back_swaps as roll_back_swaps
     from aurora_ferry.migration.swap import swap_step as swap_step
+    from aurora_ferry.migration.target_steps import configure_cluster as configure_cluster
     from aurora_ferry.migration.target_steps import copy_shared_snapshot as copy_shared_snapshot
     from aurora_ferry.migration.target_steps import create_instances as create_instances
+    from aurora_ferry.migration.target_steps import own_credentials as own_credentials
     from aurora_ferry.migration.target_steps import restore_cluster as restore_cluster
 
 if not TYPE_CHECKING:
@@ -77,13 +81,21 @@ if not TYPE_CHECKING:
         "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
         "leftovers": ("LeftoverStore", "retry_leftovers"),
         "source_steps": (
+            "PreparedSource",
             "copy_to_region",
             "prepare_shareable_snapshot",
+            "prepare_source",
             "prepare_source_snapshot",
             "share_snapshot",
         ),
         "summary": ("await_redrive", "summarize_failure", "summarize_success"),
         "swap": ("roll_back_swaps", "swap_step"),
-        "target_steps": ("copy_shared_snapshot", "create_instances", "restore_cluster"),
+        "target_steps": (
+            "configure_cluster",
+            "copy_shared_snapshot",
+            "create_instances",
+            "own_credentials",
+            "restore_cluster",
+        ),
     }
     __getattr__, __all__ = lazy_surface(__name__, _ORIGINS)

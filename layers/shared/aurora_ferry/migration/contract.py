@@ -78,6 +78,9 @@ class Target(core.ClusterTarget):
     final_snapshot: bool = True
     # The target's Region; None: the source's (README "Cross-Region targets").
     region: str | None = None
+    # Overrides of the settings the target carries from the source (README "Input contract", targets[].settings);
+    # None, not given, leaves the field out of the normalised input.
+    settings: core.CarriedSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,7 @@ _TARGET_FIELDS = {
     "onExisting",
     "finalSnapshot",
     "region",
+    "settings",
 }
 
 
@@ -243,9 +247,15 @@ def _parse_target(value: Any, path: str, problems: core.Problems) -> Target | No
     external_id = core.valid_optional_external_id(item.get("externalId"), f"{path}.externalId", problems)
     on_existing, final_snapshot = _parse_on_existing(item, path, problems)
     region = core.valid_region(item["region"], f"{path}.region", problems) if "region" in item else None
+    carried = (
+        core.valid_carried_settings(item["settings"], f"{path}.settings", problems)
+        if "settings" in item
+        else None
+    )
     if not (account and role and key and cluster and settings):
         return None
     return Target(
+        settings=carried,
         region=region,
         on_existing=on_existing,
         final_snapshot=final_snapshot,

@@ -7,6 +7,7 @@ carrying this run's tags counts as success.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,8 +17,12 @@ from aurora_ferry.core import (
     AccountAccess,
     SnapshotNotShareableError,
     SnapshotRef,
+    SourceConfiguration,
     SourceNotFoundError,
     classify_encryption,
+    configuration_from_cluster,
+    configuration_from_snapshot,
+    describe_cluster,
     error_code,
     logger,
     metrics,
@@ -47,8 +52,26 @@ MAX_SHARED_ACCOUNTS = 20
 # --- step 1: a manual snapshot of the source --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PreparedSource:
+    """The source snapshot, and the source's configuration, which every target carries (aurora_ferry.core.carry)."""
+
+    snapshot: SnapshotRef
+    configuration: SourceConfiguration
+
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot as the next steps read it ($.source), with the configuration beside it."""
+        return {**self.snapshot.to_json(), "configuration": self.configuration.to_json()}
+
+
 def prepare_source_snapshot(request: MigrationRequest, run_id: str) -> SnapshotRef:
-    """Snapshot the source cluster, or resolve the given snapshot.
+    """Snapshot the source cluster, or resolve the given snapshot (prepare_source without the configuration)."""
+    return prepare_source(request, run_id).snapshot
+
+
+def prepare_source(request: MigrationRequest, run_id: str) -> PreparedSource:
+    """Snapshot the source cluster, or resolve the given snapshot, and read the source's configuration where the
+    step describes the source anyway.
 
     An automated snapshot cannot be shared, so it is copied to a manual one here, re-encrypted with the
     share key on the way when it is encrypted (one copy instead of two).
@@ -59,6 +82,15 @@ def prepare_source_snapshot(request: MigrationRequest, run_id: str) -> SnapshotR
         return _snapshot_cluster(client, access, request.source.cluster_identifier, run_id)
     assert request.source.snapshot_identifier is not None
     raw = require_snapshot(client, access, request.source.snapshot_identifier)
+    # The snapshot's cluster as it is now, if it still exists; else what the snapshot itself records.
+    cluster = (
+        describe_cluster(client, access, raw["DBClusterIdentifier"])
+        if raw.get("DBClusterIdentifier")
+        else None
+    )
+    configuration = (
+        configuration_from_snapshot(raw) if cluster is None else configuration_from_cluster(cluster)
+    )
     encryption = classify_encryption(access, bool(raw.get("StorageEncrypted")), raw.get("KmsKeyId"))
     if raw.get("SnapshotType") == "automated":
         key = request.share_kms_key_arn if raw.get("StorageEncrypted") else None
@@ -71,11 +103,16 @@ def prepare_source_snapshot(request: MigrationRequest, run_id: str) -> SnapshotR
             run_id,
             "source-copy",
         )
-        return snapshot_ref(copied, access, created_by_run=True, encryption=encryption, origin="copied")
-    return snapshot_ref(raw, access, created_by_run=False, encryption=encryption)
+        copy = snapshot_ref(copied, access, created_by_run=True, encryption=encryption, origin="copied")
+        return PreparedSource(copy, configuration)
+    return PreparedSource(
+        snapshot_ref(raw, access, created_by_run=False, encryption=encryption), configuration
+    )
 
 
-def _snapshot_cluster(client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str) -> SnapshotRef:
+def _snapshot_cluster(
+    client: RDSClient, access: AccountAccess, cluster_id: str, run_id: str
+) -> PreparedSource:
     with translated(access, f"describe source cluster {cluster_id}"):
         try:
             cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
@@ -101,7 +138,8 @@ def _snapshot_cluster(client: RDSClient, access: AccountAccess, cluster_id: str,
                 raise
             raw = own_existing_snapshot(client, access, snapshot_id, run_id)
     metrics.add_metric(name="SnapshotsCreated", unit=MetricUnit.Count, value=1)
-    return snapshot_ref(raw, access, created_by_run=True, encryption=encryption, origin="created")
+    snapshot = snapshot_ref(raw, access, created_by_run=True, encryption=encryption, origin="created")
+    return PreparedSource(snapshot, configuration_from_cluster(cluster))
 
 
 # --- step 2: a snapshot the run owns, encrypted with the share key ------------------------------------

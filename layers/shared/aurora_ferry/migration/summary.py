@@ -11,6 +11,7 @@ from aurora_ferry.core import (
     cleanup_action,
     explain_run_failure,
     mark_at,
+    master_credentials_summary,
     seconds_between,
     step_places,
 )
@@ -60,6 +61,8 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                     else {"snapshotCopyArn": result["copy"]["arn"]}
                 ),
                 **({"replaced": result["replaced"]} if result.get("replaced") else {}),
+                # Whose master password the cluster has, and where its own is (README "Master credentials").
+                **master_credentials_summary(result.get("credentials")),
                 # The source account's copy in the target's Region (options.crossRegionCopy "two-step").
                 **(
                     {"regionCopyArn": result["regionCopy"]["arn"]}

@@ -11,15 +11,20 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core import (
     AccountAccess,
+    MasterCredentials,
     SharedSnapshotNotVisibleError,
     SnapshotRef,
+    SourceConfiguration,
     TargetConflictError,
     cluster_parameters,
     create_cluster,
     create_cluster_instances,
+    describe_cluster,
     error_code,
     metrics,
     naming,
+    own_master_credentials,
+    plan_carry,
     rds,
     snapshot_ref,
     translated,
@@ -97,7 +102,11 @@ def _require_cluster_id_free(client: RDSClient, access: AccountAccess, cluster_i
 
 
 def restore_cluster(
-    request: MigrationRequest, target: Target, run_id: str, copy: SnapshotRef
+    request: MigrationRequest,
+    target: Target,
+    run_id: str,
+    copy: SnapshotRef,
+    configuration: SourceConfiguration | None = None,
 ) -> dict[str, Any]:
     """Restore the target cluster from its copy, or from the shared snapshot itself, always encrypted with the
     target's key: RestoreDBClusterFromSnapshot encrypts the new cluster with KmsKeyId even when it differs
@@ -119,6 +128,12 @@ def restore_cluster(
         "Tags": naming.tags_for(run_id, "target-cluster", target.tags),
         **cluster_parameters(target),
     }
+    if configuration is not None:
+        # The source's settings (or the target's overrides) that a restore takes; a restore leaves every other
+        # to its default (core.carry_plan).
+        params.update(
+            plan_carry(configuration, target, target.settings, target.kms_key_arn, copy.engine).restore
+        )
     if copy.engine_version:
         params["EngineVersion"] = copy.engine_version
     try:
@@ -155,3 +170,39 @@ def create_instances(
         engine,
         naming.tags_for(run_id, "target-instance", target.tags),
     )
+
+
+def own_credentials(request: MigrationRequest, target: Target, cluster_id: str) -> dict[str, Any]:
+    """The restored cluster (`cluster_id`: the temporary name of a replacement) ends with a master password of its
+    own, managed in the target account's Secrets Manager under targets[].kmsKeyArn, unless
+    targets[].masterCredentials is "source" (core.credentials)."""
+    if target.master_credentials is MasterCredentials.SOURCE:
+        return {"managed": False, "modifying": False}
+    access = target_access(request, target)
+    return own_master_credentials(rds(access), access, cluster_id, target.kms_key_arn)
+
+
+def configure_cluster(
+    request: MigrationRequest,
+    target: Target,
+    configuration: SourceConfiguration,
+    cluster_id: str,
+    engine: str,
+) -> dict[str, Any]:
+    """Apply at once the carried settings only ModifyDBCluster takes (core.carry_plan), to the restored cluster
+    (`cluster_id`: the temporary name of a replacement), once it is available; "modified" says whether the run must
+    wait for it to be available again. Safe to repeat: the same values again change nothing.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html"""
+    wanted = plan_carry(configuration, target, target.settings, target.kms_key_arn, engine).modify
+    access = target_access(request, target)
+    client = rds(access)
+    # Only what differs: a modification the cluster already has would only make the run wait for nothing.
+    current = (describe_cluster(client, access, cluster_id) or {}) if wanted else {}
+    changes = {name: value for name, value in wanted.items() if current.get(name) != value}
+    if not changes:
+        return {"modified": False}
+    with translated(
+        access, f"apply the carried settings {', '.join(sorted(changes))} to cluster {cluster_id}"
+    ):
+        client.modify_db_cluster(DBClusterIdentifier=cluster_id, ApplyImmediately=True, **changes)
+    return {"modified": True}

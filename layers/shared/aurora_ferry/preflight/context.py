@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.core import AccountAccess, Encryption, error_code, session_client
+from aurora_ferry.core import AccountAccess, Encryption, SourceConfiguration, error_code, session_client
 from aurora_ferry.migration import MigrationRequest, Target
 from aurora_ferry.preflight.report import Finding, Severity
 
@@ -36,6 +36,8 @@ class FoundSource:
     encryption: Encryption
     customer_key_arn: str | None  # set only when DescribeKey showed a customer-managed key
     engine: str
+    # The settings the targets carry (core.carry), as the cluster or snapshot shows them.
+    configuration: SourceConfiguration | None = None
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_ferry.core import error_code, error_message, naming
+from aurora_ferry.core import MasterCredentials, error_code, error_message, naming
 from aurora_ferry.migration import OnExisting, readers_in, restores_from_share, shared_region
 from aurora_ferry.preflight.context import (
     Account,
@@ -350,7 +350,48 @@ def check_target_permissions(preflight: Preflight, account: TargetAccount) -> No
         direct=restores_from_share(preflight.request, target),
         source_region=shared_region(preflight.request, target),
     )
+    needs += settled_needs(
+        arns_of(preflight, account),
+        target.cluster_identifier,
+        target.kms_key_arn,
+        own_credentials=target.master_credentials is not MasterCredentials.SOURCE,
+    )
     check_needs(preflight, account, needs)
+
+
+def settled_needs(arns: Arns, cluster_identifier: str, key_arn: str, *, own_credentials: bool) -> list[Need]:
+    """What the restored cluster is changed with before its instances: the source's settings a restore does not
+    take (ConfigureCluster), and, unless targets[].masterCredentials is "source", a master password of its own in
+    the target's Secrets Manager under its key (OwnCredentials): ModifyDBCluster, and what RDS and Secrets Manager
+    then do as the caller (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html,
+    "Permissions required for Secrets Manager integration"; the key through Secrets Manager:
+    https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html)."""
+    cluster = arns.rds("cluster", cluster_identifier)
+    modify = f"{TARGET_TEMPLATE}: RenameOnlyManagedClusters"
+    needs = [
+        Need(
+            "ConfigureCluster",
+            "rds:ModifyDBCluster",
+            cluster,
+            modify,
+            MANAGED_ONLY,
+            only_if="the source has a setting a restore does not take (its maintenance window, for one)",
+        )
+    ]
+    if not own_credentials:
+        return needs
+    secret = f"arn:{arns.partition}:secretsmanager:{arns.region}:{arns.account_id}:secret:rds!cluster-*"
+    secrets = f"{TARGET_TEMPLATE}: CreateOnlyRdsMasterUserSecrets"
+    through = (("kms:ViaService", (f"secretsmanager.{arns.region}.amazonaws.com",)),)
+    key_use = f"{TARGET_TEMPLATE}: UseTargetKeyThroughSecretsManager"
+    return [
+        *needs,
+        Need("OwnCredentials", "rds:ModifyDBCluster", cluster, modify, MANAGED_ONLY),
+        Need("OwnCredentials", "secretsmanager:CreateSecret", secret, secrets),
+        Need("OwnCredentials", "secretsmanager:TagResource", secret, secrets),
+        Need("OwnCredentials", "kms:GenerateDataKey", key_arn, key_use, through),
+        Need("OwnCredentials", "kms:Decrypt", key_arn, key_use, through),
+    ]
 
 
 def _replaced_instances(account: TargetAccount) -> tuple[str, ...] | None:

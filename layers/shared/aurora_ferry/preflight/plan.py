@@ -4,7 +4,7 @@ does with it; and the snapshots the run makes in the source account, as the migr
 
 from __future__ import annotations
 
-from aurora_ferry.core import naming
+from aurora_ferry.core import MasterCredentials, naming, plan_carry
 from aurora_ferry.migration import (
     MAX_TARGETS,
     CleanupPolicy,
@@ -315,6 +315,7 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
             f"cluster {target.cluster_identifier} (no instances yet)",
             NEVER_DELETED,
         ),
+        *_settled_steps(preflight, target),
         PlanStep(
             "CreateInstances",
             target.account_id,
@@ -325,6 +326,41 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
             NEVER_DELETED,
         ),
     ]
+
+
+def _settled_steps(preflight: Preflight, target: Target) -> list[PlanStep]:
+    """Each setting the target's cluster gets, with the source's value and how it gets there (core.carry_plan),
+    then its master credentials (targets[].masterCredentials)."""
+    found = preflight.source
+    steps = []
+    if found is not None and found.configuration is not None:
+        carry = plan_carry(found.configuration, target, target.settings, target.kms_key_arn, found.engine)
+        steps = [
+            PlanStep(
+                "Settings",
+                target.account_id,
+                f"{row.setting}: source {row.source}, target {row.target} ({row.how})",
+            )
+            for row in carry.rows
+        ]
+    if target.master_credentials is MasterCredentials.SOURCE:
+        credentials = PlanStep(
+            "OwnCredentials",
+            target.account_id,
+            "keep the source's master credentials (masterCredentials 'source'): nothing is changed",
+        )
+    else:
+        credentials = PlanStep(
+            "OwnCredentials",
+            target.account_id,
+            f"let RDS manage {target.cluster_identifier}'s master password in this account's Secrets Manager "
+            "under the target key (masterCredentials 'own'): the source's password stops working here; "
+            "wait until the cluster is available",
+            target.kms_key_arn,
+            "secret rds!cluster-<id> (its ARN is in the run's output)",
+            "deleted with the cluster by RDS",
+        )
+    return [*steps, credentials]
 
 
 def _cleanup_steps(preflight: Preflight) -> list[PlanStep]:

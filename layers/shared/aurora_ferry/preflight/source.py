@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.core import Encryption, error_code
+from aurora_ferry.core import Encryption, configuration_from_cluster, configuration_from_snapshot, error_code
 from aurora_ferry.preflight.context import (
     Account,
     FoundSource,
@@ -131,6 +131,10 @@ def _found(
         key,
         *_encryption(preflight, account, key),
         described.get("Engine", ""),
+        # A snapshot shows fewer settings than its cluster, which the run reads when it still exists.
+        configuration_from_cluster(described)
+        if kind == "cluster"
+        else configuration_from_snapshot(described),
     )
 
 

@@ -1,0 +1,305 @@
+"""The source cluster's configuration a target carries by default (issue 11, cluster-level settings): what the run
+reads from the source's DescribeDBClusters entry (or, when only a snapshot is left, its DescribeDBClusterSnapshots
+entry), carried in the state machine's payload to every target, and the per-target overrides of the input
+contract (``targets[].settings``), validated before any AWS call.
+
+A restore "is created from the source snapshot with a default configuration"
+(https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBClusterFromSnapshot.html), so every
+setting here that the source does not have at its default must be passed again; aurora_ferry.core.carry_plan maps
+them onto RestoreDBClusterFromSnapshot and ModifyDBCluster parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from aurora_ferry.core.validation import Problems, camel_json, reject_unknown, valid_bool, valid_int
+
+# RestoreDBClusterFromSnapshot's StorageType for Aurora: Standard or I/O-Optimized (same API page).
+STORAGE_TYPES = ("aurora", "aurora-iopt1")
+# EngineLifecycleSupport "Valid Values: open-source-rds-extended-support | open-source-rds-extended-support-disabled",
+# "Default: open-source-rds-extended-support" (same API page).
+LIFECYCLE_SUPPORT = ("open-source-rds-extended-support", "open-source-rds-extended-support-disabled")
+# EnableCloudwatchLogsExports: "Aurora MySQL: audit, error, general, instance, slowquery, and iam-db-auth-error";
+# "Aurora PostgreSQL: instance, postgresql, and iam-db-auth-error" (same API page). The engine is not known when
+# the input is validated, so the union is accepted there and RDS judges the rest.
+LOG_TYPES = ("audit", "error", "general", "iam-db-auth-error", "instance", "postgresql", "slowquery")
+# BacktrackWindow: "0 to 259,200 (72 hours)"; BackupRetentionPeriod: "1 to 35"; Port: "1150-65535" (same page).
+MAX_BACKTRACK_SECONDS = 259_200
+# Aurora Serverless v2 capacity: 0 to 256 ACUs in steps of 0.5 (0 pauses automatically on recent versions).
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html
+MAX_ACU = 256.0
+BACKUP_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", re.ASCII)
+MAINTENANCE_WINDOW = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$",
+    re.ASCII,
+)
+# What a target may override (targets[].settings): every carried setting but the two the target's cluster always
+# has its own way (deletion protection from targets[].deletionProtection; CopyTagsToSnapshot always on, so that a
+# replaced cluster's final snapshot carries the run's tags, which the target role's grant requires).
+CARRIED_SETTINGS_FIELDS = frozenset(
+    {
+        "port",
+        "iamDatabaseAuthentication",
+        "cloudwatchLogsExports",
+        "backtrackWindow",
+        "storageType",
+        "serverlessV2Scaling",
+        "engineLifecycleSupport",
+        "backupRetentionPeriod",
+        "preferredBackupWindow",
+        "preferredMaintenanceWindow",
+    }
+)
+_TARGETS_OWN = {
+    "deletionProtection": "give targets[].deletionProtection instead (the target's own field)",
+    "copyTagsToSnapshot": "always on: a replaced cluster's final snapshot must carry the run's tags",
+}
+
+Origin = Literal["cluster", "snapshot"]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """ServerlessV2ScalingConfiguration: the capacity range, in Aurora capacity units."""
+
+    min_capacity: float
+    max_capacity: float
+
+    def to_api(self) -> dict[str, float]:
+        return {"MinCapacity": self.min_capacity, "MaxCapacity": self.max_capacity}
+
+
+@dataclass(frozen=True)
+class CarriedSettings:
+    """The carried cluster settings, each None where unknown (a snapshot does not record it) or, as overrides,
+    not given."""
+
+    port: int | None = None
+    iam_database_authentication: bool | None = None
+    cloudwatch_logs_exports: tuple[str, ...] | None = None
+    backtrack_window: int | None = None
+    storage_type: str | None = None
+    serverless_v2_scaling: Scaling | None = None
+    engine_lifecycle_support: str | None = None
+    backup_retention_period: int | None = None
+    preferred_backup_window: str | None = None
+    preferred_maintenance_window: str | None = None
+    # Read from the source for the plan; never overridden here (CARRIED_SETTINGS_FIELDS).
+    copy_tags_to_snapshot: bool | None = None
+    deletion_protection: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """camelCase, unknown settings left out: small, as it travels in the state machine's payload."""
+        data: dict[str, Any] = camel_json(asdict(self))
+        return data
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CarriedSettings:
+        scaling = raw.get("serverlessV2Scaling")
+        logs = raw.get("cloudwatchLogsExports")
+        return cls(
+            port=raw.get("port"),
+            iam_database_authentication=raw.get("iamDatabaseAuthentication"),
+            cloudwatch_logs_exports=None if logs is None else tuple(logs),
+            backtrack_window=raw.get("backtrackWindow"),
+            storage_type=raw.get("storageType"),
+            serverless_v2_scaling=None
+            if scaling is None
+            else Scaling(float(scaling["minCapacity"]), float(scaling["maxCapacity"])),
+            engine_lifecycle_support=raw.get("engineLifecycleSupport"),
+            backup_retention_period=raw.get("backupRetentionPeriod"),
+            preferred_backup_window=raw.get("preferredBackupWindow"),
+            preferred_maintenance_window=raw.get("preferredMaintenanceWindow"),
+            copy_tags_to_snapshot=raw.get("copyTagsToSnapshot"),
+            deletion_protection=raw.get("deletionProtection"),
+        )
+
+
+@dataclass(frozen=True)
+class SourceConfiguration:
+    """The source's carried settings and, for the plan only, what is the source account's own (never copied)."""
+
+    engine: str
+    origin: Origin
+    settings: CarriedSettings
+    db_subnet_group: str | None = None
+    vpc_security_group_ids: tuple[str, ...] = ()
+    db_cluster_parameter_group: str | None = None
+    associated_roles: tuple[str, ...] = ()
+    kms_key_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = camel_json(asdict(self))
+        # Empty lists say nothing the defaults do not.
+        return {key: value for key, value in data.items() if value != []}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> SourceConfiguration:
+        return cls(
+            engine=str(raw["engine"]),
+            origin="snapshot" if raw.get("origin") == "snapshot" else "cluster",
+            settings=CarriedSettings.from_json(raw.get("settings", {})),
+            db_subnet_group=raw.get("dbSubnetGroup"),
+            vpc_security_group_ids=tuple(raw.get("vpcSecurityGroupIds", ())),
+            db_cluster_parameter_group=raw.get("dbClusterParameterGroup"),
+            associated_roles=tuple(raw.get("associatedRoles", ())),
+            kms_key_id=raw.get("kmsKeyId"),
+        )
+
+
+def configuration_from_cluster(raw: Mapping[str, Any]) -> SourceConfiguration:
+    """The configuration of a DescribeDBClusters entry (the DBCluster shape of the RDS API)."""
+    scaling = raw.get("ServerlessV2ScalingConfiguration")
+    settings = CarriedSettings(
+        port=raw.get("Port"),
+        iam_database_authentication=bool(raw.get("IAMDatabaseAuthenticationEnabled", False)),
+        cloudwatch_logs_exports=tuple(raw.get("EnabledCloudwatchLogsExports", ())),
+        # Only Aurora MySQL has a backtrack window; RDS leaves the field out elsewhere.
+        backtrack_window=raw.get("BacktrackWindow"),
+        storage_type=raw.get("StorageType"),
+        serverless_v2_scaling=_scaling(scaling),
+        engine_lifecycle_support=raw.get("EngineLifecycleSupport"),
+        backup_retention_period=raw.get("BackupRetentionPeriod"),
+        preferred_backup_window=raw.get("PreferredBackupWindow"),
+        preferred_maintenance_window=raw.get("PreferredMaintenanceWindow"),
+        copy_tags_to_snapshot=raw.get("CopyTagsToSnapshot"),
+        deletion_protection=raw.get("DeletionProtection"),
+    )
+    return SourceConfiguration(
+        engine=str(raw.get("Engine", "")),
+        origin="cluster",
+        settings=settings,
+        db_subnet_group=raw.get("DBSubnetGroup"),
+        vpc_security_group_ids=tuple(
+            str(group["VpcSecurityGroupId"]) for group in raw.get("VpcSecurityGroups", ())
+        ),
+        db_cluster_parameter_group=raw.get("DBClusterParameterGroup"),
+        associated_roles=tuple(str(role["RoleArn"]) for role in raw.get("AssociatedRoles", ())),
+        kms_key_id=raw.get("KmsKeyId"),
+    )
+
+
+def configuration_from_snapshot(raw: Mapping[str, Any]) -> SourceConfiguration:
+    """What a DescribeDBClusterSnapshots entry records of its cluster (the DBClusterSnapshot shape has Port,
+    IAMDatabaseAuthenticationEnabled, StorageType, BackupRetentionPeriod and PreferredBackupWindow), for a source
+    snapshot whose cluster no longer exists: the rest is unknown and left to RDS's defaults."""
+    iam = raw.get("IAMDatabaseAuthenticationEnabled")
+    settings = CarriedSettings(
+        port=raw.get("Port"),
+        iam_database_authentication=None if iam is None else bool(iam),
+        storage_type=raw.get("StorageType"),
+        backup_retention_period=raw.get("BackupRetentionPeriod"),
+        preferred_backup_window=raw.get("PreferredBackupWindow"),
+    )
+    return SourceConfiguration(
+        engine=str(raw.get("Engine", "")),
+        origin="snapshot",
+        settings=settings,
+        kms_key_id=raw.get("KmsKeyId"),
+    )
+
+
+def _scaling(raw: Any) -> Scaling | None:
+    if not isinstance(raw, Mapping) or raw.get("MaxCapacity") is None:
+        return None
+    return Scaling(float(raw.get("MinCapacity", 0.5)), float(raw["MaxCapacity"]))
+
+
+# --- the contract's overrides (targets[].settings) -------------------------------------------------------------
+
+
+def valid_carried_settings(value: Any, path: str, problems: Problems) -> CarriedSettings | None:
+    """targets[].settings: overrides of the carried settings, each checked against what the RDS API allows; a
+    bad one is reported and left out."""
+    if not isinstance(value, Mapping):
+        problems.add(path, f"must be an object of settings ({', '.join(sorted(CARRIED_SETTINGS_FIELDS))})")
+        return None
+    for key, why in _TARGETS_OWN.items():
+        if key in value:
+            problems.add(f"{path}.{key}", why)
+    reject_unknown(
+        {k: v for k, v in value.items() if k not in _TARGETS_OWN},
+        CARRIED_SETTINGS_FIELDS,
+        f"{path}.",
+        problems,
+    )
+
+    def given_int(name: str, low: int, high: int) -> int | None:
+        return valid_int(value[name], f"{path}.{name}", low, high, problems) if name in value else None
+
+    def given_choice(name: str, allowed: tuple[str, ...]) -> str | None:
+        if name not in value:
+            return None
+        if value[name] in allowed:
+            return str(value[name])
+        problems.add(f"{path}.{name}", f"must be one of {', '.join(allowed)}, got {value[name]!r}")
+        return None
+
+    def given_window(name: str, pattern: re.Pattern[str], shape: str) -> str | None:
+        if name not in value:
+            return None
+        if isinstance(value[name], str) and pattern.fullmatch(value[name]):
+            return str(value[name])
+        problems.add(f"{path}.{name}", f"must be a UTC window like {shape}, got {value[name]!r}")
+        return None
+
+    iam = value.get("iamDatabaseAuthentication")
+    return CarriedSettings(
+        port=given_int("port", 1150, 65535),
+        iam_database_authentication=None
+        if iam is None
+        else valid_bool(iam, f"{path}.iamDatabaseAuthentication", False, problems),
+        cloudwatch_logs_exports=_valid_logs(value, path, problems),
+        backtrack_window=given_int("backtrackWindow", 0, MAX_BACKTRACK_SECONDS),
+        storage_type=given_choice("storageType", STORAGE_TYPES),
+        serverless_v2_scaling=_valid_scaling(value, path, problems),
+        engine_lifecycle_support=given_choice("engineLifecycleSupport", LIFECYCLE_SUPPORT),
+        backup_retention_period=given_int("backupRetentionPeriod", 1, 35),
+        preferred_backup_window=given_window("preferredBackupWindow", BACKUP_WINDOW, "03:00-03:30"),
+        preferred_maintenance_window=given_window(
+            "preferredMaintenanceWindow", MAINTENANCE_WINDOW, "sun:05:00-sun:05:30"
+        ),
+    )
+
+
+def _valid_logs(value: Mapping[str, Any], path: str, problems: Problems) -> tuple[str, ...] | None:
+    if "cloudwatchLogsExports" not in value:
+        return None
+    logs = value["cloudwatchLogsExports"]
+    where = f"{path}.cloudwatchLogsExports"
+    if not isinstance(logs, list) or any(log not in LOG_TYPES for log in logs):
+        problems.add(
+            where, f"must be a list of log types from {', '.join(LOG_TYPES)} (may be empty), got {logs!r}"
+        )
+        return None
+    return tuple(dict.fromkeys(logs))
+
+
+def _valid_scaling(value: Mapping[str, Any], path: str, problems: Problems) -> Scaling | None:
+    if "serverlessV2Scaling" not in value:
+        return None
+    where = f"{path}.serverlessV2Scaling"
+    raw = value["serverlessV2Scaling"]
+    if not isinstance(raw, Mapping) or set(raw) != {"minCapacity", "maxCapacity"}:
+        problems.add(where, "must be an object with minCapacity and maxCapacity (Aurora capacity units)")
+        return None
+    bounds = []
+    for name in ("minCapacity", "maxCapacity"):
+        acu = raw[name]
+        if (
+            isinstance(acu, bool)
+            or not isinstance(acu, int | float)
+            or not 0 <= acu <= MAX_ACU
+            or acu * 2 % 1
+        ):
+            problems.add(f"{where}.{name}", f"must be 0 to {MAX_ACU:g} in steps of 0.5, got {acu!r}")
+            return None
+        bounds.append(float(acu))
+    if bounds[1] < max(bounds[0], 1.0):
+        problems.add(where, f"maxCapacity must be at least 1 and at least minCapacity, got {bounds[1]:g}")
+        return None
+    return Scaling(*bounds)

@@ -66,15 +66,14 @@ def _configure_cluster(flow: Flow, in_target: Callable[..., None], access: str) 
         ),
         "$.configured",
     )
-    flow.if_true(
-        "IsClusterConfigured",
-        "Only a modified cluster is waited for.",
-        "$.configured.modified",
-        then="ChooseClusterConfiguredWait",
+    _wait_if_modified(
+        flow,
+        access,
+        ("IsClusterConfigured", "Only a modified cluster is waited for.", "$.configured.modified"),
+        "ClusterConfigured",
+        "target cluster being configured",
         otherwise="MarkClusterConfigured",
     )
-    subject = params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier")
-    _await(flow, "ClusterConfigured", "target cluster being configured", subject)
     flow.mark("clusterConfigured")
 
 
@@ -90,15 +89,26 @@ def _own_credentials(flow: Flow, in_target: Callable[..., None], access: str) ->
         params(clusterIdentifier="$.cluster.clusterIdentifier"),
         "$.credentials",
     )
-    flow.if_true(
-        "IsModifyingCredentials",
-        "Only a cluster being modified is waited for.",
-        "$.credentials.modifying",
-        then="ChooseCredentialsWait",
+    _wait_if_modified(
+        flow,
+        access,
+        ("IsModifyingCredentials", "Only a cluster being modified is waited for.", "$.credentials.modifying"),
+        "Credentials",
+        "target cluster being modified",
         otherwise="CreateInstances",
     )
+
+
+def _wait_if_modified(
+    flow: Flow, access: str, choice: tuple[str, str, str], key: str, noun: str, *, otherwise: str
+) -> None:
+    """After a step that may have modified the restored cluster: the `choice` (name, comment, the step's flag)
+    waits until the cluster is available again only when it was modified (`key`, `noun`: the wait's), else goes
+    to `otherwise`."""
+    name, comment, flag = choice
+    flow.if_true(name, comment, flag, then=f"Choose{key}Wait", otherwise=otherwise)
     subject = params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier")
-    _await(flow, "Credentials", "target cluster being modified", subject)
+    _await(flow, key, noun, subject)
 
 
 def target_steps() -> Flow:

@@ -251,3 +251,31 @@ def test_a_clone_input_one_byte_over_the_budget_is_refused_naming_input_and_the_
     assert problems[0].split(": ", 1)[0] == "input"
     assert f"at most {INPUT_BUDGET_BYTES} bytes (64 KiB)" in problems[0]
     assert "256 KiB" in problems[0]
+
+
+def test_target_settings_override_the_carried_ones_and_survive_the_payload() -> None:
+    # Given the cross-account sample with overrides of the carried settings
+    raw = read_event("clone-cross-account.json")
+    raw["target"]["settings"] = {"port": 5432, "preferredMaintenanceWindow": "mon:01:00-mon:01:30"}
+    # When it is parsed, and parsed again from its normalised JSON (as the state machine carries it)
+    request = parse_clone_request(raw)
+    again = parse_clone_request(json.loads(json.dumps(request.to_json())))
+    # Then the overrides are the target's, and unchanged by the trip
+    settings = request.target.settings
+    assert settings is not None
+    assert (settings.port, settings.preferred_maintenance_window) == (5432, "mon:01:00-mon:01:30")
+    assert settings.storage_type is None
+    assert again == request
+
+
+def test_bad_target_settings_are_named_before_any_aws_call() -> None:
+    # Given overrides with a bad port, an unknown setting and the target's own deletion protection
+    raw = read_event("clone-cross-account.json")
+    raw["target"]["settings"] = {"port": 80, "colour": "blue", "deletionProtection": True}
+    # When it is parsed, with every AWS client call failing the test
+    with mock.patch.object(BaseClient, "_make_api_call", side_effect=AssertionError("AWS called")):
+        problems = problems_of(raw)
+    # Then each problem names its field
+    assert any(p.startswith("target.settings.port: must be from 1150 to 65535") for p in problems)
+    assert any(p.startswith("target.settings.colour") for p in problems)
+    assert any(p.startswith("target.settings.deletionProtection") for p in problems)

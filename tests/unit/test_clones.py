@@ -30,6 +30,8 @@ from aurora_ferry.clone import (
     summarize_clone_success,
 )
 from aurora_ferry.clone import names as clone_names
+from aurora_ferry.clone import steps as clone_steps
+from aurora_ferry.clone.inspect import SourceFacts
 from aurora_ferry.core import (
     AccountAccess,
     CloneNotAllowedError,
@@ -470,3 +472,56 @@ def test_the_validate_handler_returns_the_plan_without_calling_aws(lambda_contex
     }
     assert result["targetAccess"]["accountId"] == DEV
     assert result["targetAccess"]["region"] == REGION
+
+
+# ------------------------------------------------------------------------------------- carried settings
+
+
+def test_the_inspection_reads_the_settings_the_clone_carries(client: Client) -> None:
+    # Given a source cluster with IAM database authentication, port 5433 and its own maintenance window
+    rds = client("rds", PROD)
+    rds.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="ferry",
+        MasterUserPassword="correct-horse-battery",
+        EnableIAMDatabaseAuthentication=True,
+        Port=5433,
+        PreferredMaintenanceWindow="sun:05:00-sun:05:30",
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders-1",
+        DBClusterIdentifier="orders",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+    )
+    rds.describe_db_clusters()  # moto makes a cluster available on its first read
+    request = request_of("clone-same-account.json")
+    # When the clone's source is inspected, and its facts carried through the payload
+    checked = clone.inspect_clone(request, RUN)
+    facts = SourceFacts.from_json(json.loads(json.dumps(checked["source"])))
+    # Then the facts carry the settings, and the clone's plan passes them (the window after it is available)
+    assert facts.configuration is not None
+    carry = clone_steps.carried(request, facts)
+    assert carry is not None
+    assert carry.restore["EnableIAMDatabaseAuthentication"] is True
+    assert carry.restore["Port"] == 5433
+    assert carry.modify == {"PreferredMaintenanceWindow": "sun:05:00-sun:05:30"}
+
+
+def test_configure_clone_applies_only_what_differs_and_an_override_wins(client: Client) -> None:
+    # Given a clone, and a source whose maintenance window the input overrides
+    cluster(client, PROD, "orders", instances=1)
+    request = request_of(
+        "clone-same-account.json", target__settings={"preferredMaintenanceWindow": "mon:01:00-mon:01:30"}
+    )
+    facts = SourceFacts.from_json(clone.inspect_clone(request, RUN)["source"])
+    clone_id = str(request.target.clone_identifier)
+    cluster(client, PROD, clone_id, instances=0)
+    # When the settings are applied, and applied again
+    first = clone_steps.configure_clone(request, RUN, facts)
+    second = clone_steps.configure_clone(request, RUN, facts)
+    # Then the first modified the clone to the override and the second found nothing to change
+    assert (first, second) == ({"modified": True}, {"modified": False})
+    found = client("rds", PROD).describe_db_clusters(DBClusterIdentifier=clone_id)["DBClusters"][0]
+    assert found["PreferredMaintenanceWindow"] == "mon:01:00-mon:01:30"

@@ -69,6 +69,34 @@ def _keep_name(flow: Flow) -> None:
     )
 
 
+def _configure(flow: Flow) -> None:
+    """The carried settings only ModifyDBCluster takes (the maintenance window, README "Carried settings"), applied
+    to the available clone; a modified clone is waited for before anything else changes it."""
+    flow.task(
+        "ConfigureClone",
+        "Applies the source's settings that only ModifyDBCluster takes (or target.settings' overrides).",
+        "ConfigureCloneFunctionArn",
+        run(source="$.checked.source"),
+        timeout=300,
+        result="$.configured",
+    )
+    flow.if_true(
+        "IsCloneConfigured",
+        "Only a modified clone is waited for.",
+        "$.configured.modified",
+        then="StartCloneConfiguredWait",
+        otherwise="OwnCloneCredentials",
+    )
+    _poll(
+        flow,
+        "CloneConfigured",
+        "clone being configured",
+        "Describes the clone once.",
+        "cluster",
+        identifier="$.clone.clusterIdentifier",
+    )
+
+
 def _own_credentials(flow: Flow) -> None:
     """target.masterCredentials 'own' (README "Master credentials"): RDS manages the clone's master password in
     the target's Secrets Manager; the clone is being modified meanwhile, so its instances wait until it is
@@ -160,6 +188,7 @@ def definition() -> State:
         identifier="$.clone.clusterIdentifier",
     )
     flow.mark_endpoints("cloneReady")
+    _configure(flow)
     _own_credentials(flow)
     flow.task(
         "CreateCloneInstances",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from aurora_ferry.clone.share import accept_share as accept_share
     from aurora_ferry.clone.share import share_source_cluster as share_source_cluster
     from aurora_ferry.clone.steps import cleanup_clone_run as cleanup_clone_run
+    from aurora_ferry.clone.steps import configure_clone as configure_clone
     from aurora_ferry.clone.steps import create_clone as create_clone
     from aurora_ferry.clone.steps import create_clone_instances as create_clone_instances
     from aurora_ferry.clone.steps import own_clone_credentials as own_clone_credentials
@@ -46,6 +47,7 @@ if not TYPE_CHECKING:
         "share": ("accept_share", "share_source_cluster"),
         "steps": (
             "cleanup_clone_run",
+            "configure_clone",
             "create_clone",
             "create_clone_instances",
             "own_clone_credentials",

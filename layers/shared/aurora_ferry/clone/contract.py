@@ -49,6 +49,8 @@ class CloneTarget(core.ClusterTarget):
 
     clone_identifier: str | None = None  # None with refresh: the clone id is derived from the run id
     kms_key_arn: str | None = None
+    # Overrides of the settings the clone carries from the source (README "Input contract", target.settings).
+    settings: core.CarriedSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ _TARGET_FIELDS = {
     "kmsKeyArn",
     "deletionProtection",
     "tags",
+    "settings",
 }
 
 
@@ -200,6 +203,11 @@ def _parse_target(value: Any, refresh: Refresh | None, problems: core.Problems) 
     settings = core.valid_cluster_settings(raw, "target", problems)
     deletion_protection = _deletion_protection(raw, refresh, problems)
     tags = _clone_tags(raw.get("tags", {}), problems)
+    carried = (
+        core.valid_carried_settings(raw["settings"], "target.settings", problems)
+        if "settings" in raw
+        else None
+    )
     if account is None or role is None or settings is None or (refresh is None and clone_id is None):
         return None
     return CloneTarget(
@@ -210,6 +218,7 @@ def _parse_target(value: Any, refresh: Refresh | None, problems: core.Problems) 
         external_id=external_id,
         deletion_protection=deletion_protection,
         tags=tags,
+        settings=carried,
         **settings,
     )
 

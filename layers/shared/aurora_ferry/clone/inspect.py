@@ -20,9 +20,11 @@ from aurora_ferry.core import (
     CloneNotAllowedError,
     Encryption,
     InvalidInputError,
+    SourceConfiguration,
     SourceNotFoundError,
     TargetConflictError,
     classify_encryption,
+    configuration_from_cluster,
     describe_cluster,
     naming,
     rds,
@@ -51,9 +53,13 @@ class SourceFacts:
     kms_key_id: str | None
     encryption: Encryption
     clone_group_id: str | None
+    # The source's settings the clone carries (core.carry), read with the rest.
+    configuration: SourceConfiguration | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return record_json(self)
+        data = record_json(self)
+        data["configuration"] = None if self.configuration is None else self.configuration.to_json()
+        return data
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SourceFacts:
@@ -66,6 +72,9 @@ class SourceFacts:
             kms_key_id=raw.get("kmsKeyId"),
             encryption=raw.get("encryption", "none"),
             clone_group_id=raw.get("cloneGroupId"),
+            configuration=None
+            if raw.get("configuration") is None
+            else SourceConfiguration.from_json(raw["configuration"]),
         )
 
 
@@ -163,6 +172,7 @@ def _source_facts(request: CloneRequest, source: AccountAccess, cluster: Any) ->
         kms_key_id=kms_key_id,
         encryption=encryption,
         clone_group_id=cluster.get("CloneGroupId"),
+        configuration=configuration_from_cluster(cluster),
     )
 
 

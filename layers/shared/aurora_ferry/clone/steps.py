@@ -28,10 +28,12 @@ from aurora_ferry.clone.names import (
 from aurora_ferry.clone.share import own_share, ram
 from aurora_ferry.core import (
     AccountAccess,
+    CarryPlan,
     CloneVerificationError,
     MasterCredentials,
     ResourceFailedError,
     SourceNotFoundError,
+    apply_cluster_settings,
     cluster_parameters,
     create_cluster,
     create_cluster_instances,
@@ -41,6 +43,7 @@ from aurora_ferry.core import (
     metrics,
     naming,
     own_master_credentials,
+    plan_carry,
     rds,
     translated,
 )
@@ -67,6 +70,12 @@ def create_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dic
     }
     if target.kms_key_arn:
         params["KmsKeyId"] = target.kms_key_arn
+    carry = carried(request, source)
+    if carry is not None:
+        # The source's settings (or target.settings' overrides) that the call takes. The API reference says a
+        # point-in-time restore keeps "the same configuration as the original DB cluster", yet documents each
+        # parameter's own default; passing each one makes the clone's settings not depend on which is right.
+        params.update(carry.restore)
     cluster = create_cluster(
         client,
         access,
@@ -77,6 +86,26 @@ def create_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dic
     )
     metrics.add_metric(name="ClonesCreated", unit=MetricUnit.Count, value=1)
     return {"clusterArn": cluster["DBClusterArn"], "clusterIdentifier": cluster["DBClusterIdentifier"]}
+
+
+def carried(request: CloneRequest, source: SourceFacts) -> CarryPlan | None:
+    """How the clone gets the source's settings (core.carry_plan), or None for a run that did not read them."""
+    if source.configuration is None:
+        return None
+    target = request.target
+    key = target.kms_key_arn or source.kms_key_id or "none"
+    return plan_carry(source.configuration, target, target.settings, key, source.engine)
+
+
+def configure_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dict[str, Any]:
+    """Apply at once the carried settings only ModifyDBCluster takes to the available clone; "modified" says
+    whether the workflow must wait for it to be available again (core.apply_cluster_settings)."""
+    carry = carried(request, source)
+    if carry is None or not carry.modify:
+        return {"modified": False}
+    access = target_access(request)
+    clone_id = clone_identifier(request, run_id)
+    return apply_cluster_settings(rds(access), access, clone_id, carry.modify)
 
 
 def _clone_cluster(

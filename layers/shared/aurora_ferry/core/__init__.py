@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.carry import valid_carried_settings as valid_carried_settings
     from aurora_ferry.core.carry_plan import CarryPlan as CarryPlan
     from aurora_ferry.core.carry_plan import PlanRow as PlanRow
+    from aurora_ferry.core.carry_plan import apply_cluster_settings as apply_cluster_settings
     from aurora_ferry.core.carry_plan import plan_carry as plan_carry
     from aurora_ferry.core.clusters import cluster_parameters as cluster_parameters
     from aurora_ferry.core.clusters import create_cluster as create_cluster
@@ -171,7 +172,7 @@ if not TYPE_CHECKING:
             "configuration_from_snapshot",
             "valid_carried_settings",
         ),
-        "carry_plan": ("CarryPlan", "PlanRow", "plan_carry"),
+        "carry_plan": ("CarryPlan", "PlanRow", "apply_cluster_settings", "plan_carry"),
         "clusters": (
             "cluster_parameters",
             "create_cluster",

@@ -18,10 +18,15 @@ PreferredMaintenanceWindow: only ModifyDBCluster does
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aurora_ferry.core.accounts import ClusterTarget
+from aurora_ferry.core.access import translated
+from aurora_ferry.core.accounts import AccountAccess, ClusterTarget
 from aurora_ferry.core.carry import CarriedSettings, Scaling, SourceConfiguration
+from aurora_ferry.core.clusters import describe_cluster
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
 
 RESTORE = "restore parameter"
 MODIFY = "modify after restore"
@@ -115,6 +120,24 @@ def plan_carry(
         rows.append(PlanRow(setting.parameter, _shown(carried), _shown(value), how))
     rows += _targets_own(source, target, kms_key_arn)
     return CarryPlan(restore=restore, modify=modify, rows=tuple(rows))
+
+
+def apply_cluster_settings(
+    client: RDSClient, access: AccountAccess, cluster_id: str, wanted: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply at once, with ModifyDBCluster, what of ``wanted`` (CarryPlan.modify) the cluster does not have yet;
+    "modified" says whether the workflow must wait for it to be available again. Safe to repeat: the same values
+    again change nothing. https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html"""
+    # Only what differs: a modification the cluster already has would only make the run wait for nothing.
+    current = (describe_cluster(client, access, cluster_id) or {}) if wanted else {}
+    changes = {name: value for name, value in wanted.items() if current.get(name) != value}
+    if not changes:
+        return {"modified": False}
+    with translated(
+        access, f"apply the carried settings {', '.join(sorted(changes))} to cluster {cluster_id}"
+    ):
+        client.modify_db_cluster(DBClusterIdentifier=cluster_id, ApplyImmediately=True, **changes)
+    return {"modified": True}
 
 
 def _targets_own(source: SourceConfiguration, target: ClusterTarget, kms_key_arn: str) -> list[PlanRow]:

@@ -16,10 +16,10 @@ from aurora_ferry.core import (
     SnapshotRef,
     SourceConfiguration,
     TargetConflictError,
+    apply_cluster_settings,
     cluster_parameters,
     create_cluster,
     create_cluster_instances,
-    describe_cluster,
     error_code,
     metrics,
     naming,
@@ -190,19 +190,7 @@ def configure_cluster(
     engine: str,
 ) -> dict[str, Any]:
     """Apply at once the carried settings only ModifyDBCluster takes (core.carry_plan), to the restored cluster
-    (`cluster_id`: the temporary name of a replacement), once it is available; "modified" says whether the run must
-    wait for it to be available again. Safe to repeat: the same values again change nothing.
-    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html"""
+    (`cluster_id`: the temporary name of a replacement), once it is available (core.apply_cluster_settings)."""
     wanted = plan_carry(configuration, target, target.settings, target.kms_key_arn, engine).modify
     access = target_access(request, target)
-    client = rds(access)
-    # Only what differs: a modification the cluster already has would only make the run wait for nothing.
-    current = (describe_cluster(client, access, cluster_id) or {}) if wanted else {}
-    changes = {name: value for name, value in wanted.items() if current.get(name) != value}
-    if not changes:
-        return {"modified": False}
-    with translated(
-        access, f"apply the carried settings {', '.join(sorted(changes))} to cluster {cluster_id}"
-    ):
-        client.modify_db_cluster(DBClusterIdentifier=cluster_id, ApplyImmediately=True, **changes)
-    return {"modified": True}
+    return apply_cluster_settings(rds(access), access, cluster_id, wanted)

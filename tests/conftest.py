@@ -122,3 +122,25 @@ def fill_copy_queue(rds: Any, snapshot: str = "scratch-snap") -> None:
             SourceDBClusterSnapshotIdentifier=snapshot,
             TargetDBClusterSnapshotIdentifier=f"someone-elses-copy-{index}",
         )
+
+
+def static_change_after(
+    logical_id: str, account: str, group: str, box: dict[str, Any]
+) -> dict[str, Callable[[Any, Any], Any]]:
+    """Handler overrides for running_twin: the function `logical_id` runs as deployed, then an operator changes
+    a static parameter of the DB parameter group `group` in `account`, so the instances using it wait for a
+    reboot (ferry_cli.twin.parameter_groups). The test puts the running twin in box["twin"]."""
+
+    def run_then_change(event: Any, context: Any) -> Any:
+        twin = box["twin"]
+        spec = twin.template.functions[logical_id]
+        result = getattr(twin._handler_module(spec), spec.handler_name)(event, context)
+        twin.client("rds", account).modify_db_parameter_group(
+            DBParameterGroupName=group,
+            Parameters=[
+                {"ParameterName": "max_connections", "ParameterValue": "900", "ApplyMethod": "pending-reboot"}
+            ],
+        )
+        return result
+
+    return {logical_id: run_then_change}

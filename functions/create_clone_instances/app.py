@@ -11,4 +11,10 @@ from aurora_ferry.core import lambda_entry
 @lambda_entry
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = CloneSourceEvent.parse(event)
-    return create_clone_instances(parsed.run.request, parsed.run.run_id, parsed.source.engine)
+    return create_clone_instances(
+        parsed.run.request,
+        parsed.run.run_id,
+        parsed.source,
+        # What ReplicateCloneParameterGroups gave the target.
+        event.get("parameterGroups"),
+    )

@@ -1,10 +1,11 @@
-"""Step 4c: create the requested instances once the restored cluster is available."""
+"""Step 4c: create the target's instances (the source's, or as targets[] overrides them) once the restored cluster is
+available."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aurora_ferry.core import lambda_entry
+from aurora_ferry.core import SourceConfiguration, lambda_entry, required_field
 from aurora_ferry.migration import TargetEvent, create_instances
 
 
@@ -17,5 +18,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         parsed.target,
         parsed.run.run_id,
         str(event["engine"]),
+        SourceConfiguration.from_json(required_field(event, "configuration")),
         str(cluster_id) if cluster_id else None,
+        # The source's instance parameter groups as ReplicateParameterGroups recreated them in the target.
+        event.get("parameterGroups"),
     )

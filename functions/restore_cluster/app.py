@@ -14,4 +14,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     parsed = TargetEvent.parse(event)
     configuration = SourceConfiguration.from_json(required_field(event, "configuration"))
     copy = SnapshotRef.from_json(event["copy"])
-    return restore_cluster(parsed.run.request, parsed.target, parsed.run.run_id, copy, configuration)
+    return restore_cluster(
+        parsed.run.request,
+        parsed.target,
+        parsed.run.run_id,
+        copy,
+        configuration,
+        event.get("parameterGroups"),
+    )

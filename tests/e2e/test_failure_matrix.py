@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, load_event, running_twin
+from tests.conftest import REPO, load_event, running_twin, static_change_after
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +43,9 @@ class Scenario:
     sample: str
     before: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
+    # (function, account, DB parameter group): once that function has run, an operator makes a static change to
+    # the group, so the run's instances wait for a reboot (tests.conftest.static_change_after).
+    edit: tuple[str, str, str] | None = None
 
     def event(self, sample: str | None = None) -> dict[str, Any]:
         event = copy.deepcopy(load_event(sample or self.sample))
@@ -69,6 +72,13 @@ MACHINES = {
             # The wait for a cluster the run configured after its restore is reached by a source with a setting a
             # restore does not take (its maintenance window).
             Scenario("carried-settings.json", "migrate-cmk.json"),
+            # The reboot of instances whose parameter group waits for one, and its wait, are reached by an
+            # operator's static change to the replicated group while the run creates the instances.
+            Scenario(
+                "parameter-groups.json",
+                "migrate-parameter-groups.json",
+                edit=("CreateInstancesFunction", "222222222222", "orders-instances"),
+            ),
             # A refresh in place swaps the cluster its first run made.
             Scenario(
                 "two-accounts.json",
@@ -87,6 +97,15 @@ MACHINES = {
             Scenario("clones.json", "clone-refresh.json", before=("clone-refresh.json",)),
             # A refresh that keeps the name renames its clone into it.
             Scenario("clones.json", "clone-refresh-keep-name.json"),
+            # The wait for a clone the run configured is reached by an override of a setting only ModifyDBCluster
+            # takes (the maintenance window).
+            Scenario("clones.json", "clone-with-settings.json"),
+            # The clone's reboot for a static change to its replicated instance group, and its wait.
+            Scenario(
+                "parameter-groups.json",
+                "clone-cross-account.json",
+                edit=("CreateCloneInstancesFunction", "222222222222", "orders-instances"),
+            ),
         ),
     ),
 }
@@ -160,7 +179,10 @@ def _run(
     from ferry_cli.twin.faults import Fault
     from ferry_cli.twin.interpreter import current_state, execution, is_running
 
-    with running_twin(scenario.world) as twin:
+    box: dict[str, Any] = {}
+    overrides = static_change_after(*scenario.edit, box) if scenario.edit else None
+    with running_twin(scenario.world, handler_overrides=overrides) as twin:
+        box["twin"] = twin
         for sample in scenario.before:
             first = twin.wait(twin.start(scenario.event(sample), machine=machine.logical_id))
             assert first["status"] == "SUCCEEDED", first

@@ -26,12 +26,16 @@ OVERRIDDEN_FIELD = {
 }
 
 
-def documented_own_fields() -> set[str]:
-    """The fields README's "Field by field" table says are the target's own (first column, each in backticks)."""
+def documented_own_fields(marker: str = "**Field by field.**") -> set[str]:
+    """The fields a README table says are the target's own (first column, each in backticks): the cluster's
+    ("Field by field") or an instance's ("Instance by instance")."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = readme.split("**Field by field.**", 1)[1].split("\n\n", 2)[1]
+    table = readme.split(marker, 1)[1].split("\n\n", 2)[1]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`([A-Za-z]+)`", row.split("|")[1])}
+
+
+INSTANCE_TABLE = "**Instance by instance.**"
 
 
 def differences(source: dict[str, Any], target: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -44,10 +48,13 @@ def differences(source: dict[str, Any], target: dict[str, Any]) -> dict[str, tup
 
 
 def unexplained(
-    source: dict[str, Any], target: dict[str, Any], overrides: dict[str, Any] | None = None
+    source: dict[str, Any],
+    target: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
+    table: str = "**Field by field.**",
 ) -> dict[str, tuple[Any, Any]]:
-    """The differences that are neither the target's own by design nor an override of the input."""
-    allowed = documented_own_fields() | {OVERRIDDEN_FIELD[name] for name in overrides or {}}
+    """The differences that are neither the target's own by design (README `table`) nor an override of the input."""
+    allowed = documented_own_fields(table) | {OVERRIDDEN_FIELD[name] for name in overrides or {}}
     return {name: values for name, values in differences(source, target).items() if name not in allowed}
 
 
@@ -56,6 +63,18 @@ def _cluster(twin: Any, account: str, cluster_id: str) -> dict[str, Any]:
         "DBClusters"
     ][0]
     return found
+
+
+def _instances(twin: Any, account: str, cluster_id: str) -> list[dict[str, Any]]:
+    """The cluster's instances as DescribeDBInstances has them, the writer first, then by identifier (the run
+    names the target's in the source's order)."""
+    rds = twin.client("rds", account)
+    members = _cluster(twin, account, cluster_id)["DBClusterMembers"]
+    ordered = sorted(members, key=lambda m: (not m["IsClusterWriter"], m["DBInstanceIdentifier"]))
+    return [
+        rds.describe_db_instances(DBInstanceIdentifier=m["DBInstanceIdentifier"])["DBInstances"][0]
+        for m in ordered
+    ]
 
 
 def _succeeded(twin: Any, event: dict[str, Any], machine: str | None = None) -> None:
@@ -86,6 +105,10 @@ def test_the_readme_names_the_fields_a_target_has_its_own() -> None:
     # Given README's table / When it is read / Then it names the per-account and identity fields
     own = documented_own_fields()
     assert {"KmsKeyId", "MasterUserSecret", "DBSubnetGroup", "DBClusterArn", "CloneGroupId"} <= own
+    assert {"PerformanceInsightsKMSKeyId", "MonitoringRoleArn", "DBInstanceArn"} <= documented_own_fields(
+        INSTANCE_TABLE
+    )
+    assert "DBInstanceClass" not in documented_own_fields(INSTANCE_TABLE)
     # And no carried setting hides in it
     assert not own & {"Port", "StorageType", "ServerlessV2ScalingConfiguration", "PreferredMaintenanceWindow"}
 
@@ -166,3 +189,52 @@ def test_a_clone_differs_from_its_source_only_where_documented_or_overridden(sam
     assert unexplained(source, clone, overrides) == {}
     assert (clone["Port"], clone["PreferredMaintenanceWindow"]) == (5432, "mon:01:00-mon:01:30")
     assert source["Port"] == 5433 and source["PreferredMaintenanceWindow"] == "sun:05:00-sun:05:30"
+
+
+@pytest.mark.parametrize(
+    ("sample", "machine", "key"),
+    [
+        ("migrate-serverless-v2.json", "MigrationStateMachine", "targets"),
+        ("clone-same-account-mirrored.json", "CloneStateMachine", "target"),
+    ],
+)
+def test_each_instance_differs_from_its_source_instance_only_where_documented(
+    sample: str, machine: str, key: str
+) -> None:
+    # Given worlds/serverless-v2.json: orders, Serverless v2 (a db.serverless writer, a reader with Performance
+    # Insights and Enhanced Monitoring), and billing, three provisioned instances of mixed classes and tiers
+    event = load_event(sample)
+    target = event[key][0] if key == "targets" else event[key]
+    cluster_id = target.get("clusterIdentifier") or target["cloneIdentifier"]
+    with running_twin(world="serverless-v2.json") as twin:
+        source = _instances(twin, SOURCE, event["source"]["clusterIdentifier"])
+        # When the migration (orders) or the same-account clone (billing) runs
+        _succeeded(twin, event, machine=machine)
+        arrived = _instances(twin, target["accountId"], cluster_id)
+    # Then the target has as many instances, each differing from its source instance only where documented
+    assert len(arrived) == len(source) >= 2
+    found = {
+        instance["DBInstanceIdentifier"]: unexplained(mirror, instance, table=INSTANCE_TABLE)
+        for mirror, instance in zip(source, arrived, strict=True)
+    }
+    assert found == {instance["DBInstanceIdentifier"]: {} for instance in arrived}
+    # And what makes them the same was compared: classes, tiers and the monitoring of each
+    assert [i["DBInstanceClass"] for i in arrived] == [i["DBInstanceClass"] for i in source]
+    assert [i.get("PromotionTier") for i in arrived] == [i.get("PromotionTier") for i in source]
+    assert [i.get("MonitoringInterval") for i in arrived] == [i.get("MonitoringInterval") for i in source]
+
+
+def test_the_instance_comparison_names_an_overridden_class() -> None:
+    # Given the Serverless v2 migration with every instance overridden to a provisioned class
+    event = load_event("migrate-serverless-v2.json")
+    event["targets"][0]["instanceClass"] = "db.r6g.large"
+    with running_twin(world="serverless-v2.json") as twin:
+        source = _instances(twin, SOURCE, "orders")
+        # When it runs
+        _succeeded(twin, event)
+        arrived = _instances(twin, DEV, event["targets"][0]["clusterIdentifier"])
+    # Then the comparison finds the class, and only the class, not carried
+    assert [set(unexplained(s, a, table=INSTANCE_TABLE)) for s, a in zip(source, arrived, strict=True)] == [
+        {"DBInstanceClass"},
+        {"DBInstanceClass"},
+    ]

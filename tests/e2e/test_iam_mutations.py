@@ -51,6 +51,12 @@ REFRESH = ("migrate-refresh-in-place.json", "two-accounts.json")
 KEEP_NAME = ("clone-refresh-keep-name.json", "clones.json")
 # A source whose maintenance window a restore cannot carry: the run applies it with ModifyDBCluster after the restore.
 CARRIED = ("migrate-cmk.json", "carried-settings.json")
+# A source with custom cluster and instance parameter groups, which the run recreates in the target.
+GROUPS = ("migrate-parameter-groups.json", "parameter-groups.json")
+# A Serverless v2 source whose reader has Enhanced Monitoring: the target's reader gets the target's monitoring role.
+MONITORED = ("migrate-serverless-v2.json", "serverless-v2.json")
+# A same-account clone of a source whose instances have Enhanced Monitoring: the source account's monitoring role.
+CLONE_MONITORED = ("clone-same-account-mirrored.json", "serverless-v2.json")
 
 MUTATIONS = [
     Mutation("source-account", "CreateOnlyTaggedSnapshots", *MIGRATE, "rds:CreateDBClusterSnapshot"),
@@ -81,6 +87,8 @@ MUTATIONS = [
     Mutation("target-account", "RestoreFromSharedSnapshots", *TWO_STEP, "rds:RestoreDBClusterFromSnapshot"),
     Mutation("target-account", "CreateRdsServiceLinkedRole", *MIGRATE, "iam:CreateServiceLinkedRole"),
     Mutation("target-account", "CreateClusterInstances", *MIGRATE, "rds:CreateDBInstance"),
+    Mutation("target-account", "PassMonitoringRole", *MONITORED, "iam:PassRole"),
+    Mutation("source-account", "PassMonitoringRole", *CLONE_MONITORED, "iam:PassRole"),
     Mutation("source-account", "ShareClustersOnlyInTaggedShares", *CLONE, "ram:CreateResourceShare"),
     Mutation("source-account", "TagSharesOnlyAsManaged", *CLONE, "ram:TagResource"),
     Mutation(
@@ -105,6 +113,15 @@ MUTATIONS = [
     Mutation("target-account", "UseTargetKeyThroughSecretsManager", *CLONE, "kms:GenerateDataKey"),
     Mutation("source-account", "CreateOnlyRdsMasterUserSecrets", *CLONE_SAME, "secretsmanager:CreateSecret"),
     Mutation("target-account", "RenameOnlyManagedClusters", *CARRIED, "rds:ModifyDBCluster"),
+    Mutation("source-account", "ReadParameterGroups", *GROUPS, "rds:DescribeDBClusterParameterGroups"),
+    # (The target's cluster group is found absent through ReadClustersAndSnapshots; its instance group is not.)
+    Mutation("target-account", "ReadParameterGroups", *GROUPS, "rds:DescribeDBParameterGroups"),
+    Mutation(
+        "target-account", "CreateOnlyTaggedParameterGroups", *GROUPS, "rds:CreateDBClusterParameterGroup"
+    ),
+    Mutation(
+        "target-account", "ChangeOnlyManagedParameterGroups", *GROUPS, "rds:ModifyDBClusterParameterGroup"
+    ),
     Mutation("source-account", "RenameOnlyManagedClusters", *KEEP_NAME, "rds:ModifyDBCluster"),
     Mutation(
         "target-account",

@@ -22,6 +22,11 @@ SAMPLES = sorted(
 WORLDS = {
     "migrate-cross-region.json": "two-regions.json",
     "migrate-cross-region-two-step.json": "two-step-regions.json",
+    "migrate-sse-rds.json": "sse-rds.json",
+    "migrate-parameter-groups.json": "parameter-groups.json",
+    "migrate-serverless-v2.json": "serverless-v2.json",
+    "migrate-carried-settings.json": "carried-settings.json",
+    "clone-same-account-mirrored.json": "serverless-v2.json",
 }
 
 
@@ -30,7 +35,7 @@ def _world(sample: str) -> str:
 
 
 def test_the_samples_are_all_here() -> None:
-    assert len(SAMPLES) == 15, SAMPLES
+    assert len(SAMPLES) == 21, SAMPLES
     assert set(WORLDS) <= set(SAMPLES)
     assert set(EXPECTED_TO_FAIL) <= set(SAMPLES)
 

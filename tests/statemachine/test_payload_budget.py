@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from aurora_ferry.core import INPUT_BUDGET_BYTES, PAYLOAD_LIMIT_BYTES, InvalidInputError, input_size
+from aurora_ferry.core.instances import MAX_INSTANCES
 from aurora_ferry.core.naming import MAX_RUN_ID, run_id_from_execution_name
-from aurora_ferry.core.validation import MAX_INSTANCES, MAX_USER_TAGS
+from aurora_ferry.core.validation import MAX_USER_TAGS
 from aurora_ferry.migration import parse_migration_request
 from aurora_ferry.migration.contract import MAX_TARGETS
 from tests.conftest import REPO
@@ -40,8 +41,9 @@ LONGEST_TAG_VALUE = 256
 # their longest too.
 EXTERNAL_ID = "ferry-prod-7f3a".ljust(1224, "x")
 ROLE_NAMES = {
-    "source-account": "aurora-ferry-source".ljust(64, "x"),
-    "target-account": "aurora-ferry-target".ljust(64, "x"),
+    # (53: each template names its Enhanced Monitoring role <RoleName>-monitoring, at most 64 characters)
+    "source-account": "aurora-ferry-source".ljust(53, "x"),
+    "target-account": "aurora-ferry-target".ljust(53, "x"),
 }
 SUBNET_GROUP = "aurora-ferry-subnets".ljust(255, "s")
 PARAMETER_GROUP = "aurora-ferry-params".ljust(255, "p")
@@ -67,17 +69,24 @@ def _tag_value(size: int) -> str:
 
 
 def largest_world() -> Any:
-    """worlds/twenty-targets.json with every member stack deployed with the longest ExternalId and role name."""
+    """worlds/twenty-targets.json with every member stack deployed with the longest ExternalId and role name, and
+    the source cluster with the most instances, each with every instance-level setting away from RDS's defaults
+    (the source's instance shapes travel to every target, aurora_ferry.core.instances)."""
     from ferry_cli.twin.world import load_world
+    from ferry_cli.twin.world_instances import InstanceSpec
 
     world = load_world(WORLD)
+    widest = InstanceSpec("db.r6g.16xlarge", 15, True, 731, 60, False)
     accounts = []
     for account in world.accounts:
         stack = account.member_stack
         assert stack is not None
         longest = {"ExternalId": EXTERNAL_ID, "RoleName": ROLE_NAMES[stack.template]}
         stack = dataclasses.replace(stack, parameters={**stack.parameters, **longest})
-        accounts.append(dataclasses.replace(account, member_stack=stack))
+        clusters = tuple(
+            dataclasses.replace(cluster, instances=(widest,) * MAX_INSTANCES) for cluster in account.clusters
+        )
+        accounts.append(dataclasses.replace(account, member_stack=stack, clusters=clusters))
     return dataclasses.replace(world, accounts=tuple(accounts))
 
 

@@ -246,8 +246,9 @@ def test_every_wait_loop_is_bounded_by_its_attempt_counter_and_ends_in_a_fail_st
     # Five waits per workflow, the migration's wait for a copy in a target's Region, and the swaps of a refresh
     # that keeps the name (a migration's, a clone's); + the waits for a cluster whose master password RDS starts
     # to manage (a migration's, a clone's: README "Master credentials"); + the wait for a cluster the run
-    # configured after its restore (ConfigureCluster)
-    assert loops == 13 + 2 + 1
+    # configured after its restore (ConfigureCluster), and for a clone configured once available (ConfigureClone);
+    # + the waits for instances rebooted to apply their static parameters (a migration's, a clone's)
+    assert loops == 13 + 2 + 2 + 2
 
 
 def test_an_event_wait_falls_back_to_its_bounded_loop_when_the_event_never_comes() -> None:

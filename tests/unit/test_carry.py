@@ -4,6 +4,7 @@ with the reason; and the per-target overrides of the contract (targets[].setting
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from aurora_ferry.core import (
     CarriedSettings,
     ClusterTarget,
     InvalidInputError,
+    ParameterGroups,
     Scaling,
     SourceConfiguration,
     configuration_from_cluster,
@@ -93,7 +95,8 @@ def test_every_setting_of_a_cluster_is_carried_at_restore_or_after_it() -> None:
         "dropped: per account",
     )
     assert rows["VpcSecurityGroupIds"][2] == "dropped: per account"
-    assert rows["DBClusterParameterGroupName"][2] == "dropped: per account"
+    # (its custom cluster parameter group is replicated into the target, README "Parameter groups")
+    assert rows["DBClusterParameterGroupName"][2] == "replicated group (ReplicateParameterGroups)"
     assert rows["AssociatedRoles"][2].startswith("dropped: per account")
     assert rows["KmsKeyId"] == (CLUSTER["KmsKeyId"], KEY, "target's own: targets[].kmsKeyArn")
     assert not {"DBSubnetGroupName", "VpcSecurityGroupIds", "DeletionProtection"} & set(plan.restore)
@@ -263,7 +266,10 @@ def test_the_contract_takes_overrides_and_keeps_them_in_the_normalised_input() -
     ("settings", "problem"),
     [
         ("fast", "targets[0].settings: must be an object of settings"),
-        ({"colour": "blue"}, "targets[0].settings.colour: unknown field; allowed: backtrackWindow"),
+        (
+            {"colour": "blue"},
+            "targets[0].settings.colour: unknown field; allowed: autoMinorVersionUpgrade, backtrackWindow",
+        ),
         (
             {"deletionProtection": True},
             "targets[0].settings.deletionProtection: give targets[].deletionProtection",
@@ -314,3 +320,33 @@ def test_a_bad_override_is_refused_naming_the_field_and_what_is_allowed(settings
 
     # Then the problem names the field and what is allowed
     assert problem in str(refused.value)
+
+
+def test_a_cluster_parameter_group_is_replicated_unless_the_target_names_one_or_asks_for_the_default() -> (
+    None
+):
+    # Given a source on a custom cluster parameter group, and one on its engine's default group
+    custom = configuration_from_cluster(CLUSTER)
+    on_default = configuration_from_cluster(
+        {**CLUSTER, "DBClusterParameterGroup": "default.aurora-postgresql16"}
+    )
+
+    def how(source: Any, **target: Any) -> tuple[str, str, str]:
+        return _rows(plan_carry(source, dataclasses.replace(TARGET, **target), None, KEY))[
+            "DBClusterParameterGroupName"
+        ]
+
+    # When each is planned / Then the custom group is replicated, or the target's own, or dropped for the default
+    group = CLUSTER["DBClusterParameterGroup"]
+    assert how(custom) == (group, group, "replicated group (ReplicateParameterGroups)")
+    assert how(custom, db_cluster_parameter_group_name="dev-params")[1:] == (
+        "dev-params",
+        "target's own: targets[].dbClusterParameterGroupName",
+    )
+    assert how(custom, parameter_groups=ParameterGroups.DEFAULT)[2] == "dropped: parameterGroups 'default'"
+    # And a default group is the target account's own default, with nothing dropped
+    assert how(on_default) == (
+        "default.aurora-postgresql16",
+        "the target account's default",
+        "default: the engine's default group",
+    )

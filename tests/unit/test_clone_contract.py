@@ -68,7 +68,8 @@ def test_defaults_are_filled_in_and_external_principals_are_off_unless_asked() -
     # Then the documented defaults apply
     assert request.cross_account is True
     assert normalised["sharing"] == {"allowExternalPrincipals": False}
-    assert normalised["target"]["instanceCount"] == 1
+    # (no instance count: the clone mirrors the source's instances, core.instance_plan)
+    assert "instanceCount" not in normalised["target"]
     assert normalised["target"]["deletionProtection"] is True
     assert normalised["options"] == {"pollIntervalSeconds": 30, "maxPollAttempts": 720}
     assert "refresh" not in normalised

@@ -519,7 +519,8 @@ def test_defaults_are_filled() -> None:
 
     # Then the documented defaults are filled in, both in the request and in its JSON
     target = request.targets[0]
-    assert target.instance_count == 1
+    # (no instance count: the target mirrors the source's instances, core.instance_plan)
+    assert target.instance_count is None
     assert target.deletion_protection is True
     assert target.tags == {}
     assert target.vpc_security_group_ids == ()
@@ -527,7 +528,7 @@ def test_defaults_are_filled() -> None:
     assert request.options.max_poll_attempts == 720
     assert request.options.cleanup is CleanupPolicy.DELETE
     assert request.options.wait_strategy is WaitStrategy.EVENTS
-    assert normalised["targets"][0]["instanceCount"] == 1
+    assert "instanceCount" not in normalised["targets"][0]
     assert normalised["targets"][0]["deletionProtection"] is True
     assert normalised["options"] == {
         "pollIntervalSeconds": 30,

@@ -515,3 +515,29 @@ def test_copy_region_parameters_refuse_what_is_not_a_region_or_a_key_arn(paramet
 
     with pytest.raises(StackError, match=parameter):
         _source_role_statements(**{parameter: value})
+
+
+@pytest.mark.parametrize("template", [TARGET, SOURCE], ids=["target", "source"])
+def test_the_monitoring_role_is_for_rds_monitoring_only_and_passed_only_to_rds(template: Path) -> None:
+    # Given a member template (the source's for same-account clones)
+    resources = load(template)["Resources"]
+    role = resources["MonitoringRole"]["Properties"]
+    passing = resources["OrchestratorAccessMonitoringPolicy"]["Properties"]
+    # Then the monitoring role, named after the orchestrator's role, trusts only RDS's monitoring service of
+    # this account and has only the managed Enhanced Monitoring policy
+    assert role["RoleName"] == {"Fn::Sub": "${RoleName}-monitoring"}
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"}
+    ]
+    # And the orchestrator's role may pass exactly that role, only to RDS
+    (statement,) = passing["PolicyDocument"]["Statement"]
+    assert statement["Sid"] == "PassMonitoringRole"
+    assert (statement["Action"], statement["Resource"]) == (
+        "iam:PassRole",
+        {"Fn::GetAtt": ["MonitoringRole", "Arn"]},
+    )
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "rds.amazonaws.com"}}
+    assert passing["RoleName"] == {"Ref": "OrchestratorAccessRole"}

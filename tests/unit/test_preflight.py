@@ -1116,3 +1116,40 @@ def test_a_target_whose_copy_queue_is_full_in_its_region_is_warned_that_its_copy
     assert "has 5 cluster snapshot copies in progress in eu-west-1" in warning.message
     assert copying.ok
     assert [f for f in direct.findings if f.check == "copy-queue"] == []
+
+
+def test_a_target_that_would_mirror_no_instances_is_an_error_and_the_plan_lists_each_instance() -> None:
+    mirrored = event("migrate-serverless-v2.json")
+    serverless_billing = copy.deepcopy(mirrored)
+    serverless_billing["source"]["clusterIdentifier"] = "billing"
+    serverless_billing["targets"][0].update(clusterIdentifier="billing-dev", instanceClass="db.serverless")
+    with running_twin(world="serverless-v2.json"):
+        # Given a Serverless v2 source whose two instances a target mirrors (no instanceClass)
+        report = preflight(mirrored)
+        # and a provisioned source (no Serverless v2 scaling) whose target asks for db.serverless
+        without_scaling = preflight(serverless_billing)
+    # Then the second is an error naming the setting to give (RDS refuses db.serverless in a cluster without it)
+    (error,) = without_scaling.errors
+    assert (error.check, error.resource) == ("target-instances", "targets[0]")
+    assert "targets[0].settings.serverlessV2Scaling" in error.message
+    # And the first is clean, its plan listing the instances with how each gets there
+    assert report.errors == []
+    lines = [step.action for step in report.plan if step.step == "Settings"]
+    assert any(
+        line.startswith("Instance 1: source db.serverless, writer") and "(mirrored)" in line for line in lines
+    )
+    with running_twin() as twin:
+        # Given a source cluster without instances, and the same target
+        twin.client("rds", SOURCE).create_db_cluster(
+            DBClusterIdentifier="headless",
+            Engine="aurora-postgresql",
+            MasterUsername="ferry",
+            MasterUserPassword="correct-horse-battery",
+        )
+        headless = copy.deepcopy(mirrored)
+        headless["source"]["clusterIdentifier"] = "headless"
+        report = preflight(headless)
+    # Then that target is an error naming the field to give
+    (error,) = findings(report, "target-instances", "error")
+    assert (error.account_id, error.resource) == (DEV, "targets[0]")
+    assert "targets[0].instanceClass: required here: it has no instances" in error.message

@@ -24,6 +24,8 @@ from aurora_ferry.core import (
     AccountAccess,
     AssumeRoleError,
     CarriedSettings,
+    InstanceShape,
+    InvalidInputError,
     LeftoverCleanupError,
     ResourceFailedError,
     SharedSnapshotInUseError,
@@ -998,9 +1000,18 @@ def test_create_instances_is_retry_safe(world: World) -> None:
     target = request.targets[0]
     world.create_cluster(TARGET, target.cluster_identifier, world.target_keys[TARGET])
 
+    # and a source of one writer (the target asks for its instance count itself)
+    source = SourceConfiguration(
+        engine="aurora-postgresql",
+        origin="cluster",
+        settings=CarriedSettings(),
+        instances=(InstanceShape("db.r6g.large", writer=True),),
+    )
+    assert target.instance_count
+
     # When the instances are created twice (the step is retried after a timeout)
-    first = migration.create_instances(request, target, RUN, "aurora-postgresql")
-    second = migration.create_instances(request, target, RUN, "aurora-postgresql")
+    first = migration.create_instances(request, target, RUN, "aurora-postgresql", source)
+    second = migration.create_instances(request, target, RUN, "aurora-postgresql", source)
 
     # Then the same instances come back, as many as requested, named after the cluster
     assert first == second
@@ -1078,3 +1089,19 @@ def test_prepare_source_of_a_snapshot_reads_its_cluster_or_else_the_snapshot(wor
     assert gone.origin == "snapshot"
     assert gone.settings.preferred_maintenance_window is None
     assert gone.settings.port == while_there.settings.port
+
+
+def test_prepare_source_refuses_targets_that_would_mirror_unknown_instances(world: World) -> None:
+    # Given a snapshot whose cluster is gone, and a target without an instance class (it would mirror the
+    # source's instances, which the snapshot does not record)
+    world.create_snapshot(SOURCE, CLUSTER, "orders-before-upgrade")
+    raw = world.raw_input(cluster=None, snapshot="orders-before-upgrade")
+    for name in ("instanceClass", "instanceCount"):
+        raw["targets"][0].pop(name, None)
+    request = parse_migration_request(raw)
+    world.rds(SOURCE).delete_db_cluster(DBClusterIdentifier=CLUSTER, SkipFinalSnapshot=True)
+
+    # When the source step runs / Then it refuses, naming the field, before anything is made in a target
+    with pytest.raises(InvalidInputError, match=r"targets\[0\]\.instanceClass: required here"):
+        migration.prepare_source(request, RUN)
+    assert world.snapshot_ids(TARGET) == set()

@@ -264,7 +264,8 @@ def test_the_polling_strategy_chooses_the_fixed_poll_loop_before_every_wait(temp
     chooses = {name: state for name, state in states.items() if name.startswith("Choose")}
     # + the wait for a cluster whose master password RDS starts to manage (README "Master credentials")
     # + the wait for a cluster the run configured after its restore (ConfigureCluster)
-    assert len(chooses) == 6 + 1 + 1
+    # + the wait for instances rebooted to apply their static parameters (ApplyPendingParameters)
+    assert len(chooses) == 6 + 1 + 1 + 1
     for name, state in chooses.items():
         prefix = name.removeprefix("Choose").removesuffix("Wait")
         polling = state["Choices"][0]

@@ -127,6 +127,34 @@ def _own_credentials(flow: Flow) -> None:
     )
 
 
+def _apply_pending_parameters(flow: Flow) -> None:
+    """An instance whose parameter group waits for a reboot (README "Parameter groups") is rebooted, and the
+    rebooted ones are waited for; in the usual run there is none."""
+    flow.task(
+        "ApplyClonePendingParameters",
+        "Reboots the clone's instances whose parameter group waits for a reboot (static parameters); usually none.",
+        "ApplyClonePendingParametersFunctionArn",
+        run(),
+        timeout=300,
+        result="$.rebooted",
+    )
+    flow.if_true(
+        "IsCloneRebooting",
+        "Only rebooting instances are waited for.",
+        "$.rebooted.rebooting",
+        then="StartCloneRebootedWait",
+        otherwise="MarkInstancesReady",
+    )
+    _poll(
+        flow,
+        "CloneRebooted",
+        "rebooted clone instances",
+        "Describes the rebooted instances once.",
+        "instances",
+        identifiers="$.rebooted.instanceIdentifiers",
+    )
+
+
 def definition() -> State:
     # An invalid input only needs describing; from the inspection on, failures go through cleanup.
     flow = Flow(failure="DescribeCloneFailure", errors=DOMAIN_ERRORS + CLONE_ERRORS)
@@ -149,7 +177,7 @@ def definition() -> State:
         "A clone in another account needs the cluster shared through AWS RAM first.",
         "$.plan.crossAccount",
         then="ShareSourceCluster",
-        otherwise="CreateClone",
+        otherwise="ReplicateCloneParameterGroups",
     )
     flow.task(
         "ShareSourceCluster",
@@ -172,10 +200,19 @@ def definition() -> State:
         invitationArn="$.poll.invitationArn",
     )
     flow.task(
+        "ReplicateCloneParameterGroups",
+        "Recreates the source's custom cluster and instance parameter groups in the target account (read with the "
+        "source's role), or finds identical ones there; the source's own account uses them as they are.",
+        "ReplicateCloneParameterGroupsFunctionArn",
+        run(source="$.checked.source"),
+        timeout=300,
+        result="$.parameterGroups",
+    )
+    flow.task(
         "CreateClone",
         "RestoreDBClusterToPointInTime, copy-on-write, in the target account (no instances yet).",
         "CreateCloneFunctionArn",
-        run(source="$.checked.source"),
+        run(source="$.checked.source", parameterGroups="$.parameterGroups"),
         timeout=300,
         result="$.clone",
     )
@@ -194,7 +231,7 @@ def definition() -> State:
         "CreateCloneInstances",
         "Creates the requested instances in the clone.",
         "CreateCloneInstancesFunctionArn",
-        run(source="$.checked.source"),
+        run(source="$.checked.source", parameterGroups="$.parameterGroups.instanceParameterGroups"),
         timeout=300,
         result="$.instances",
     )
@@ -206,6 +243,7 @@ def definition() -> State:
         "instances",
         identifiers="$.instances.instanceIdentifiers",
     )
+    _apply_pending_parameters(flow)
     flow.mark("instancesReady")
     flow.task(
         "VerifyClone",

@@ -99,6 +99,31 @@ def _own_credentials(flow: Flow, in_target: Callable[..., None], access: str) ->
     )
 
 
+def _apply_pending_parameters(flow: Flow, in_target: Callable[..., None], access: str) -> None:
+    """An instance whose parameter group waits for a reboot (README "Parameter groups") is rebooted, and the
+    rebooted ones are waited for; in the usual run there is none."""
+    in_target(
+        "ApplyPendingParameters",
+        "Reboots the instances whose parameter group waits for a reboot (static parameters); usually none.",
+        "ApplyPendingParametersFunctionArn",
+        params(clusterIdentifier="$.cluster.clusterIdentifier"),
+        "$.rebooted",
+    )
+    flow.if_true(
+        "IsRebooting",
+        "Only rebooting instances are waited for.",
+        "$.rebooted.rebooting",
+        then="ChooseRebootedWait",
+        otherwise="MarkInstancesReady",
+    )
+    _await(
+        flow,
+        "Rebooted",
+        "rebooted target instances",
+        params(kind="instances", access=access, identifiers="$.rebooted.instanceIdentifiers"),
+    )
+
+
 def _wait_if_modified(
     flow: Flow, access: str, choice: tuple[str, str, str], key: str, noun: str, *, otherwise: str
 ) -> None:
@@ -186,11 +211,19 @@ def target_steps() -> Flow:
     _await(flow, "TargetCopy", "target snapshot copy", _snapshot(access, "$.copy.snapshot.identifier"))
     flow.mark("targetCopyReady")
     in_target(
+        "ReplicateParameterGroups",
+        "Recreates the source's custom cluster and instance parameter groups in the target (read with the source's "
+        "role), or finds identical ones there; with targets[].parameterGroups 'default' does nothing.",
+        "ReplicateParameterGroupsFunctionArn",
+        params(configuration="$.configuration"),
+        "$.parameterGroups",
+    )
+    in_target(
         "RestoreCluster",
         "Restores the target cluster (no instances yet) with the target key and the source's settings a restore "
         "takes.",
         "RestoreClusterFunctionArn",
-        params(copy="$.copy.snapshot", configuration="$.configuration"),
+        params(copy="$.copy.snapshot", configuration="$.configuration", parameterGroups="$.parameterGroups"),
         "$.cluster",
     )
     _await(
@@ -205,9 +238,14 @@ def target_steps() -> Flow:
     _own_credentials(flow, in_target, access)
     in_target(
         "CreateInstances",
-        "Creates the requested instances in the restored cluster.",
+        "Creates the target's instances in the restored cluster: the source's, or as targets[] overrides them.",
         "CreateInstancesFunctionArn",
-        params(engine="$.copy.snapshot.engine", clusterIdentifier="$.cluster.clusterIdentifier"),
+        params(
+            engine="$.copy.snapshot.engine",
+            clusterIdentifier="$.cluster.clusterIdentifier",
+            configuration="$.configuration",
+            parameterGroups="$.parameterGroups.instanceParameterGroups",
+        ),
         "$.instances",
     )
     _await(
@@ -217,6 +255,7 @@ def target_steps() -> Flow:
         params(kind="instances", access=access, identifiers="$.instances.instanceIdentifiers"),
         "RDS-EVENT-0005 (DB instance created) of each instance",
     )
+    _apply_pending_parameters(flow, in_target, access)
     flow.mark("instancesReady")
     flow.choice(
         "IsReplacing",
@@ -251,6 +290,7 @@ def target_steps() -> Flow:
                 replaced="$.poll.replaced",
                 regionCopy="$.region.summary",
                 credentials="$.credentials",
+                parametersNotCopied="$.parameterGroups.reported",
             )
         }
     )
@@ -262,6 +302,7 @@ def target_steps() -> Flow:
                 marks=marks,
                 regionCopy="$.region.summary",
                 credentials="$.credentials",
+                parametersNotCopied="$.parameterGroups.reported",
             )
         }
     )

@@ -12,6 +12,8 @@ import secrets
 from typing import Any
 
 from ferry_cli.template import load_cfn_yaml
+from ferry_cli.twin.cfn import partition_of
+from ferry_cli.twin.encryption_kinds import mark_aws_owned
 from ferry_cli.twin.iam.lookup import create_rds_service_linked_role
 from ferry_cli.twin.kms import default_rds_key_arn
 from ferry_cli.twin.stacks import deploy_member_stack, without_statements
@@ -22,6 +24,8 @@ from ferry_cli.twin.world import (
     member_stack_parameters,
     region_key_parameters,
 )
+from ferry_cli.twin.world_instances import create_world_instances
+from ferry_cli.twin.world_parameter_groups import create_parameter_groups
 from ferry_cli.twin.world_regions import REGION_KEY_TEMPLATE
 
 __all__ = ["build_world"]
@@ -117,7 +121,8 @@ def _cluster_parameters(twin: Any, account: AccountSpec, cluster: ClusterSpec) -
         # Moto cannot restore a snapshot of a cluster with an RDS-managed password (its get_cfg expects a
         # stored one), so world clusters get a throwaway password.
         "MasterUserPassword": secrets.token_urlsafe(24),
-        "StorageEncrypted": cluster.encryption != "none",
+        # An AWS owned key (sse-rds) reports StorageEncrypted false (ferry_cli.twin.encryption_kinds).
+        "StorageEncrypted": cluster.encryption not in ("none", "sse-rds"),
         "Tags": [{"Key": "twin:world", "Value": account.name}],
         **cluster.settings,
     }
@@ -138,15 +143,20 @@ def _create_clusters(twin: Any, account: AccountSpec) -> None:
     region = twin.world.region_of(account.account_id)
     rds = twin.client("rds", account.account_id, region)
     rds_backend = rds_backends[account.account_id][region]
+    create_parameter_groups(rds, account.parameter_groups)
     for cluster in account.clusters:
         rds.create_db_cluster(**_cluster_parameters(twin, account, cluster))
-        for index in range(cluster.instances):
-            rds.create_db_instance(
-                DBInstanceIdentifier=f"{cluster.identifier}-{index + 1}",
-                DBClusterIdentifier=cluster.identifier,
-                DBInstanceClass=cluster.instance_class,
-                Engine=cluster.engine,
-            )
+        if cluster.encryption == "sse-rds":
+            mark_aws_owned(rds_backend, rds_backend.clusters[cluster.identifier])
+        create_world_instances(
+            rds,
+            account.account_id,
+            cluster.identifier,
+            cluster.engine,
+            cluster.instances,
+            cluster.instance_parameter_group,
+            partition_of(region),
+        )
         # A world's clusters exist before the run: available before their snapshots are taken.
         twin.rules.settle_all()
         for snapshot_id in cluster.automated_snapshots:

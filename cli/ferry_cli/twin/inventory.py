@@ -33,6 +33,7 @@ def inventory(twin: Any) -> dict[str, Any]:
                     "status": c.get("Status"),
                     "encrypted": c.get("StorageEncrypted"),
                     "kmsKeyId": c.get("KmsKeyId"),
+                    "encryptionType": c.get("StorageEncryptionType"),
                     "deletionProtection": c.get("DeletionProtection"),
                     "tags": {t["Key"]: t["Value"] for t in c.get("TagList", [])},
                 }
@@ -72,6 +73,7 @@ def _snapshots(rds: Any) -> list[dict[str, Any]]:
                 "status": snap.get("Status"),
                 "encrypted": snap.get("StorageEncrypted"),
                 "kmsKeyId": snap.get("KmsKeyId"),
+                "encryptionType": snap.get("StorageEncryptionType"),
                 "sharedWith": shared,
                 "tags": {t["Key"]: t["Value"] for t in snap.get("TagList", [])},
             }

@@ -180,6 +180,10 @@ class Twin:
             from ferry_cli.twin.clones import clone_rules
 
             twin.clones = stack.enter_context(clone_rules(clock, world))
+            # StorageEncryptionType and the AWS owned key's rules; after clone_rules, whose clones it wraps.
+            from ferry_cli.twin.encryption_kinds import encryption_kind_rules
+
+            stack.enter_context(encryption_kind_rules())
             # Every call a handler makes is authorised under the deployed templates' IAM (twin/iam/).
             twin.iam = Authorizer(enabled=enforce_iam, lookup=MotoLookup(twin.clones))
             twin.iam.quotas = {a.account_id: dict(a.quotas) for a in world.accounts}

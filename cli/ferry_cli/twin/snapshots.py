@@ -8,7 +8,8 @@ Rule 3: another account's snapshot is reachable only through its ARN, and only b
 with. https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-share-snapshot.html
 Rule 4: snapshots encrypted with the default ``aws/rds`` key can't be shared, encrypted snapshots can't be
 public, at most 20 accounts per snapshot, at most five copies in progress per Region and account.
-Rules 5 and 6 (keys) come from ferry_cli.twin.kms.
+Rules 5 and 6 (keys) come from ferry_cli.twin.kms. A snapshot under an AWS owned key (sse-rds) is encrypted for the
+KmsKeyId rules of a copy, and has no key of the account to check (ferry_cli.twin.encryption_kinds, items 4 and 5).
 Rule 7: a restore still in progress when its snapshot is deleted, or unshared from the restoring account, ends
 ``failed``. AWS documents no outcome for this (the RDS guides and API reference say nothing; Redshift's
 RevokeSnapshotAccess documents that a restore in progress runs to completion), so the twin assumes the worst:
@@ -38,6 +39,7 @@ from moto.utilities.utils import get_partition
 from ferry_cli.twin.arns import parse_rds_arn
 from ferry_cli.twin.cluster_settings import restored_cluster_props
 from ferry_cli.twin.clusters import check_snapshottable
+from ferry_cli.twin.encryption_kinds import encrypted_at_rest, encryption_type
 from ferry_cli.twin.kms import CROSS_ACCOUNT_COPY_ACTIONS, check_key_usable, is_default_rds_key
 from ferry_cli.twin.lifecycle import RdsRulesBase
 
@@ -203,7 +205,7 @@ class SnapshotRules(RdsRulesBase):
             raise InvalidParameterValue(
                 f"Cannot specify KmsKeyId: DB cluster snapshot {source.arn} is not encrypted."
             )
-        if encrypted:
+        if encryption_type(source) == "sse-kms":
             # The source key is used where the source snapshot lives (its region for a cross-region
             # copy), by the calling account: RDS of that Region decrypts, so kms:ViaService is
             # rds.<source Region>.amazonaws.com (rule 8).
@@ -338,7 +340,7 @@ class SnapshotRules(RdsRulesBase):
             # bring that Region's zones. Availability Zones belong to their Region.
             # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.RegionsAndAvailabilityZones.html
             overrides["availability_zones"] = [f"{backend.region_name}{zone}" for zone in "abc"]
-        if _is_encrypted(snapshot):
+        if encryption_type(snapshot) == "sse-kms":
             # Restoring decrypts with the snapshot's key: a shared snapshot's key must be usable by
             # this account (same key policy rules as a copy).
             check_key_usable(
@@ -373,7 +375,8 @@ def _require_available(snapshot: Any, verb: str) -> None:
 
 
 def _is_encrypted(snapshot: Any) -> bool:
-    return bool(getattr(snapshot, "storage_encrypted", False) or getattr(snapshot, "encrypted", False))
+    """Encrypted at rest, under a KMS key of an account or an AWS owned key (ferry_cli.twin.encryption_kinds)."""
+    return encrypted_at_rest(snapshot)
 
 
 def _shared_with(snapshot: Any, account_id: str) -> bool:

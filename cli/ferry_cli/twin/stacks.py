@@ -135,7 +135,8 @@ def without_statements(template: Mapping[str, Any], sids: Sequence[str]) -> dict
     """
     copied: dict[str, Any] = copy.deepcopy(dict(template))
     remaining = set(sids)
-    for resource in copied.get("Resources", {}).values():
+    resources = copied.get("Resources", {})
+    for resource in resources.values():
         properties = resource.get("Properties", {})
         documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
         if resource.get("Type") in ("AWS::IAM::RolePolicy", "AWS::IAM::Policy"):
@@ -151,6 +152,13 @@ def without_statements(template: Mapping[str, Any], sids: Sequence[str]) -> dict
                     continue
                 kept.append(statement)
             document["Statement"] = kept
+    # A policy resource left without statements is one the operator would delete (IAM refuses an empty one).
+    for name in [
+        n
+        for n, r in resources.items()
+        if r.get("Properties", {}).get("PolicyDocument", {}).get("Statement") == []
+    ]:
+        del resources[name]
     if remaining:
         raise StackError(
             f"no statement with Sid {', '.join(sorted(remaining))} in the template's role policies"

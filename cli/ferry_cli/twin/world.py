@@ -2,7 +2,8 @@
 
 A world describes what already exists before a migration: member-account roles, KMS keys (with fixed
 key ids so an input file can name real-looking key ARNs), and source clusters with their encryption
-(none, the default aws/rds key, or a customer-managed key) and automated snapshots. See worlds/README.md.
+(none, the default aws/rds key, a customer-managed key, or an AWS owned key: sse-rds) and automated snapshots. See
+worlds/README.md.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ferry_cli.twin.lifecycle import PROGRESS_CURVES, Durations, ProgressCurve
+from ferry_cli.twin.world_instances import InstanceSpec, parse_instances
+from ferry_cli.twin.world_parameter_groups import ParameterGroupSpec, parse_parameter_groups
 from ferry_cli.twin.world_regions import (
     REGION_KEY_TEMPLATE,
     CopyRegionKey,
@@ -51,13 +54,14 @@ class ClusterSpec:
     identifier: str
     engine: str
     engine_version: str
-    encryption: str  # "none", "default" or "key:<key id>"
-    instances: int
+    encryption: str  # "none", "default", "key:<key id>" or "sse-rds" (an AWS owned key)
+    instances: tuple[InstanceSpec, ...]  # the first is the writer
     instance_class: str
     automated_snapshots: tuple[str, ...]
     manual_snapshots: tuple[str, ...]
     # More CreateDBCluster parameters, as the API names them (Port, StorageType, ...): the source's configuration.
     settings: dict[str, Any] = field(default_factory=dict)
+    instance_parameter_group: str | None = None
 
 
 MEMBER_TEMPLATES = {"source-account": "ShareKey", "target-account": "TargetKey"}
@@ -118,6 +122,7 @@ class AccountSpec:
     region: str | None = None
     # A source account's share keys in other Regions (two-step cross-Region copy), deployed before its stack.
     copy_region_keys: tuple[CopyRegionKey, ...] = ()
+    parameter_groups: tuple[ParameterGroupSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,7 @@ def _parse_account(raw: Any, path: str, world_region: str) -> AccountSpec:
         member_stack=member_stack,
         quotas=_parse_quotas(raw.get("quotas", {}), f"{path}.quotas"),
         region=region,
+        parameter_groups=parse_parameter_groups(raw.get("parameterGroups"), f"{path}.parameterGroups"),
         copy_region_keys=parse_copy_region_keys(
             raw.get("copyRegionKeys"),
             f"{path}.copyRegionKeys",
@@ -401,11 +407,12 @@ def _parse_cluster(raw: Any, path: str, key_ids: set[str]) -> ClusterSpec:
     if not isinstance(raw, dict):
         raise WorldError(f"{path}: must be an object")
     encryption = str(raw.get("encryption", "default"))
-    if encryption not in ("none", "default") and not (
+    if encryption not in ("none", "default", "sse-rds") and not (
         encryption.startswith("key:") and encryption.removeprefix("key:") in key_ids
     ):
         raise WorldError(
-            f"{path}.encryption: must be 'none', 'default' (the aws/rds key) or 'key:<keyId of this account>', "
+            f"{path}.encryption: must be 'none', 'default' (the aws/rds key), 'key:<keyId of this account>' or "
+            f"'sse-rds' (an AWS owned key), "
             f"got {encryption!r}"
         )
     return ClusterSpec(
@@ -413,11 +420,12 @@ def _parse_cluster(raw: Any, path: str, key_ids: set[str]) -> ClusterSpec:
         engine=str(raw.get("engine", "aurora-postgresql")),
         engine_version=str(raw.get("engineVersion", "16.4")),
         encryption=encryption,
-        instances=int(raw.get("instances", 1)),
+        instances=parse_instances(raw, f"{path}.instances"),
         instance_class=str(raw.get("instanceClass", "db.r6g.large")),
         automated_snapshots=tuple(raw.get("automatedSnapshots", [])),
         manual_snapshots=tuple(raw.get("manualSnapshots", [])),
         settings=_cluster_settings(raw.get("settings", {}), f"{path}.settings"),
+        instance_parameter_group=raw.get("instanceParameterGroup"),
     )
 
 

@@ -76,6 +76,7 @@ class Lookup(Protocol):
     def cluster_snapshot(self, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
     def cluster(self, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
     def instance(self, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
+    def parameter_group(self, kind: str, ref: str, account_id: str, region: str) -> ResourceFacts | None: ...
     def resource_share(self, arn: str) -> ResourceFacts | None: ...
     def key(self, ref: str, account_id: str, region: str) -> KeyFacts | None: ...
     def role_trust_policy(self, role_arn: str) -> Mapping[str, Any] | None: ...
@@ -485,8 +486,32 @@ def _create_instance(call: Call, lookup: Lookup) -> list[Check]:
         arn, owner = _existing(call, "cluster", cluster_ref, cluster)
         checks.append(_check(call, action, arn, {**_resource_context(cluster), **_tag_context(tags)}, owner))
     return (
-        checks + _placement(call, tags) + _tagging(call, new_arn, tags) + _service_linked_role(call, lookup)
+        checks
+        + _placement(call, tags)
+        + _tagging(call, new_arn, tags)
+        + _service_linked_role(call, lookup)
+        + _instance_roles_and_keys(call, lookup)
     )
+
+
+def _instance_roles_and_keys(call: Call, lookup: Lookup) -> list[Check]:
+    """Enhanced Monitoring passes MonitoringRoleArn to RDS, which needs iam:PassRole on it ("the user ... must
+    have the iam:PassRole permission" for the monitoring role,
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.Enabling.html; the Service
+    Authorization Reference lists iam:PassRole as a dependent action of CreateDBInstance,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html); Performance Insights
+    under a customer managed key has RDS use that key for the caller, as for a new cluster's storage key
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_PerfInsights.access-control.cmk-policy.html)."""
+    checks = []
+    role = call.str_param("MonitoringRoleArn")
+    if role:
+        context = {"iam:PassedToService": RDS_SERVICE}
+        checks.append(_check(call, "iam:PassRole", role, context, _owner(call, role), dependent=True))
+    if call.params.get("EnablePerformanceInsights"):
+        checks += _kms_checks(
+            call, lookup, call.str_param("PerformanceInsightsKMSKeyId"), KEY_FOR_NEW_RESOURCE
+        )
+    return checks
 
 
 @_maps("rds", "DeleteDBInstance")
@@ -537,10 +562,11 @@ def _modify_cluster(call: Call, lookup: Lookup) -> list[Check]:
     ]
 
 
-@_maps("rds", "ModifyDBInstance")
+@_maps("rds", "ModifyDBInstance", "RebootDBInstance")
 def _modify_instance(call: Call, lookup: Lookup) -> list[Check]:
+    """ModifyDBInstance and RebootDBInstance: on the "db" resource, with its tags (aws:ResourceTag)."""
     instance, arn, owner = _named(call, lookup.instance, "db", "DBInstanceIdentifier")
-    return [_check(call, "rds:ModifyDBInstance", arn, _resource_context(instance), owner)]
+    return [_check(call, f"rds:{call.operation}", arn, _resource_context(instance), owner)]
 
 
 @_maps("rds", "DeleteDBCluster")
@@ -660,3 +686,7 @@ def _same_key(lookup: Lookup, call: Call, one: str, other: str) -> bool:
     first = lookup.key(one, call.account_id, call.region)
     second = lookup.key(other, call.account_id, call.region)
     return first is not None and second is not None and first.arn == second.arn
+
+
+# Parameter group replication's entries live in their own module; importing it registers them in OPERATIONS.
+from ferry_cli.twin.iam import parameter_group_actions  # noqa: E402, F401

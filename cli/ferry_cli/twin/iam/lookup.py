@@ -109,6 +109,14 @@ class MotoLookup:
             return None
         return ResourceFacts(str(database.arn), str(database.account_id), _tags(database.tags))
 
+    def parameter_group(self, kind: str, ref: str, account_id: str, region: str) -> ResourceFacts | None:
+        """A DB cluster parameter group ("cluster-pg") or DB parameter group ("pg"), with its tags."""
+        store = "db_cluster_parameter_groups" if kind == "cluster-pg" else "db_parameter_groups"
+        group = self._rds_resource(store, kind, ref, account_id, region)
+        if group is None:
+            return None
+        return ResourceFacts(str(group.arn), str(group.account_id), _tags(group.tags))
+
     def resource_share(self, arn: str) -> ResourceFacts | None:
         share = self.clones.share(arn) if self.clones is not None else None
         if share is None:

@@ -21,11 +21,15 @@ if TYPE_CHECKING:
     from aurora_ferry.clone.names import plan as plan
     from aurora_ferry.clone.names import source_access as source_access
     from aurora_ferry.clone.names import target_access as target_access
+    from aurora_ferry.clone.parameter_group_steps import (
+        replicate_clone_parameter_groups as replicate_clone_parameter_groups,
+    )
     from aurora_ferry.clone.retire import poll_gone as poll_gone
     from aurora_ferry.clone.retire import retire_clusters as retire_clusters
     from aurora_ferry.clone.retire import retire_instances as retire_instances
     from aurora_ferry.clone.share import accept_share as accept_share
     from aurora_ferry.clone.share import share_source_cluster as share_source_cluster
+    from aurora_ferry.clone.steps import apply_clone_pending_parameters as apply_clone_pending_parameters
     from aurora_ferry.clone.steps import cleanup_clone_run as cleanup_clone_run
     from aurora_ferry.clone.steps import configure_clone as configure_clone
     from aurora_ferry.clone.steps import create_clone as create_clone
@@ -43,9 +47,11 @@ if not TYPE_CHECKING:
         "inspect": ("inspect_clone",),
         "keep_name": ("keep_name_step", "roll_back_keep_name"),
         "names": ("plan", "source_access", "target_access"),
+        "parameter_group_steps": ("replicate_clone_parameter_groups",),
         "retire": ("poll_gone", "retire_clusters", "retire_instances"),
         "share": ("accept_share", "share_source_cluster"),
         "steps": (
+            "apply_clone_pending_parameters",
             "cleanup_clone_run",
             "configure_clone",
             "create_clone",

@@ -10,7 +10,7 @@ AWS documentation followed:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aurora_ferry.clone.contract import CloneRequest
@@ -26,9 +26,11 @@ from aurora_ferry.core import (
     classify_encryption,
     configuration_from_cluster,
     describe_cluster,
+    encrypted_at_rest,
     naming,
     rds,
     record_json,
+    source_instances,
     translated,
 )
 
@@ -159,10 +161,15 @@ def _cloneable_source(request: CloneRequest, source: AccountAccess, client: RDSC
 def _source_facts(request: CloneRequest, source: AccountAccess, cluster: Any) -> SourceFacts:
     """The source as the later steps need it, once its encryption allows the clone asked for."""
     identifier = cluster["DBClusterIdentifier"]
-    encrypted = bool(cluster.get("StorageEncrypted"))
-    kms_key_id = cluster.get("KmsKeyId")
-    encryption = classify_encryption(source, encrypted, kms_key_id)
+    # An AWS owned key (sse-rds) is encrypted too, with StorageEncrypted false and no key of the account.
+    encrypted = encrypted_at_rest(cluster)
+    kms_key_id = cluster.get("KmsKeyId") if cluster.get("StorageEncrypted") else None
+    encryption = classify_encryption(
+        source, bool(cluster.get("StorageEncrypted")), kms_key_id, cluster.get("StorageEncryptionType")
+    )
     _check_encryption(request, identifier, encrypted, encryption, source)
+    # A clone's source has instances (_cloneable_source refuses one without): a target mirrors them by default.
+    instances = source_instances(rds(source), source, cluster)
     return SourceFacts(
         arn=cluster["DBClusterArn"],
         identifier=identifier,
@@ -172,7 +179,7 @@ def _source_facts(request: CloneRequest, source: AccountAccess, cluster: Any) ->
         kms_key_id=kms_key_id,
         encryption=encryption,
         clone_group_id=cluster.get("CloneGroupId"),
-        configuration=configuration_from_cluster(cluster),
+        configuration=replace(configuration_from_cluster(cluster), instances=instances),
     )
 
 
@@ -214,6 +221,9 @@ def _check_encryption(
     request: CloneRequest, identifier: str, encrypted: bool, encryption: Encryption, source: AccountAccess
 ) -> None:
     key = request.target.kms_key_arn
+    if encryption == "aws-owned-key":
+        _check_aws_owned_key(request, identifier, source)
+        return
     if not encrypted and key:
         # RestoreDBClusterToPointInTime: "If DBClusterIdentifier refers to a DB cluster that isn't encrypted,
         # then the restore request is rejected." (when KmsKeyId is given)
@@ -240,6 +250,29 @@ def _check_encryption(
                 f"target.kmsKeyArn: required: source cluster {identifier} is encrypted and the clone is in "
                 f"another account ({request.target.account_id}); give the target's own key ARN"
             ]
+        )
+
+
+def _check_aws_owned_key(request: CloneRequest, identifier: str, source: AccountAccess) -> None:
+    """A source under an AWS owned key (StorageEncryptionType sse-rds) is cloned only within its account, under
+    that key. The Aurora User Guide is silent on both (its cross-account limits name the default RDS key only,
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.Cross-Account.html, and
+    RestoreDBClusterToPointInTime's KmsKeyId does not say whether a clone may leave an AWS owned key); the run
+    refuses rather than find out halfway, as an AWS owned key can't be granted to another account the way a
+    cross-account clone needs the source's key to be."""
+    if request.cross_account:
+        raise CloneNotAllowedError(
+            f"target.accountId: source cluster {identifier} is encrypted with an AWS owned key "
+            f"(StorageEncryptionType sse-rds), which can't be granted to account {request.target.account_id}, so "
+            "it can't be cloned there. Clone it within its account, or migrate it (the migration copies its "
+            "snapshot under the share key)",
+            **where(source),
+        )
+    if request.target.kms_key_arn:
+        raise CloneNotAllowedError(
+            f"target.kmsKeyArn: source cluster {identifier} is encrypted with an AWS owned key (sse-rds); a "
+            "clone in its own account stays under that key. Leave target.kmsKeyArn out",
+            **where(source),
         )
 
 

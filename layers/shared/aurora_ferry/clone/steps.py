@@ -37,14 +37,18 @@ from aurora_ferry.core import (
     cluster_parameters,
     create_cluster,
     create_cluster_instances,
+    delete_unused_groups,
     describe_cluster,
     error_code,
     error_message,
     metrics,
+    monitoring_role_arn,
     naming,
     own_master_credentials,
     plan_carry,
+    plan_instances,
     rds,
+    reboot_pending_instances,
     translated,
 )
 
@@ -52,9 +56,12 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
 
-def create_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dict[str, Any]:
+def create_clone(
+    request: CloneRequest, run_id: str, source: SourceFacts, parameter_groups: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """RestoreDBClusterToPointInTime with RestoreType copy-on-write; across accounts by the source's full ARN
-    with the target's key. The call creates a cluster with no instances."""
+    with the target's key, and the cluster parameter group ReplicateCloneParameterGroups gave the target
+    (`parameter_groups`). The call creates a cluster with no instances."""
     access = target_access(request)
     client = rds(access)
     target = request.target
@@ -76,6 +83,8 @@ def create_clone(request: CloneRequest, run_id: str, source: SourceFacts) -> dic
         # point-in-time restore keeps "the same configuration as the original DB cluster", yet documents each
         # parameter's own default; passing each one makes the clone's settings not depend on which is right.
         params.update(carry.restore)
+    if parameter_groups and parameter_groups.get("clusterParameterGroup"):
+        params["DBClusterParameterGroupName"] = parameter_groups["clusterParameterGroup"]
     cluster = create_cluster(
         client,
         access,
@@ -125,18 +134,30 @@ def _clone_cluster(
         ) from error
 
 
-def create_clone_instances(request: CloneRequest, run_id: str, engine: str) -> dict[str, Any]:
-    """A clone has no instances; add the requested ones once it is available (the first is the writer)."""
+def create_clone_instances(
+    request: CloneRequest,
+    run_id: str,
+    source: SourceFacts,
+    parameter_groups: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A clone has no instances; add the target's once it is available (core.instance_plan: the source's, or as
+    the target overrides them; the first is the writer). Performance Insights is under target.kmsKeyArn, or RDS's
+    default key without one; `parameter_groups` maps a source instance's DB parameter group to the target's."""
     access = target_access(request)
     target = request.target
+    shapes = plan_instances(
+        source.configuration.instances if source.configuration else (), target, target.settings, "target"
+    )
     return create_cluster_instances(
         rds(access),
         access,
         clone_identifier(request, run_id),
-        target.instance_class,
-        target.instance_count,
-        engine,
+        shapes,
+        source.engine,
         clone_tags(request, run_id, "clone-instance"),
+        target.kms_key_arn,
+        monitoring_role_arn(target.role_arn),
+        parameter_groups,
     )
 
 
@@ -152,6 +173,13 @@ def own_clone_credentials(request: CloneRequest, run_id: str) -> dict[str, Any]:
     access = target_access(request)
     clone_id = clone_identifier(request, run_id)
     return own_master_credentials(rds(access), access, clone_id, request.target.kms_key_arn)
+
+
+def apply_clone_pending_parameters(request: CloneRequest, run_id: str) -> dict[str, Any]:
+    """Once the clone's instances are available, reboot those whose parameter group waits for a reboot
+    (core.pending_reboot)."""
+    access = target_access(request)
+    return reboot_pending_instances(rds(access), access, clone_identifier(request, run_id))
 
 
 def verify_clone(request: CloneRequest, run_id: str) -> dict[str, Any]:
@@ -202,6 +230,9 @@ def cleanup_clone_run(request: CloneRequest, run_id: str, *, failed: bool) -> di
         # A refresh that was giving the clone the old dev cluster's name puts the old one back first.
         actions += roll_back_keep_name(request, run_id)
         target = target_access(request)
+        if request.cross_account:
+            # The parameter groups the run made in the target that its clone does not use (core.parameter_groups).
+            actions += delete_unused_groups(rds(target), target, run_id)
         clone_id = clone_identifier(request, run_id)
         cluster = describe_cluster(rds(target), target, clone_id)
         if cluster is not None and naming.is_tagged_by_run(cluster.get("TagList", []), run_id):

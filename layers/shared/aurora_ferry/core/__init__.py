@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from aurora_ferry.core.access import translated as translated
     from aurora_ferry.core.accounts import AccountAccess as AccountAccess
     from aurora_ferry.core.accounts import ClusterTarget as ClusterTarget
+    from aurora_ferry.core.accounts import InstanceRequest as InstanceRequest
     from aurora_ferry.core.accounts import MasterCredentials as MasterCredentials
+    from aurora_ferry.core.accounts import ParameterGroups as ParameterGroups
     from aurora_ferry.core.carry import CARRIED_SETTINGS_FIELDS as CARRIED_SETTINGS_FIELDS
     from aurora_ferry.core.carry import CarriedSettings as CarriedSettings
     from aurora_ferry.core.carry import Scaling as Scaling
@@ -66,6 +68,17 @@ if TYPE_CHECKING:
     from aurora_ferry.core.errors import SourceNotFoundError as SourceNotFoundError
     from aurora_ferry.core.errors import TargetConflictError as TargetConflictError
     from aurora_ferry.core.handler import lambda_entry as lambda_entry
+    from aurora_ferry.core.instance_plan import instance_rows as instance_rows
+    from aurora_ferry.core.instance_plan import plan_instances as plan_instances
+    from aurora_ferry.core.instance_plan import source_instances as source_instances
+    from aurora_ferry.core.instance_plan import unknown_instances_problem as unknown_instances_problem
+    from aurora_ferry.core.instances import MAX_INSTANCES as MAX_INSTANCES
+    from aurora_ferry.core.instances import MONITORING_INTERVALS as MONITORING_INTERVALS
+    from aurora_ferry.core.instances import PI_RETENTION_DAYS as PI_RETENTION_DAYS
+    from aurora_ferry.core.instances import SERVERLESS as SERVERLESS
+    from aurora_ferry.core.instances import InstanceShape as InstanceShape
+    from aurora_ferry.core.instances import instance_parameters as instance_parameters
+    from aurora_ferry.core.instances import monitoring_role_arn as monitoring_role_arn
     from aurora_ferry.core.kms_policy import CROSS_ACCOUNT_COPY_ACTIONS as CROSS_ACCOUNT_COPY_ACTIONS
     from aurora_ferry.core.kms_policy import SOURCE_KEY_COPY_ACTIONS as SOURCE_KEY_COPY_ACTIONS
     from aurora_ferry.core.kms_policy import KeyPolicyVerdict as KeyPolicyVerdict
@@ -74,6 +87,25 @@ if TYPE_CHECKING:
     from aurora_ferry.core.kms_policy import without_account_delegation as without_account_delegation
     from aurora_ferry.core.observability import logger as logger
     from aurora_ferry.core.observability import metrics as metrics
+    from aurora_ferry.core.parameter_groups import GROUP_PURPOSES as GROUP_PURPOSES
+    from aurora_ferry.core.parameter_groups import MAX_PARAMETERS_PER_MODIFY as MAX_PARAMETERS_PER_MODIFY
+    from aurora_ferry.core.parameter_groups import GroupContent as GroupContent
+    from aurora_ferry.core.parameter_groups import GroupKind as GroupKind
+    from aurora_ferry.core.parameter_groups import Parameter as Parameter
+    from aurora_ferry.core.parameter_groups import Replication as Replication
+    from aurora_ferry.core.parameter_groups import alternative_name as alternative_name
+    from aurora_ferry.core.parameter_groups import apply_method as apply_method
+    from aurora_ferry.core.parameter_groups import copyable as copyable
+    from aurora_ferry.core.parameter_groups import decide_placement as decide_placement
+    from aurora_ferry.core.parameter_groups import delete_unused_groups as delete_unused_groups
+    from aurora_ferry.core.parameter_groups import describe_group as describe_group
+    from aurora_ferry.core.parameter_groups import groups_to_replicate as groups_to_replicate
+    from aurora_ferry.core.parameter_groups import is_default_group as is_default_group
+    from aurora_ferry.core.parameter_groups import modify_batches as modify_batches
+    from aurora_ferry.core.parameter_groups import names_source_resource as names_source_resource
+    from aurora_ferry.core.parameter_groups import planned_instance_groups as planned_instance_groups
+    from aurora_ferry.core.parameter_groups import replicate_groups as replicate_groups
+    from aurora_ferry.core.pending_reboot import reboot_pending_instances as reboot_pending_instances
     from aurora_ferry.core.polling import PollEvent as PollEvent
     from aurora_ferry.core.polling import PollResult as PollResult
     from aurora_ferry.core.polling import poll_cluster as poll_cluster
@@ -91,6 +123,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.snapshots import SnapshotRef as SnapshotRef
     from aurora_ferry.core.snapshots import classify_encryption as classify_encryption
     from aurora_ferry.core.snapshots import describe_snapshot as describe_snapshot
+    from aurora_ferry.core.snapshots import encrypted_at_rest as encrypted_at_rest
     from aurora_ferry.core.snapshots import require_snapshot as require_snapshot
     from aurora_ferry.core.snapshots import snapshot_ref as snapshot_ref
     from aurora_ferry.core.stores import TableStore as TableStore
@@ -110,7 +143,6 @@ if TYPE_CHECKING:
     from aurora_ferry.core.validation import CLUSTER_SNAPSHOT_ARN as CLUSTER_SNAPSHOT_ARN
     from aurora_ferry.core.validation import INPUT_BUDGET_BYTES as INPUT_BUDGET_BYTES
     from aurora_ferry.core.validation import KMS_KEY_ARN as KMS_KEY_ARN
-    from aurora_ferry.core.validation import MAX_INSTANCES as MAX_INSTANCES
     from aurora_ferry.core.validation import NO_CROSS_REGION_COPY as NO_CROSS_REGION_COPY
     from aurora_ferry.core.validation import PARTITION as PARTITION
     from aurora_ferry.core.validation import PAYLOAD_LIMIT_BYTES as PAYLOAD_LIMIT_BYTES
@@ -162,7 +194,13 @@ if not TYPE_CHECKING:
             "session_for",
             "translated",
         ),
-        "accounts": ("AccountAccess", "ClusterTarget", "MasterCredentials"),
+        "accounts": (
+            "AccountAccess",
+            "ClusterTarget",
+            "InstanceRequest",
+            "MasterCredentials",
+            "ParameterGroups",
+        ),
         "carry": (
             "CARRIED_SETTINGS_FIELDS",
             "CarriedSettings",
@@ -181,6 +219,7 @@ if not TYPE_CHECKING:
             "require_own_cluster",
         ),
         "credentials": ("master_credentials_summary", "own_master_credentials"),
+        "pending_reboot": ("reboot_pending_instances",),
         "errors": (
             "CLONE_ERRORS",
             "DOMAIN_ERRORS",
@@ -208,6 +247,21 @@ if not TYPE_CHECKING:
             "TargetConflictError",
         ),
         "handler": ("lambda_entry",),
+        "instance_plan": (
+            "instance_rows",
+            "plan_instances",
+            "source_instances",
+            "unknown_instances_problem",
+        ),
+        "instances": (
+            "MAX_INSTANCES",
+            "MONITORING_INTERVALS",
+            "PI_RETENTION_DAYS",
+            "SERVERLESS",
+            "InstanceShape",
+            "instance_parameters",
+            "monitoring_role_arn",
+        ),
         "kms_policy": (
             "CROSS_ACCOUNT_COPY_ACTIONS",
             "SOURCE_KEY_COPY_ACTIONS",
@@ -218,6 +272,26 @@ if not TYPE_CHECKING:
         ),
         "naming": ("naming",),
         "observability": ("logger", "metrics"),
+        "parameter_groups": (
+            "GROUP_PURPOSES",
+            "MAX_PARAMETERS_PER_MODIFY",
+            "GroupContent",
+            "GroupKind",
+            "Parameter",
+            "Replication",
+            "alternative_name",
+            "apply_method",
+            "copyable",
+            "decide_placement",
+            "delete_unused_groups",
+            "describe_group",
+            "groups_to_replicate",
+            "is_default_group",
+            "modify_batches",
+            "names_source_resource",
+            "planned_instance_groups",
+            "replicate_groups",
+        ),
         "polling": ("PollEvent", "PollResult", "poll_cluster", "poll_instances", "poll_snapshot"),
         "renames": (
             "cluster_ready",
@@ -234,6 +308,7 @@ if not TYPE_CHECKING:
             "SnapshotRef",
             "classify_encryption",
             "describe_snapshot",
+            "encrypted_at_rest",
             "require_snapshot",
             "snapshot_ref",
         ),
@@ -254,7 +329,6 @@ if not TYPE_CHECKING:
             "CLUSTER_SNAPSHOT_ARN",
             "INPUT_BUDGET_BYTES",
             "KMS_KEY_ARN",
-            "MAX_INSTANCES",
             "NO_CROSS_REGION_COPY",
             "PARTITION",
             "PAYLOAD_LIMIT_BYTES",

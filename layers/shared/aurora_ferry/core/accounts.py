@@ -43,6 +43,24 @@ class MasterCredentials(StrEnum):
     SOURCE = "source"
 
 
+@dataclass(frozen=True)
+class InstanceRequest:
+    """One instance of an explicit list (targets[].instances): its class and, optionally, its promotion tier."""
+
+    instance_class: str
+    promotion_tier: int | None = None
+
+
+class ParameterGroups(StrEnum):
+    """Where the target's cluster and instances get their parameter groups from (targets[] and the clone's target,
+    ``parameterGroups``; README "Parameter groups"), unless a group is named for them."""
+
+    # The source's custom groups, recreated in the target (aurora_ferry.core.parameter_groups).
+    REPLICATE = "replicate"
+    # The target's default groups of the family.
+    DEFAULT = "default"
+
+
 # Keyword-only: a target's own fields (its key, the name of its cluster) follow these without defaults.
 @dataclass(frozen=True, kw_only=True)
 class ClusterTarget:
@@ -52,11 +70,15 @@ class ClusterTarget:
     account_id: str
     role_arn: str
     external_id: str | None = None
-    instance_class: str
-    instance_count: int = 1
+    # Each None unless given: the instances then mirror the source's (aurora_ferry.core.instance_plan).
+    instance_class: str | None = None
+    instance_count: int | None = None
+    instances: tuple[InstanceRequest, ...] | None = None
     db_subnet_group_name: str | None = None
     vpc_security_group_ids: tuple[str, ...] = ()
     db_cluster_parameter_group_name: str | None = None
+    db_parameter_group_name: str | None = None
+    parameter_groups: ParameterGroups = ParameterGroups.REPLICATE
     deletion_protection: bool = True
     tags: dict[str, str] = field(default_factory=dict)
     master_credentials: MasterCredentials = MasterCredentials.OWN

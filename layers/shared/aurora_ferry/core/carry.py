@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from aurora_ferry.core.instances import MONITORING_INTERVALS, PI_RETENTION_DAYS, InstanceShape
 from aurora_ferry.core.validation import Problems, camel_json, reject_unknown, valid_bool, valid_int
 
 # RestoreDBClusterFromSnapshot's StorageType for Aurora: Standard or I/O-Optimized (same API page).
@@ -52,6 +53,11 @@ CARRIED_SETTINGS_FIELDS = frozenset(
         "backupRetentionPeriod",
         "preferredBackupWindow",
         "preferredMaintenanceWindow",
+        # Instance-level: each applies to every instance of the target (aurora_ferry.core.instance_plan).
+        "performanceInsights",
+        "performanceInsightsRetentionPeriod",
+        "monitoringInterval",
+        "autoMinorVersionUpgrade",
     }
 )
 _TARGETS_OWN = {
@@ -91,6 +97,11 @@ class CarriedSettings:
     # Read from the source for the plan; never overridden here (CARRIED_SETTINGS_FIELDS).
     copy_tags_to_snapshot: bool | None = None
     deletion_protection: bool | None = None
+    # Overrides only, for every instance (the source's are per instance: SourceConfiguration.instances).
+    performance_insights: bool | None = None
+    performance_insights_retention_period: int | None = None
+    monitoring_interval: int | None = None
+    auto_minor_version_upgrade: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """camelCase, unknown settings left out: small, as it travels in the state machine's payload."""
@@ -116,6 +127,10 @@ class CarriedSettings:
             preferred_maintenance_window=raw.get("preferredMaintenanceWindow"),
             copy_tags_to_snapshot=raw.get("copyTagsToSnapshot"),
             deletion_protection=raw.get("deletionProtection"),
+            performance_insights=raw.get("performanceInsights"),
+            performance_insights_retention_period=raw.get("performanceInsightsRetentionPeriod"),
+            monitoring_interval=raw.get("monitoringInterval"),
+            auto_minor_version_upgrade=raw.get("autoMinorVersionUpgrade"),
         )
 
 
@@ -131,9 +146,13 @@ class SourceConfiguration:
     db_cluster_parameter_group: str | None = None
     associated_roles: tuple[str, ...] = ()
     kms_key_id: str | None = None
+    # The source cluster's instances, writer first (aurora_ferry.core.instances); empty when unknown (a snapshot
+    # whose cluster no longer exists).
+    instances: tuple[InstanceShape, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = camel_json(asdict(self))
+        data["instances"] = [shape.to_json() for shape in self.instances]
         # Empty lists say nothing the defaults do not.
         return {key: value for key, value in data.items() if value != []}
 
@@ -148,6 +167,7 @@ class SourceConfiguration:
             db_cluster_parameter_group=raw.get("dbClusterParameterGroup"),
             associated_roles=tuple(raw.get("associatedRoles", ())),
             kms_key_id=raw.get("kmsKeyId"),
+            instances=tuple(InstanceShape.from_json(shape) for shape in raw.get("instances", ())),
         )
 
 
@@ -247,6 +267,17 @@ def valid_carried_settings(value: Any, path: str, problems: Problems) -> Carried
         problems.add(f"{path}.{name}", f"must be a UTC window like {shape}, got {value[name]!r}")
         return None
 
+    def given_bool(name: str) -> bool | None:
+        return valid_bool(value[name], f"{path}.{name}", False, problems) if name in value else None
+
+    def given_value(name: str, allowed: tuple[int, ...]) -> int | None:
+        if name not in value:
+            return None
+        if not isinstance(value[name], bool) and value[name] in allowed:
+            return int(value[name])
+        problems.add(f"{path}.{name}", f"must be one of {', '.join(map(str, allowed))}, got {value[name]!r}")
+        return None
+
     iam = value.get("iamDatabaseAuthentication")
     return CarriedSettings(
         port=given_int("port", 1150, 65535),
@@ -263,6 +294,12 @@ def valid_carried_settings(value: Any, path: str, problems: Problems) -> Carried
         preferred_maintenance_window=given_window(
             "preferredMaintenanceWindow", MAINTENANCE_WINDOW, "sun:05:00-sun:05:30"
         ),
+        performance_insights=given_bool("performanceInsights"),
+        performance_insights_retention_period=given_value(
+            "performanceInsightsRetentionPeriod", PI_RETENTION_DAYS
+        ),
+        monitoring_interval=given_value("monitoringInterval", MONITORING_INTERVALS),
+        auto_minor_version_upgrade=given_bool("autoMinorVersionUpgrade"),
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aurora_ferry.core.access import translated
-from aurora_ferry.core.accounts import AccountAccess, ClusterTarget
+from aurora_ferry.core.accounts import AccountAccess, ClusterTarget, ParameterGroups
 from aurora_ferry.core.carry import CarriedSettings, Scaling, SourceConfiguration
 from aurora_ferry.core.clusters import describe_cluster
 
@@ -169,12 +169,7 @@ def _targets_own(source: SourceConfiguration, target: ClusterTarget, kms_key_arn
             ", ".join(target.vpc_security_group_ids) or None,
             "targets[].vpcSecurityGroupIds",
         ),
-        _placement(
-            "DBClusterParameterGroupName",
-            source.db_cluster_parameter_group,
-            target.db_cluster_parameter_group_name,
-            "targets[].dbClusterParameterGroupName",
-        ),
+        _cluster_group(source.db_cluster_parameter_group, target),
         PlanRow("KmsKeyId", source.kms_key_id or "none", kms_key_arn, "target's own: targets[].kmsKeyArn"),
     ]
     if source.associated_roles:
@@ -187,6 +182,28 @@ def _targets_own(source: SourceConfiguration, target: ClusterTarget, kms_key_arn
             )
         )
     return own
+
+
+def _cluster_group(source: str | None, target: ClusterTarget) -> PlanRow:
+    """The cluster parameter group: the target's own when it names one, else a replica of the source's custom one
+    (ReplicateParameterGroups, README "Parameter groups") unless parameterGroups is "default"."""
+    setting = "DBClusterParameterGroupName"
+    custom = source is not None and not source.startswith("default.")
+    if source is not None and not custom and not target.db_cluster_parameter_group_name:
+        return PlanRow(setting, source, "the target account's default", "default: the engine's default group")
+    if (
+        custom
+        and not target.db_cluster_parameter_group_name
+        and target.parameter_groups is ParameterGroups.REPLICATE
+    ):
+        return PlanRow(setting, str(source), str(source), "replicated group (ReplicateParameterGroups)")
+    if custom and not target.db_cluster_parameter_group_name:
+        return PlanRow(
+            setting, str(source), "the target account's default", "dropped: parameterGroups 'default'"
+        )
+    return _placement(
+        setting, source, target.db_cluster_parameter_group_name, "targets[].dbClusterParameterGroupName"
+    )
 
 
 def _placement(setting: str, source: str | None, target: str | None, field: str) -> PlanRow:

@@ -7,7 +7,7 @@ Each is safe to run twice: an "already exists" answer counts as done when what e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +16,7 @@ from aurora_ferry.core import naming
 from aurora_ferry.core.access import error_code, translated
 from aurora_ferry.core.accounts import AccountAccess, ClusterTarget
 from aurora_ferry.core.errors import TargetConflictError
+from aurora_ferry.core.instances import InstanceShape, instance_parameters
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -81,23 +82,28 @@ def create_cluster_instances(
     client: RDSClient,
     access: AccountAccess,
     cluster_id: str,
-    instance_class: str,
-    count: int,
+    shapes: list[InstanceShape],
     engine: str,
     tags: list[dict[str, str]],
+    kms_key_arn: str | None,
+    monitoring_role: str,
+    parameter_groups: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The cluster's ``count`` instances (the first is the writer); one already in the cluster counts as made."""
+    """One instance per planned shape (core.instance_plan; the first is the writer), with Performance Insights
+    under ``kms_key_arn``, Enhanced Monitoring with ``monitoring_role`` and the DB parameter group
+    ``parameter_groups`` maps the source's to (none: the engine's default); one already in the cluster counts as
+    made."""
     created: list[str] = []
-    for index in range(count):
+    for index, shape in enumerate(shapes):
         instance_id = naming.instance_id(cluster_id, index)
         with translated(access, f"create instance {instance_id}"):
             try:
                 instance = client.create_db_instance(
                     DBInstanceIdentifier=instance_id,
-                    DBInstanceClass=instance_class,
                     Engine=engine,
                     DBClusterIdentifier=cluster_id,
                     Tags=tags,  # type: ignore[arg-type]
+                    **instance_parameters(shape, kms_key_arn, monitoring_role, parameter_groups),
                 )["DBInstance"]
                 created.append(instance["DBInstanceArn"])
             except ClientError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,7 +18,12 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_rds.type_defs import DBClusterSnapshotTypeDef
 
-Encryption = Literal["none", "default-key", "customer-key"]
+# "aws-owned-key": StorageEncryptionType sse-rds, Aurora's default since 2026-02-18. Such a cluster or snapshot
+# reports StorageEncrypted false and no KmsKeyId ("If the DB cluster snapshot is encrypted with an Amazon Web
+# Services owned key, this value is false and StorageEncryptionType is sse-rds", DBClusterSnapshot in
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterSnapshot.html), yet it is encrypted.
+Encryption = Literal["none", "default-key", "customer-key", "aws-owned-key"]
+AWS_OWNED_KEY_TYPE = "sse-rds"
 # How the snapshot came to be, which decides how the run waits for it: RDS announces a manual snapshot it
 # created (RDS-EVENT-0075) but not a finished copy, so a copy is polled; an existing one is already available.
 Origin = Literal["existing", "created", "copied"]
@@ -33,6 +39,8 @@ class SnapshotRef:
     region: str
     status: str
     snapshot_type: str
+    # Encrypted at rest under any key, the AWS owned one included (encrypted_at_rest): a copy of it takes a
+    # KmsKeyId, and it is shared only once it is under the share key.
     encrypted: bool
     kms_key_id: str | None
     engine: str
@@ -93,8 +101,8 @@ def snapshot_ref(
         region=access.region,
         status=raw.get("Status", "unknown"),
         snapshot_type=raw.get("SnapshotType", "manual"),
-        encrypted=bool(raw.get("StorageEncrypted")),
-        kms_key_id=raw.get("KmsKeyId"),
+        encrypted=encrypted_at_rest(raw),
+        kms_key_id=raw.get("KmsKeyId") if raw.get("StorageEncrypted") else None,
         engine=raw.get("Engine", "aurora-postgresql"),
         engine_version=raw.get("EngineVersion", ""),
         created_by_run=created_by_run,
@@ -103,12 +111,23 @@ def snapshot_ref(
     )
 
 
-def classify_encryption(access: AccountAccess, encrypted: bool, kms_key_id: str | None) -> Encryption:
-    """none, the account's AWS-managed aws/rds key, or a customer-managed key.
+def encrypted_at_rest(raw: Mapping[str, Any]) -> bool:
+    """Whether a described cluster or cluster snapshot is encrypted at rest: StorageEncrypted (a KMS key of the
+    account, sse-kms) or StorageEncryptionType sse-rds (an AWS owned key, with StorageEncrypted false)."""
+    return bool(raw.get("StorageEncrypted")) or raw.get("StorageEncryptionType") == AWS_OWNED_KEY_TYPE
+
+
+def classify_encryption(
+    access: AccountAccess, encrypted: bool, kms_key_id: str | None, encryption_type: str | None = None
+) -> Encryption:
+    """none, an AWS owned key (``encryption_type`` sse-rds), the account's AWS-managed aws/rds key, or a
+    customer-managed key.
 
     A key the source role may not describe is reported as customer-managed: the workflow re-encrypts
     every snapshot whose key is not the share key anyway, so the label only informs the summary.
     """
+    if encryption_type == AWS_OWNED_KEY_TYPE:
+        return "aws-owned-key"
     if not encrypted or not kms_key_id:
         return "none"
     try:

@@ -15,10 +15,10 @@ from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from aurora_ferry.core.accounts import MasterCredentials
+from aurora_ferry.core.accounts import InstanceRequest, MasterCredentials, ParameterGroups
 from aurora_ferry.core.errors import InvalidInputError, PayloadError
+from aurora_ferry.core.instances import INSTANCE_CLASS, valid_instance_fields
 
-MAX_INSTANCES = 16  # an Aurora cluster holds one writer and up to 15 readers
 MAX_USER_TAGS = 47  # RDS allows 50 tags per resource and every resource the run creates gets 3 of its own
 POLL_INTERVAL_RANGE = (5, 3600)
 MAX_POLL_ATTEMPTS_RANGE = (1, 10_000)
@@ -30,9 +30,9 @@ MAX_WAIT_SECONDS = 7 * 24 * 3600
 # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 # Every state of a migration carries the normalised input beside what the run adds, so the input may use a
 # quarter of that limit. What a run adds was measured in the twin (tests/statemachine/test_payload_budget.py runs
-# the largest accepted input, 20 targets): its largest state was 122,787 bytes (about 120 KiB), so over 128 KiB
-# of the limit stays free, which the test requires. Counting non-ASCII characters as their escapes keeps this
-# true however Step Functions writes the JSON.
+# the largest accepted input, 20 targets, a source of 16 instances): its largest state was 130,220 bytes (about
+# 127 KiB), so 128 KiB of the limit stays free, which the test requires. Counting non-ASCII characters as their
+# escapes keeps this true however Step Functions writes the JSON.
 PAYLOAD_LIMIT_BYTES = 256 * 1024
 INPUT_BUDGET_BYTES = 64 * 1024
 ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
@@ -52,7 +52,6 @@ CLUSTER_SNAPSHOT_ARN = re.compile(
 CLUSTER_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$", re.ASCII)
 # Manual snapshot ids follow the same rule (up to 255); automated ones carry the "rds:" prefix.
 SNAPSHOT_ID = re.compile(r"^(rds:)?[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$", re.ASCII)
-INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9-]+\.[a-z0-9]+$", re.ASCII)
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$", re.ASCII)
 NAME_255 = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$", re.ASCII)
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
@@ -227,7 +226,7 @@ def valid_cluster_id(value: Any, path: str, problems: Problems) -> str | None:
 
 
 def valid_instance_class(value: Any, path: str, problems: Problems) -> str | None:
-    rule = "must look like db.r6g.large, got {!r}"
+    rule = "must look like db.r6g.large, or be db.serverless, got {!r}"
     return _matching(valid_string(value, path, problems), path, INSTANCE_CLASS, rule, problems)
 
 
@@ -317,9 +316,12 @@ CLUSTER_SETTINGS_FIELDS = frozenset(
     {
         "instanceClass",
         "instanceCount",
+        "instances",
         "dbSubnetGroupName",
         "vpcSecurityGroupIds",
         "dbClusterParameterGroupName",
+        "dbParameterGroupName",
+        "parameterGroups",
         "masterCredentials",
     }
 )
@@ -329,52 +331,73 @@ class ClusterSettings(TypedDict):
     """How the cluster a run creates in a target account is built, as both contracts validate it: named as the
     fields of ``ClusterTarget`` (aurora_ferry.core.accounts), so that a contract passes them on with ``**``."""
 
-    instance_class: str
-    instance_count: int
+    instance_class: str | None
+    instance_count: int | None
+    instances: tuple[InstanceRequest, ...] | None
     db_subnet_group_name: str | None
     vpc_security_group_ids: tuple[str, ...]
     db_cluster_parameter_group_name: str | None
+    db_parameter_group_name: str | None
+    parameter_groups: ParameterGroups
     master_credentials: MasterCredentials
 
 
 def valid_cluster_settings(raw: Mapping[str, Any], path: str, problems: Problems) -> ClusterSettings | None:
-    """The target's instanceClass, instanceCount, dbSubnetGroupName, dbClusterParameterGroupName,
-    vpcSecurityGroupIds and masterCredentials; None when a required one is missing or bad."""
-    instance_class = valid_instance_class(raw.get("instanceClass"), f"{path}.instanceClass", problems)
-    count = valid_int(raw.get("instanceCount", 1), f"{path}.instanceCount", 1, MAX_INSTANCES, problems)
+    """The target's instanceClass, instanceCount or instances (each optional: the instances mirror the source's),
+    dbSubnetGroupName, dbClusterParameterGroupName, dbParameterGroupName, parameterGroups, vpcSecurityGroupIds and
+    masterCredentials; None when one is bad."""
+    instances_valid, instance_class, count, instances = valid_instance_fields(raw, path, problems)
     subnet_group = valid_optional_name(raw.get("dbSubnetGroupName"), f"{path}.dbSubnetGroupName", problems)
     param_group = valid_optional_name(
         raw.get("dbClusterParameterGroupName"), f"{path}.dbClusterParameterGroupName", problems
     )
+    instance_param_group = valid_optional_name(
+        raw.get("dbParameterGroupName"), f"{path}.dbParameterGroupName", problems
+    )
+    parameter_groups = valid_parameter_groups(raw.get("parameterGroups"), f"{path}.parameterGroups", problems)
     groups = valid_security_groups(
         raw.get("vpcSecurityGroupIds", []), f"{path}.vpcSecurityGroupIds", problems
     )
     credentials = valid_master_credentials(
         raw.get("masterCredentials"), f"{path}.masterCredentials", problems
     )
-    if instance_class is None or count is None:
+    if not instances_valid:
         return None
     return ClusterSettings(
         instance_class=instance_class,
         instance_count=count,
+        instances=instances,
         db_subnet_group_name=subnet_group,
         vpc_security_group_ids=tuple(groups),
         db_cluster_parameter_group_name=param_group,
+        db_parameter_group_name=instance_param_group,
+        parameter_groups=parameter_groups,
         master_credentials=credentials,
     )
 
 
+def valid_parameter_groups(value: Any, path: str, problems: Problems) -> ParameterGroups:
+    """parameterGroups: "replicate" (the default: the source's custom groups, recreated in the target) or
+    "default" (the target's default groups)."""
+    return _valid_choice(value, path, ParameterGroups, ParameterGroups.REPLICATE, problems)
+
+
 def valid_master_credentials(value: Any, path: str, problems: Problems) -> MasterCredentials:
-    """masterCredentials: "own" (the default) or "source"; a bad value is reported and falls back to the
+    """masterCredentials: "own" (the default) or "source"."""
+    return _valid_choice(value, path, MasterCredentials, MasterCredentials.OWN, problems)
+
+
+def _valid_choice[C: StrEnum](value: Any, path: str, choices: type[C], default: C, problems: Problems) -> C:
+    """One of the enumeration's values, or ``default`` when absent; a bad value is reported and falls back to the
     default."""
     if value is None:
-        return MasterCredentials.OWN
+        return default
     try:
-        return MasterCredentials(value)
+        return choices(value)
     except ValueError:
-        allowed = ", ".join(repr(choice.value) for choice in MasterCredentials)
+        allowed = ", ".join(repr(choice.value) for choice in choices)
         problems.add(path, f"must be one of {allowed}, got {value!r}")
-        return MasterCredentials.OWN
+        return default
 
 
 POLL_FIELDS = frozenset({"pollIntervalSeconds", "maxPollAttempts"})

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.events import TargetEvent as TargetEvent
     from aurora_ferry.migration.leftovers import LeftoverStore as LeftoverStore
     from aurora_ferry.migration.leftovers import retry_leftovers as retry_leftovers
+    from aurora_ferry.migration.parameter_group_steps import (
+        replicate_parameter_groups as replicate_parameter_groups,
+    )
     from aurora_ferry.migration.placement import copies_in_two_steps as copies_in_two_steps
     from aurora_ferry.migration.placement import copy_regions as copy_regions
     from aurora_ferry.migration.placement import readers_in as readers_in
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.summary import summarize_success as summarize_success
     from aurora_ferry.migration.swap import roll_back_swaps as roll_back_swaps
     from aurora_ferry.migration.swap import swap_step as swap_step
+    from aurora_ferry.migration.target_steps import apply_pending_parameters as apply_pending_parameters
     from aurora_ferry.migration.target_steps import configure_cluster as configure_cluster
     from aurora_ferry.migration.target_steps import copy_shared_snapshot as copy_shared_snapshot
     from aurora_ferry.migration.target_steps import create_instances as create_instances
@@ -64,6 +68,7 @@ if not TYPE_CHECKING:
             "Target",
             "parse_migration_request",
         ),
+        "parameter_group_steps": ("replicate_parameter_groups",),
         "placement": (
             "copies_in_two_steps",
             "copy_regions",
@@ -91,6 +96,7 @@ if not TYPE_CHECKING:
         "summary": ("await_redrive", "summarize_failure", "summarize_success"),
         "swap": ("roll_back_swaps", "swap_step"),
         "target_steps": (
+            "apply_pending_parameters",
             "configure_cluster",
             "copy_shared_snapshot",
             "create_instances",

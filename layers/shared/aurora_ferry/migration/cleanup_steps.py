@@ -15,6 +15,7 @@ from aurora_ferry.core import (
     AssumeRoleError,
     ConfigurationError,
     SharedSnapshotInUseError,
+    delete_unused_groups,
     describe_cluster,
     describe_snapshot,
     error_code,
@@ -111,6 +112,28 @@ def cleanup(
         actions.append(delete(client, access, raw) if policy is CleanupPolicy.DELETE else _kept(access, raw))
         if keep is not None and policy is CleanupPolicy.KEEP_TARGET_COPIES:
             actions.extend(_retain_newest(client, access, raw, target.cluster_identifier, keep))
+    if not succeeded and not park:
+        # A failed run's parameter groups (core.parameter_groups), unless its clusters still use them; a parked
+        # run's restore still needs them after a redrive.
+        for target in request.targets:
+            access = target_access(request, target)
+            try:
+                actions += delete_unused_groups(rds(access), access, run_id)
+            except ClientError as error:
+                # Reported, not raised, as a snapshot left in place: the rest of the cleanup must go on (a
+                # target stack older than parameter group replication cannot even list its groups).
+                logger.warning("could not clean up parameter groups", extra={"error": str(error)})
+                reason = f"parameter groups of run {run_id} not checked: {error_code(error)}: {error}"
+                partition = access.role_arn.split(":")[1]
+                groups = f"arn:{partition}:rds:{access.region}:{access.account_id}:cluster-pg:*"
+                actions.append(
+                    {
+                        "action": "left-in-place",
+                        "accountId": access.account_id,
+                        "arn": groups,
+                        "reason": reason,
+                    }
+                )
     # Last, after every share is withdrawn: a refresh in place that failed before the old cluster was deleted
     # puts it back under its name (which may wait for a rename in progress).
     actions += roll_back_swaps(request, run_id)
@@ -206,7 +229,10 @@ def _delivered(request: MigrationRequest, target: Target, run_id: str) -> bool:
     with translated(access, f"check target cluster {cluster_id} before retiring older copies"):
         instances = client.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
     available = [i for i in instances["DBInstances"] if i.get("DBInstanceStatus") == "available"]
-    return len(available) >= target.instance_count
+    # The count the target asked for, if it did; a mirrored count is the source's, which this step does not
+    # carry: then every instance the cluster has, and at least one, must be available.
+    wanted = len(target.instances) if target.instances else target.instance_count
+    return len(available) >= (wanted or max(1, len(instances["DBInstances"])))
 
 
 def _retain_newest(

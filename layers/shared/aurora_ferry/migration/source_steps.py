@@ -7,7 +7,7 @@ carrying this run's tags counts as success.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core import (
     AccountAccess,
+    InvalidInputError,
     SnapshotNotShareableError,
     SnapshotRef,
     SourceConfiguration,
@@ -23,6 +24,7 @@ from aurora_ferry.core import (
     configuration_from_cluster,
     configuration_from_snapshot,
     describe_cluster,
+    encrypted_at_rest,
     error_code,
     logger,
     metrics,
@@ -30,7 +32,9 @@ from aurora_ferry.core import (
     rds,
     require_snapshot,
     snapshot_ref,
+    source_instances,
     translated,
+    unknown_instances_problem,
 )
 from aurora_ferry.migration.contract import MigrationRequest, Target
 from aurora_ferry.migration.copies import copy_snapshot, own_existing_snapshot, restore_accounts, same_key
@@ -89,11 +93,15 @@ def prepare_source(request: MigrationRequest, run_id: str) -> PreparedSource:
         else None
     )
     configuration = (
-        configuration_from_snapshot(raw) if cluster is None else configuration_from_cluster(cluster)
+        configuration_from_snapshot(raw) if cluster is None else _from_cluster(client, access, cluster)
     )
-    encryption = classify_encryption(access, bool(raw.get("StorageEncrypted")), raw.get("KmsKeyId"))
+    _require_known_instances(request, configuration)
+    encryption = classify_encryption(
+        access, bool(raw.get("StorageEncrypted")), raw.get("KmsKeyId"), raw.get("StorageEncryptionType")
+    )
     if raw.get("SnapshotType") == "automated":
-        key = request.share_kms_key_arn if raw.get("StorageEncrypted") else None
+        # An AWS owned key (sse-rds) is encrypted too, and moves to the share key like any other.
+        key = request.share_kms_key_arn if encrypted_at_rest(raw) else None
         copied = copy_snapshot(
             client,
             access,
@@ -124,7 +132,12 @@ def _snapshot_cluster(
                     region=access.region,
                 ) from error
             raise
-    encryption = classify_encryption(access, bool(cluster.get("StorageEncrypted")), cluster.get("KmsKeyId"))
+    encryption = classify_encryption(
+        access,
+        bool(cluster.get("StorageEncrypted")),
+        cluster.get("KmsKeyId"),
+        cluster.get("StorageEncryptionType"),
+    )
     snapshot_id = naming.source_snapshot_id(run_id)
     with translated(access, f"snapshot source cluster {cluster_id}"):
         try:
@@ -139,7 +152,30 @@ def _snapshot_cluster(
             raw = own_existing_snapshot(client, access, snapshot_id, run_id)
     metrics.add_metric(name="SnapshotsCreated", unit=MetricUnit.Count, value=1)
     snapshot = snapshot_ref(raw, access, created_by_run=True, encryption=encryption, origin="created")
-    return PreparedSource(snapshot, configuration_from_cluster(cluster))
+    return PreparedSource(snapshot, _from_cluster(client, access, cluster))
+
+
+def _from_cluster(client: RDSClient, access: AccountAccess, cluster: Any) -> SourceConfiguration:
+    """The source cluster's configuration with its instances, which the targets mirror by default."""
+    return replace(configuration_from_cluster(cluster), instances=source_instances(client, access, cluster))
+
+
+def _require_known_instances(request: MigrationRequest, configuration: SourceConfiguration) -> None:
+    """A source snapshot whose cluster no longer exists does not say what instances it had, and a cluster without
+    instances has none to mirror: every target must then say which it wants, before anything is made in a target
+    account (core.instance_plan)."""
+    if configuration.instances:
+        return
+    why = (
+        "the source cluster no longer exists" if configuration.origin == "snapshot" else "it has no instances"
+    )
+    problems = [
+        unknown_instances_problem(f"targets[{index}]", why)
+        for index, target in enumerate(request.targets)
+        if target.instance_class is None and not target.instances
+    ]
+    if problems:
+        raise InvalidInputError(problems)
 
 
 # --- step 2: a snapshot the run owns, encrypted with the share key ------------------------------------
@@ -250,8 +286,9 @@ def _require_shareable(request: MigrationRequest, access: AccountAccess, snapsho
     share_key = share_key_in(request, snapshot.region)
     if snapshot.encrypted and not same_key(snapshot.kms_key_id, share_key):
         raise SnapshotNotShareableError(
-            f"{snapshot.identifier} is encrypted with {snapshot.kms_key_id}, not the share key "
-            f"{share_key}; snapshots under the default aws/rds key cannot be shared",
+            f"{snapshot.identifier} is encrypted with {snapshot.kms_key_id or 'an AWS owned key (sse-rds)'}, "
+            f"not the share key {share_key}; snapshots under the default aws/rds key or an AWS owned key "
+            "cannot be shared",
             account_id=access.account_id,
             region=access.region,
         )

@@ -63,6 +63,13 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                 **({"replaced": result["replaced"]} if result.get("replaced") else {}),
                 # Whose master password the cluster has, and where its own is (README "Master credentials").
                 **master_credentials_summary(result.get("credentials")),
+                # The source's parameters not copied into the target's parameter groups because they name resources
+                # of the source account, as "group/parameter" (README "Parameter groups").
+                **(
+                    {"parametersNotCopied": result["parametersNotCopied"]}
+                    if result.get("parametersNotCopied")
+                    else {}
+                ),
                 # The source account's copy in the target's Region (options.crossRegionCopy "two-step").
                 **(
                     {"regionCopyArn": result["regionCopy"]["arn"]}

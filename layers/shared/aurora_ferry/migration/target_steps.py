@@ -22,10 +22,13 @@ from aurora_ferry.core import (
     create_cluster_instances,
     error_code,
     metrics,
+    monitoring_role_arn,
     naming,
     own_master_credentials,
     plan_carry,
+    plan_instances,
     rds,
+    reboot_pending_instances,
     snapshot_ref,
     translated,
 )
@@ -107,6 +110,7 @@ def restore_cluster(
     run_id: str,
     copy: SnapshotRef,
     configuration: SourceConfiguration | None = None,
+    parameter_groups: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Restore the target cluster from its copy, or from the shared snapshot itself, always encrypted with the
     target's key: RestoreDBClusterFromSnapshot encrypts the new cluster with KmsKeyId even when it differs
@@ -136,6 +140,10 @@ def restore_cluster(
         )
     if copy.engine_version:
         params["EngineVersion"] = copy.engine_version
+    # The source's cluster parameter group as ReplicateParameterGroups recreated it in the target (never when
+    # targets[].dbClusterParameterGroupName names one: parameter_group_steps).
+    if parameter_groups and parameter_groups.get("clusterParameterGroup"):
+        params["DBClusterParameterGroupName"] = parameter_groups["clusterParameterGroup"]
     try:
         cluster = create_cluster(
             client,
@@ -156,20 +164,36 @@ def restore_cluster(
 
 
 def create_instances(
-    request: MigrationRequest, target: Target, run_id: str, engine: str, cluster_id: str | None = None
+    request: MigrationRequest,
+    target: Target,
+    run_id: str,
+    engine: str,
+    configuration: SourceConfiguration,
+    cluster_id: str | None = None,
+    parameter_groups: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A restore creates a cluster with no instances; add the requested ones (first is the writer) to the
-    restored cluster (`cluster_id`: the temporary name of a replacement)."""
+    """A restore creates a cluster with no instances; add the target's (core.instance_plan: the source's, or as
+    the target overrides them; the first is the writer) to the restored cluster (`cluster_id`: the temporary name
+    of a replacement). `parameter_groups` maps a source instance's DB parameter group to the target's replica;
+    without one the instance gets the engine's default group."""
     access = target_access(request, target)
+    shapes = plan_instances(configuration.instances, target, target.settings, _path(request, target))
     return create_cluster_instances(
         rds(access),
         access,
         cluster_id or target.cluster_identifier,
-        target.instance_class,
-        target.instance_count,
+        shapes,
         engine,
         naming.tags_for(run_id, "target-instance", target.tags),
+        target.kms_key_arn,
+        monitoring_role_arn(target.role_arn),
+        parameter_groups,
     )
+
+
+def _path(request: MigrationRequest, target: Target) -> str:
+    index = next(i for i, each in enumerate(request.targets) if each.account_id == target.account_id)
+    return f"targets[{index}]"
 
 
 def own_credentials(request: MigrationRequest, target: Target, cluster_id: str) -> dict[str, Any]:
@@ -180,6 +204,13 @@ def own_credentials(request: MigrationRequest, target: Target, cluster_id: str) 
         return {"managed": False, "modifying": False}
     access = target_access(request, target)
     return own_master_credentials(rds(access), access, cluster_id, target.kms_key_arn)
+
+
+def apply_pending_parameters(request: MigrationRequest, target: Target, cluster_id: str) -> dict[str, Any]:
+    """Once the instances of the restored cluster (`cluster_id`: the temporary name of a replacement) are available,
+    reboot those whose parameter group waits for a reboot (core.pending_reboot)."""
+    access = target_access(request, target)
+    return reboot_pending_instances(rds(access), access, cluster_id)
 
 
 def configure_cluster(

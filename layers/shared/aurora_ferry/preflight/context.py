@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.core import AccountAccess, Encryption, SourceConfiguration, error_code, session_client
+from aurora_ferry.core import (
+    AccountAccess,
+    Encryption,
+    InstanceShape,
+    InvalidInputError,
+    SourceConfiguration,
+    error_code,
+    plan_instances,
+    session_client,
+)
 from aurora_ferry.migration import MigrationRequest, Target
 from aurora_ferry.preflight.report import Finding, Severity
 
@@ -49,6 +58,8 @@ class Preflight:
     findings: list[Finding] = field(default_factory=list)
     # Set by the source check once the source is found; None while unknown (not found, not readable).
     source: FoundSource | None = None
+    # Per target account, the plan's rows for its parameter groups (preflight.parameter_groups).
+    parameter_groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def region(self) -> str:
@@ -60,6 +71,15 @@ class Preflight:
 
     def add(self, severity: Severity, check: str, account_id: str, resource: str, message: str) -> None:
         self.findings.append(Finding(severity, check, account_id, resource, message))
+
+    def planned_instances(self, target: Target) -> list[InstanceShape]:
+        """The instances the run will create in ``target`` (core.instance_plan); while the source's are unknown
+        (the source check reports why), what the target gives, else one instance."""
+        configuration = self.source.configuration if self.source else None
+        try:
+            return plan_instances(configuration.instances if configuration else (), target, target.settings)
+        except InvalidInputError:
+            return [InstanceShape(instance_class="unknown", writer=True)]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aurora_ferry.core import MasterCredentials, error_code, error_message, naming
+from aurora_ferry.core import MasterCredentials, error_code, error_message, monitoring_role_arn, naming
 from aurora_ferry.migration import OnExisting, readers_in, restores_from_share, shared_region
 from aurora_ferry.preflight.context import (
     Account,
@@ -164,6 +164,7 @@ def target_needs(
     final_snapshot: bool = True,
     direct: bool = False,
     source_region: str | None = None,
+    monitoring_role: str | None = None,
 ) -> list[Need]:
     """One target role's authorisations: copy the shared snapshot, restore, add instances, clean up; and, when
     `replacing` (the instances of the cluster a refresh in place replaces), the swap's renames and deletes.
@@ -214,6 +215,31 @@ def target_needs(
             only_if="the account has no Aurora or RDS resources yet (RDS then creates its service-linked role)",
         ),
         *tagged("CreateInstances", "target-instance", instances, user_tags),
+        *(
+            Need(
+                "ApplyPendingParameters",
+                "rds:RebootDBInstance",
+                arns.rds("db", naming.instance_id(cluster_identifier, index)),
+                f"{TARGET_TEMPLATE}: RebootOnlyManagedInstances",
+                MANAGED_ONLY,
+                only_if='an instance\'s parameter group waits for a reboot (README "Parameter groups")',
+            )
+            for index in range(instance_count)
+        ),
+        # CreateDBInstance with MonitoringRoleArn passes that role to RDS (Enhanced Monitoring).
+        *(
+            []
+            if monitoring_role is None
+            else [
+                Need(
+                    "CreateInstances",
+                    "iam:PassRole",
+                    monitoring_role,
+                    f"{TARGET_TEMPLATE}: PassMonitoringRole",
+                    (("iam:PassedToService", ("rds.amazonaws.com",)),),
+                )
+            ]
+        ),
         *(
             []
             if direct
@@ -335,6 +361,8 @@ def check_source_permissions(preflight: Preflight, account: Account) -> None:
 def check_target_permissions(preflight: Preflight, account: TargetAccount) -> None:
     """Every call the run makes in one target account."""
     target = account.target
+    planned = preflight.planned_instances(target)
+    monitored = any(shape.monitoring_interval for shape in planned)
     needs = target_needs(
         arns_of(preflight, account),
         preflight.request.source.account_id,
@@ -343,12 +371,13 @@ def check_target_permissions(preflight: Preflight, account: TargetAccount) -> No
         shared_snapshot(preflight, target),
         preflight.run_id,
         target.cluster_identifier,
-        target.instance_count,
+        len(planned),
         dict(target.tags),
         _replaced_instances(account),
         target.final_snapshot,
         direct=restores_from_share(preflight.request, target),
         source_region=shared_region(preflight.request, target),
+        monitoring_role=monitoring_role_arn(target.role_arn) if monitored else None,
     )
     needs += settled_needs(
         arns_of(preflight, account),

@@ -4,7 +4,7 @@ does with it; and the snapshots the run makes in the source account, as the migr
 
 from __future__ import annotations
 
-from aurora_ferry.core import MasterCredentials, naming, plan_carry
+from aurora_ferry.core import MasterCredentials, instance_rows, naming, plan_carry, planned_instance_groups
 from aurora_ferry.migration import (
     MAX_TARGETS,
     CleanupPolicy,
@@ -22,6 +22,7 @@ from aurora_ferry.preflight.report import PlanStep
 
 ORCHESTRATOR = "orchestrator"
 UNENCRYPTED = "none (unencrypted)"
+AWS_OWNED_KEY = "an AWS owned key (sse-rds)"
 NO_KEY = "none (nothing is made)"
 NEVER_DELETED = "never deleted by the tool, even if a later step fails (tagged with the run id)"
 
@@ -170,7 +171,7 @@ def _prepare_source_step(preflight: Preflight, steps: list[PlanStep], encrypted:
     source = preflight.source
     run = preflight.run_id
     account = request.source.account_id
-    source_key = "unknown (source not found)" if source is None else (source.kms_key_id or UNENCRYPTED)
+    source_key = "unknown (source not found)" if source is None else _key_of(source)
     kind = source.kind if source is not None else "cluster"
     identifier = request.source.cluster_identifier or request.source.snapshot_identifier or ""
     if kind == "cluster":
@@ -216,6 +217,22 @@ def _prepare_source_step(preflight: Preflight, steps: list[PlanStep], encrypted:
     return identifier
 
 
+def _key_of(source: FoundSource) -> str:
+    if source.encryption == "aws-owned-key":
+        return AWS_OWNED_KEY
+    return source.kms_key_id or UNENCRYPTED
+
+
+def _aws_owned_note(source: FoundSource | None) -> str:
+    """Why a source under an AWS owned key is always copied before it is shared."""
+    if source is None or source.encryption != "aws-owned-key":
+        return ""
+    return (
+        f" (source encrypted with {AWS_OWNED_KEY}, which cannot be shared: copied under the share key before "
+        "sharing)"
+    )
+
+
 def _prepare_share_copy_step(preflight: Preflight, steps: list[PlanStep], snap: str, encrypted: bool) -> str:
     """PrepareShareCopy (or why it is skipped); returns the snapshot the run shares."""
     source = preflight.source
@@ -241,6 +258,7 @@ def _prepare_share_copy_step(preflight: Preflight, steps: list[PlanStep], snap: 
                 if encrypted
                 else " unencrypted (Aurora cannot encrypt a snapshot by copying it)"
             )
+            + _aws_owned_note(source)
             + "; wait until available",
             preflight.request.share_kms_key_arn if encrypted else UNENCRYPTED,
             f"manual cluster snapshot {shared}",
@@ -270,7 +288,8 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
         else "",
         f"deletion protection {'on' if target.deletion_protection else 'off'}",
     ]
-    instance_ids = [naming.instance_id(target.cluster_identifier, n) for n in range(target.instance_count)]
+    planned = preflight.planned_instances(target)
+    instance_ids = [naming.instance_id(target.cluster_identifier, n) for n in range(len(planned))]
     region = target_region(preflight.request, target)
     direct = restores_from_share(preflight.request, target)
     two_steps = copies_in_two_steps(preflight.request, target)
@@ -305,6 +324,10 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
     )
     return [
         checking if direct else copying,
+        *(
+            PlanStep("ReplicateParameterGroups", target.account_id, row)
+            for row in preflight.parameter_groups.get(target.account_id, ())
+        ),
         PlanStep(
             "RestoreCluster",
             target.account_id,
@@ -319,8 +342,8 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
         PlanStep(
             "CreateInstances",
             target.account_id,
-            f"add {target.instance_count} {target.instance_class} instance(s) to "
-            f"{target.cluster_identifier} (the first is the writer); wait until available",
+            f"add {len(planned)} instance(s) ({', '.join(shape.instance_class for shape in planned)}) to "
+            f"{target.cluster_identifier} (the first is the writer; see the Instance rows); wait until available",
             target.kms_key_arn,
             ", ".join(instance_ids),
             NEVER_DELETED,
@@ -335,13 +358,19 @@ def _settled_steps(preflight: Preflight, target: Target) -> list[PlanStep]:
     steps = []
     if found is not None and found.configuration is not None:
         carry = plan_carry(found.configuration, target, target.settings, target.kms_key_arn, found.engine)
+        rows = instance_rows(
+            found.configuration.instances,
+            preflight.planned_instances(target),
+            target,
+            planned_instance_groups(target, found.configuration),
+        )
         steps = [
             PlanStep(
                 "Settings",
                 target.account_id,
                 f"{row.setting}: source {row.source}, target {row.target} ({row.how})",
             )
-            for row in carry.rows
+            for row in [*carry.rows, *rows]
         ]
     if target.master_credentials is MasterCredentials.SOURCE:
         credentials = PlanStep(

@@ -48,7 +48,7 @@ def check_target_quotas(preflight: Preflight, account: TargetAccount) -> None:
     cluster and its instances."""
     direct = restores_from_share(preflight.request, account.target)
     copies = [] if direct else [naming.target_copy_id(preflight.run_id)]
-    _check_quotas(preflight, account, copies, 1, account.target.instance_count)
+    _check_quotas(preflight, account, copies, 1, len(preflight.planned_instances(account.target)))
     _check_copy_queue(preflight, account, len(copies))
 
 

@@ -21,9 +21,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from aurora_ferry.core import AccountAccess, AssumeRoleError, error_code, error_message, session_for
 from aurora_ferry.migration import MigrationRequest, copy_regions, region_access, source_access, target_access
+from aurora_ferry.preflight.carried import check_carried_settings
 from aurora_ferry.preflight.context import RUN_ID_PLACEHOLDER, Account, Preflight, TargetAccount
 from aurora_ferry.preflight.copy_regions import check_region_permissions
 from aurora_ferry.preflight.keys import check_source_key, check_target_key, source_key, source_key_applies
+from aurora_ferry.preflight.parameter_groups import check_parameter_groups
 from aurora_ferry.preflight.permissions import check_source_permissions, check_target_permissions
 from aurora_ferry.preflight.plan import build_plan
 from aurora_ferry.preflight.quotas import (
@@ -183,6 +185,22 @@ TARGET_CHECKS: tuple[Check[TargetAccount], ...] = (
         False,
         "rds:DescribeDBSubnetGroups, ec2:DescribeSecurityGroups and rds:DescribeDBClusterParameterGroups",
         lambda _, account: account.target.cluster_identifier,
+    ),
+    Check(
+        "parameter-groups",
+        check_parameter_groups,
+        True,
+        "rds:DescribeDBClusterParameterGroups, rds:DescribeDBParameterGroups, rds:DescribeDBClusterParameters and "
+        "rds:DescribeDBParameters (source and target roles)",
+        lambda _, account: account.target.cluster_identifier,
+    ),
+    Check(
+        "carried-settings",
+        check_carried_settings,
+        False,
+        "rds:DescribeDBClusters and rds:DescribeDBInstances on the source",
+        lambda _, account: account.target.cluster_identifier,
+        _source_found,
     ),
     Check(
         "snapshot-quota",

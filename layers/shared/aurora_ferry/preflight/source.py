@@ -3,12 +3,24 @@ snapshots the run makes, and which keys the other checks look at)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_ferry.core import Encryption, configuration_from_cluster, configuration_from_snapshot, error_code
+from aurora_ferry.core import (
+    SERVERLESS,
+    Encryption,
+    SourceConfiguration,
+    configuration_from_cluster,
+    configuration_from_snapshot,
+    encrypted_at_rest,
+    error_code,
+    plan_instances,
+    source_instances,
+    unknown_instances_problem,
+)
+from aurora_ferry.migration import Target
 from aurora_ferry.preflight.context import (
     Account,
     FoundSource,
@@ -122,20 +134,75 @@ def _found(
 ) -> FoundSource:
     """The source as DescribeDBClusters or DescribeDBClusterSnapshots showed it (both name its encryption and
     engine alike)."""
-    encrypted = bool(described.get("StorageEncrypted"))
-    key = described.get("KmsKeyId") if encrypted else None
+    # An AWS owned key (sse-rds) is encrypted too, with StorageEncrypted false and no key of the account.
+    key = described.get("KmsKeyId") if described.get("StorageEncrypted") else None
+    aws_owned = described.get("StorageEncryptionType") == "sse-rds"
     return FoundSource(
         kind,
         identifier,
-        encrypted,
+        encrypted_at_rest(described),
         key,
-        *_encryption(preflight, account, key),
+        *(("aws-owned-key", None) if aws_owned else _encryption(preflight, account, key)),
         described.get("Engine", ""),
-        # A snapshot shows fewer settings than its cluster, which the run reads when it still exists.
-        configuration_from_cluster(described)
-        if kind == "cluster"
-        else configuration_from_snapshot(described),
+        _configuration(preflight, account, kind, described),
     )
+
+
+def _configuration(
+    preflight: Preflight, account: Account, kind: SourceKind, resource: Any
+) -> SourceConfiguration:
+    """What the run carries: the cluster's settings and instances, or, for a snapshot, its cluster's if it still
+    exists (as the run reads them), else what the snapshot records; a target that would mirror unknown instances
+    is an error (core.instance_plan)."""
+    client = rds_client(account.session)
+    cluster = resource
+    if kind != "cluster":
+        cluster_id = resource.get("DBClusterIdentifier")
+        cluster = (
+            described(
+                client.describe_db_clusters,
+                "DBClusters",
+                "DBClusterNotFoundFault",
+                DBClusterIdentifier=cluster_id,
+            )
+            if cluster_id
+            else None
+        )
+    configuration = (
+        configuration_from_snapshot(resource)
+        if cluster is None
+        else replace(
+            configuration_from_cluster(cluster), instances=source_instances(client, account.access, cluster)
+        )
+    )
+    why = "the source cluster no longer exists" if cluster is None else "it has no instances"
+    for index, target in enumerate(preflight.request.targets):
+        path = f"targets[{index}]"
+        if not configuration.instances and target.instance_class is None and not target.instances:
+            preflight.add(
+                "error", "target-instances", target.account_id, path, unknown_instances_problem(path, why)
+            )
+        elif _serverless_without_scaling(configuration, target):
+            preflight.add(
+                "error",
+                "target-instances",
+                target.account_id,
+                path,
+                f"{path}: its instances include {SERVERLESS}, but its cluster would have no Serverless v2 capacity "
+                f"range, which RDS requires before such an instance is added; give {path}.settings."
+                "serverlessV2Scaling, or a provisioned instanceClass",
+            )
+    return configuration
+
+
+def _serverless_without_scaling(configuration: SourceConfiguration, target: Target) -> bool:
+    """A target whose instances include db.serverless while neither the source nor the target's settings give the
+    cluster a Serverless v2 scaling configuration (core.carry_plan passes it at restore)."""
+    planned = plan_instances(configuration.instances, target, target.settings)
+    scaling = (target.settings and target.settings.serverless_v2_scaling) or (
+        configuration.settings.serverless_v2_scaling
+    )
+    return scaling is None and any(shape.instance_class == SERVERLESS for shape in planned)
 
 
 def _where(preflight: Preflight) -> str:
@@ -181,6 +248,11 @@ def _describe(preflight: Preflight, source: FoundSource) -> str:
         return (
             f"{what} is not encrypted: it is shared unencrypted (Aurora cannot encrypt a snapshot by "
             "copying it) and each target's cluster is encrypted at restore with the target's key."
+        )
+    if source.encryption == "aws-owned-key":
+        return (
+            f"{what} is encrypted with an AWS owned key (StorageEncryptionType sse-rds), which cannot be shared: "
+            "the run shares a copy re-encrypted with the share key."
         )
     if source.encryption == "default-key":
         return (

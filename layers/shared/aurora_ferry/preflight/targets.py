@@ -87,7 +87,8 @@ def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
             + (" with a final snapshot" if target.final_snapshot else " without a final snapshot"),
         )
     taken: list[str] = []
-    for number in range(target.instance_count):
+    count = len(preflight.planned_instances(target))
+    for number in range(count):
         instance_id = naming.instance_id(cluster_id, number)
         if instance_id in members:
             continue  # renamed aside with the cluster it belongs to
@@ -105,7 +106,7 @@ def check_target_names(preflight: Preflight, account: TargetAccount) -> None:
             target.account_id,
             cluster_id,
             f"instance ids {', '.join(taken)} already exist in account {target.account_id}; the run names "
-            f"the instances {cluster_id}-1..{target.instance_count}, so CreateInstances would fail. "
+            f"the instances {cluster_id}-1..{count}, so CreateInstances would fail. "
             f"Choose another targets[{index}].clusterIdentifier.",
         )
 

@@ -1,0 +1,60 @@
+"""Parameters waiting for a reboot: a static parameter of a cluster or DB parameter group takes effect only when the
+instance reboots, and until then DescribeDBClusters shows the member's DBClusterParameterGroupStatus, and
+DescribeDBInstances the group's ParameterApplyStatus, as "pending-reboot"
+(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_WorkingWithParamGroups.Modifying.html,
+https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBClusterMember.html).
+
+A run creates the groups it replicates before the cluster and instances that use them, so a new instance normally
+starts in sync; yet AWS advises waiting five minutes after creating a group before a cluster uses it
+(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_WorkingWithParamGroups.CreatingCluster.html), and
+a reused group may have changed meanwhile. So once the instances are available the run looks, and reboots exactly
+the instances that are pending (README "Parameter groups").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aurora_ferry.core.access import translated
+from aurora_ferry.core.accounts import AccountAccess
+from aurora_ferry.core.clusters import describe_cluster
+from aurora_ferry.core.errors import ResourceFailedError
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+
+PENDING_REBOOT = "pending-reboot"
+
+
+def reboot_pending_instances(client: RDSClient, access: AccountAccess, cluster_id: str) -> dict[str, Any]:
+    """Reboot the instances of ``cluster_id`` whose cluster or DB parameter group waits for a reboot; the result
+    names them ("instanceIdentifiers") and says whether the workflow must wait for them ("rebooting"). Safe to
+    repeat: an instance already rebooting is not rebooted again, only waited for."""
+    cluster = describe_cluster(client, access, cluster_id)
+    if cluster is None:
+        raise ResourceFailedError(
+            f"cluster {cluster_id} disappeared before its parameters could be applied",
+            account_id=access.account_id,
+            region=access.region,
+        )
+    cluster_pending = {
+        str(member["DBInstanceIdentifier"])
+        for member in cluster.get("DBClusterMembers", ())
+        if member.get("DBClusterParameterGroupStatus") == PENDING_REBOOT
+    }
+    waited: list[str] = []
+    for member in sorted(str(m["DBInstanceIdentifier"]) for m in cluster.get("DBClusterMembers", ())):
+        with translated(access, f"describe instance {member}"):
+            instance = client.describe_db_instances(DBInstanceIdentifier=member)["DBInstances"][0]
+        status = instance.get("DBInstanceStatus")
+        pending = member in cluster_pending or any(
+            group.get("ParameterApplyStatus") == PENDING_REBOOT
+            for group in instance.get("DBParameterGroups", ())
+        )
+        if status == "rebooting":
+            waited.append(member)
+        elif pending:
+            with translated(access, f"reboot instance {member} to apply its static parameters"):
+                client.reboot_db_instance(DBInstanceIdentifier=member)
+            waited.append(member)
+    return {"rebooting": bool(waited), "instanceIdentifiers": waited}

@@ -431,7 +431,6 @@ def success_state() -> dict[str, Any]:
                 "endpoint": "orders-dev.cluster-abc.eu-west-1.rds.amazonaws.com",
                 "readerEndpoint": "orders-dev.cluster-ro-abc.eu-west-1.rds.amazonaws.com",
                 "instances": {
-                    "instanceArns": INSTANCE_ARNS,
                     "instanceIdentifiers": ["orders-dev-1", "orders-dev-2"],
                 },
                 "marks": {

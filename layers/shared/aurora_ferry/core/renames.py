@@ -288,8 +288,9 @@ def cluster_ready(client: RDSClient, access: AccountAccess, cluster: dict[str, A
 
 
 def serving(client: RDSClient, access: AccountAccess, cluster: dict[str, Any]) -> dict[str, Any]:
-    """A cluster that took another's name, as a run reports it: its ARN and identifier and its instances' ARNs
-    (an ARN names the identifier, so they changed with the renames), and its endpoints (the old cluster's)."""
+    """A cluster that took another's name, as a run reports it: its ARN and identifier, its instances' identifiers
+    and ARNs (an ARN names the identifier, so they changed with the renames), and its endpoints (the old
+    cluster's)."""
     members = sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []))
     return {
         "cluster": {
@@ -299,6 +300,7 @@ def serving(client: RDSClient, access: AccountAccess, cluster: dict[str, Any]) -
         "endpoint": cluster.get("Endpoint"),
         "readerEndpoint": cluster.get("ReaderEndpoint"),
         "instanceArns": [described_instance(client, access, member)["DBInstanceArn"] for member in members],
+        "instanceIdentifiers": members,
     }
 
 

@@ -41,6 +41,14 @@ _PLACES = {
 }
 
 
+def _instance_arns(result: dict[str, Any]) -> list[str]:
+    """A target's instance ARNs, from its cluster's ARN and the instance identifiers its Map result carries: an
+    instance's ARN is its cluster's with ``db:<identifier>`` for ``cluster:<identifier>``
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.ARN.Constructing.html)."""
+    prefix = str(result["cluster"]["clusterArn"]).rsplit(":cluster:", 1)[0]
+    return [f"{prefix}:db:{identifier}" for identifier in result["instances"]["instanceIdentifiers"]]
+
+
 def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]:
     marks = state.get("marks", {})
     targets = []
@@ -53,7 +61,7 @@ def summarize_success(state: dict[str, Any], finished_at: str) -> dict[str, Any]
                 "clusterIdentifier": result["cluster"]["clusterIdentifier"],
                 "endpoint": result.get("endpoint"),
                 "readerEndpoint": result.get("readerEndpoint"),
-                "instanceArns": result["instances"]["instanceArns"],
+                "instanceArns": _instance_arns(result),
                 # Restored straight from the shared snapshot (README "Direct restore"), or from a copy made here.
                 **(
                     {"restoredFromSharedSnapshot": result["copy"]["arn"]}

@@ -144,3 +144,20 @@ def static_change_after(
         return result
 
     return {logical_id: run_then_change}
+
+
+def mutated_member_templates(tmp_path: Path, template: str, sid: str) -> Path:
+    """A copy of member-accounts/ in `tmp_path` with the statement `sid` taken out of the `template` member
+    template ("source-account" or "target-account"), for running_twin's member_templates."""
+    from ferry_cli.template import load_cfn_yaml
+    from ferry_cli.twin.stacks import without_statements
+
+    folder = tmp_path / "member-accounts"
+    folder.mkdir()
+    for path in sorted((REPO / "member-accounts").glob("*.yaml")):
+        loaded = load_cfn_yaml(path)
+        if path.stem == template:
+            loaded = without_statements(loaded, [sid])
+        # JSON is YAML: the long-form intrinsics load back unchanged.
+        (folder / f"{path.stem}.yaml").write_text(json.dumps(loaded), encoding="utf-8")
+    return folder

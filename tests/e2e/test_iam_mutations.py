@@ -7,16 +7,13 @@ The same mutated world with the twin's IAM switched off succeeds, so each case f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ferry_cli.template import load_cfn_yaml
-from ferry_cli.twin.stacks import without_statements
-from tests.conftest import REPO, load_event, running_twin
+from tests.conftest import load_event, mutated_member_templates, running_twin
 
 pytestmark = pytest.mark.e2e
 
@@ -133,19 +130,6 @@ MUTATIONS = [
 ]
 
 
-def _mutated_templates(tmp_path: Path, mutation: Mutation) -> Path:
-    folder = tmp_path / "member-accounts"
-    folder.mkdir()
-    for path in sorted((REPO / "member-accounts").glob("*.yaml")):
-        name = path.stem
-        template = load_cfn_yaml(path)
-        if name == mutation.template:
-            template = without_statements(template, [mutation.sid])
-        # JSON is YAML: the long-form intrinsics load back unchanged.
-        (folder / f"{name}.yaml").write_text(json.dumps(template), encoding="utf-8")
-    return folder
-
-
 def _run(mutation: Mutation, folder: Path, *, enforce_iam: bool) -> dict[str, Any]:
     machine = "CloneStateMachine" if mutation.event.startswith("clone") else "MigrationStateMachine"
     with running_twin(world=mutation.world, enforce_iam=enforce_iam, member_templates=folder) as twin:
@@ -164,7 +148,7 @@ def test_a_missing_statement_fails_the_run_naming_the_action(
     mutation: Mutation, enforced: bool, tmp_path: Path
 ) -> None:
     # Given the member templates without one statement
-    folder = _mutated_templates(tmp_path, mutation)
+    folder = mutated_member_templates(tmp_path, mutation.template, mutation.sid)
     # When the sample runs, under the twin's IAM or with it switched off
     description = _run(mutation, folder, enforce_iam=enforced)
     if enforced:

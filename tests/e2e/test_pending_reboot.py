@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from ferry_cli.template import load_cfn_yaml
-from ferry_cli.twin.stacks import without_statements
-from tests.conftest import REPO, load_event, running_twin, static_change_after
+from tests.conftest import load_event, mutated_member_templates, running_twin, static_change_after
 
 pytestmark = pytest.mark.e2e
 
@@ -104,13 +102,7 @@ def test_without_the_reboot_step_the_instances_stay_pending() -> None:
 
 def test_the_reboot_needs_the_target_templates_grant(tmp_path: Path) -> None:
     # Given the target template without RebootOnlyManagedInstances
-    folder = tmp_path / "member-accounts"
-    folder.mkdir()
-    for path in sorted((REPO / "member-accounts").glob("*.yaml")):
-        template = load_cfn_yaml(path)
-        if path.stem == "target-account":
-            template = without_statements(template, ["RebootOnlyManagedInstances"])
-        (folder / f"{path.stem}.yaml").write_text(json.dumps(template), encoding="utf-8")
+    folder = mutated_member_templates(tmp_path, "target-account", "RebootOnlyManagedInstances")
     # When a run finds instances waiting for a reboot
     description, _, _ = _run(edit_after_instances=True, member_templates=folder)
     # Then the reboot is refused by the twin's IAM, naming the action (preflight only warned: the reboot is rare)

@@ -19,6 +19,23 @@ def _poll(flow: Flow, key: str, noun: str, comment: str, kind: str, **identifier
     flow.poll_loop(key, noun, comment, POLL, params(kind=kind, access="$.targetAccess", **identifiers))
 
 
+def _wait_if(
+    flow: Flow,
+    choice: tuple[str, str, str],
+    wait: tuple[str, str, str, str],
+    *,
+    otherwise: str,
+    **identifiers: str,
+) -> None:
+    """After a step that may have started a change: the `choice` (name, comment, the step's flag) polls the `wait`
+    (key, noun, comment, kind) for the resource `identifiers` name only when the step set its flag, else goes to
+    `otherwise`."""
+    name, comment, flag = choice
+    key = wait[0]
+    flow.if_true(name, comment, flag, then=f"Start{key}Wait", otherwise=otherwise)
+    _poll(flow, *wait, **identifiers)
+
+
 def _retire(flow: Flow, what: str, comment: str, result: str, noun: str) -> None:
     """Deletes the `what` ("instances" or "clusters") of the dev cluster(s) a refresh replaces, then polls until
     they are gone."""
@@ -80,19 +97,11 @@ def _configure(flow: Flow) -> None:
         timeout=300,
         result="$.configured",
     )
-    flow.if_true(
-        "IsCloneConfigured",
-        "Only a modified clone is waited for.",
-        "$.configured.modified",
-        then="StartCloneConfiguredWait",
-        otherwise="OwnCloneCredentials",
-    )
-    _poll(
+    _wait_if(
         flow,
-        "CloneConfigured",
-        "clone being configured",
-        "Describes the clone once.",
-        "cluster",
+        ("IsCloneConfigured", "Only a modified clone is waited for.", "$.configured.modified"),
+        ("CloneConfigured", "clone being configured", "Describes the clone once.", "cluster"),
+        otherwise="OwnCloneCredentials",
         identifier="$.clone.clusterIdentifier",
     )
 
@@ -110,19 +119,15 @@ def _own_credentials(flow: Flow) -> None:
         timeout=300,
         result="$.credentials",
     )
-    flow.if_true(
-        "IsModifyingCloneCredentials",
-        "Only a clone being modified is waited for.",
-        "$.credentials.modifying",
-        then="StartCloneCredentialsWait",
-        otherwise="CreateCloneInstances",
-    )
-    _poll(
+    _wait_if(
         flow,
-        "CloneCredentials",
-        "clone being modified",
-        "Describes the clone once.",
-        "cluster",
+        (
+            "IsModifyingCloneCredentials",
+            "Only a clone being modified is waited for.",
+            "$.credentials.modifying",
+        ),
+        ("CloneCredentials", "clone being modified", "Describes the clone once.", "cluster"),
+        otherwise="CreateCloneInstances",
         identifier="$.clone.clusterIdentifier",
     )
 
@@ -138,19 +143,11 @@ def _apply_pending_parameters(flow: Flow) -> None:
         timeout=300,
         result="$.rebooted",
     )
-    flow.if_true(
-        "IsCloneRebooting",
-        "Only rebooting instances are waited for.",
-        "$.rebooted.rebooting",
-        then="StartCloneRebootedWait",
-        otherwise="MarkInstancesReady",
-    )
-    _poll(
+    _wait_if(
         flow,
-        "CloneRebooted",
-        "rebooted clone instances",
-        "Describes the rebooted instances once.",
-        "instances",
+        ("IsCloneRebooting", "Only rebooting instances are waited for.", "$.rebooted.rebooting"),
+        ("CloneRebooted", "rebooted clone instances", "Describes the rebooted instances once.", "instances"),
+        otherwise="MarkInstancesReady",
         identifiers="$.rebooted.instanceIdentifiers",
     )
 

@@ -111,30 +111,32 @@ def _apply_pending_parameters(flow: Flow, in_target: Callable[..., None], access
         params(clusterIdentifier="$.cluster.clusterIdentifier"),
         "$.rebooted",
     )
-    flow.if_true(
-        "IsRebooting",
-        "Only rebooting instances are waited for.",
-        "$.rebooted.rebooting",
-        then="ChooseRebootedWait",
-        otherwise="MarkInstancesReady",
-    )
-    _await(
+    _wait_if(
         flow,
+        ("IsRebooting", "Only rebooting instances are waited for.", "$.rebooted.rebooting"),
         "Rebooted",
         "rebooted target instances",
         params(kind="instances", access=access, identifiers="$.rebooted.instanceIdentifiers"),
+        otherwise="MarkInstancesReady",
     )
 
 
 def _wait_if_modified(
     flow: Flow, access: str, choice: tuple[str, str, str], key: str, noun: str, *, otherwise: str
 ) -> None:
-    """After a step that may have modified the restored cluster: the `choice` (name, comment, the step's flag)
-    waits until the cluster is available again only when it was modified (`key`, `noun`: the wait's), else goes
-    to `otherwise`."""
+    """After a step that may have modified the restored cluster: wait until it is available again only when it
+    was (`_wait_if` on the cluster)."""
+    subject = params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier")
+    _wait_if(flow, choice, key, noun, subject, otherwise=otherwise)
+
+
+def _wait_if(
+    flow: Flow, choice: tuple[str, str, str], key: str, noun: str, subject: State, *, otherwise: str
+) -> None:
+    """The `choice` (name, comment, the step's flag) waits for `subject` (`key`, `noun`: the wait's) only when the
+    step set its flag, else goes to `otherwise`."""
     name, comment, flag = choice
     flow.if_true(name, comment, flag, then=f"Choose{key}Wait", otherwise=otherwise)
-    subject = params(kind="cluster", access=access, identifier="$.cluster.clusterIdentifier")
     _await(flow, key, noun, subject)
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aurora_ferry.core.access import translated
-from aurora_ferry.core.accounts import AccountAccess, ClusterTarget, ParameterGroups
+from aurora_ferry.core.accounts import AccountAccess, ClusterTarget
 from aurora_ferry.core.carry import CarriedSettings, Scaling, SourceConfiguration
 from aurora_ferry.core.clusters import describe_cluster
+from aurora_ferry.core.parameter_groups import groups_to_replicate, is_default_group
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -186,24 +187,18 @@ def _targets_own(source: SourceConfiguration, target: ClusterTarget, kms_key_arn
 
 def _cluster_group(source: str | None, target: ClusterTarget) -> PlanRow:
     """The cluster parameter group: the target's own when it names one, else a replica of the source's custom one
-    (ReplicateParameterGroups, README "Parameter groups") unless parameterGroups is "default"."""
+    (what ReplicateParameterGroups replicates: core.parameter_groups.groups_to_replicate, README "Parameter
+    groups"), else the target account's default."""
     setting = "DBClusterParameterGroupName"
-    custom = source is not None and not source.startswith("default.")
-    if source is not None and not custom and not target.db_cluster_parameter_group_name:
-        return PlanRow(setting, source, "the target account's default", "default: the engine's default group")
-    if (
-        custom
-        and not target.db_cluster_parameter_group_name
-        and target.parameter_groups is ParameterGroups.REPLICATE
-    ):
-        return PlanRow(setting, str(source), str(source), "replicated group (ReplicateParameterGroups)")
-    if custom and not target.db_cluster_parameter_group_name:
-        return PlanRow(
-            setting, str(source), "the target account's default", "dropped: parameterGroups 'default'"
+    if source is None or target.db_cluster_parameter_group_name:
+        return _placement(
+            setting, source, target.db_cluster_parameter_group_name, "targets[].dbClusterParameterGroupName"
         )
-    return _placement(
-        setting, source, target.db_cluster_parameter_group_name, "targets[].dbClusterParameterGroupName"
-    )
+    if is_default_group(source):
+        return PlanRow(setting, source, "the target account's default", "default: the engine's default group")
+    if groups_to_replicate(target, source, ()):
+        return PlanRow(setting, source, source, "replicated group (ReplicateParameterGroups)")
+    return PlanRow(setting, source, "the target account's default", "dropped: parameterGroups 'default'")
 
 
 def _placement(setting: str, source: str | None, target: str | None, field: str) -> PlanRow:

@@ -351,18 +351,13 @@ def groups_to_replicate(
 
 def planned_instance_groups(target: ClusterTarget, configuration: SourceConfiguration) -> dict[str, str]:
     """For the plan: the DB parameter group each of the source's instance groups becomes in the target, by name
-    (the target's own when it names one; a replica, under the source's name, when replicated; none with
-    parameterGroups "default"). ReplicateParameterGroups' plan lines say when a replica takes another name."""
-    mapping: dict[str, str] = {}
-    for shape in configuration.instances:
-        name = shape.parameter_group
-        if not name or is_default_group(name):
-            continue
-        if target.db_parameter_group_name:
-            mapping[name] = target.db_parameter_group_name
-        elif target.parameter_groups is ParameterGroups.REPLICATE:
-            mapping[name] = name
-    return mapping
+    (the target's own when it names one; a replica, under the source's name, when groups_to_replicate replicates
+    it; none with parameterGroups "default"). ReplicateParameterGroups' plan lines say when a replica takes another
+    name."""
+    names = [shape.parameter_group for shape in configuration.instances]
+    if target.db_parameter_group_name:
+        return {name: target.db_parameter_group_name for name in names if name and not is_default_group(name)}
+    return {name: name for kind, name in groups_to_replicate(target, None, names) if kind == "instance"}
 
 
 def delete_unused_groups(client: RDSClient, access: AccountAccess, run_id: str) -> list[dict[str, Any]]:

@@ -42,16 +42,23 @@ def reboot_pending_instances(client: RDSClient, access: AccountAccess, cluster_i
         for member in cluster.get("DBClusterMembers", ())
         if member.get("DBClusterParameterGroupStatus") == PENDING_REBOOT
     }
+    # One paginated read of the cluster's instances, not one DescribeDBInstances per member.
+    with translated(access, f"describe the instances of cluster {cluster_id}"):
+        pages = client.get_paginator("describe_db_instances").paginate(
+            Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}]
+        )
+        instances = sorted(
+            (instance for page in pages for instance in page["DBInstances"]),
+            key=lambda instance: str(instance["DBInstanceIdentifier"]),
+        )
     waited: list[str] = []
-    for member in sorted(str(m["DBInstanceIdentifier"]) for m in cluster.get("DBClusterMembers", ())):
-        with translated(access, f"describe instance {member}"):
-            instance = client.describe_db_instances(DBInstanceIdentifier=member)["DBInstances"][0]
-        status = instance.get("DBInstanceStatus")
+    for instance in instances:
+        member = str(instance["DBInstanceIdentifier"])
         pending = member in cluster_pending or any(
             group.get("ParameterApplyStatus") == PENDING_REBOOT
             for group in instance.get("DBParameterGroups", ())
         )
-        if status == "rebooting":
+        if instance.get("DBInstanceStatus") == "rebooting":
             waited.append(member)
         elif pending:
             with translated(access, f"reboot instance {member} to apply its static parameters"):

@@ -4,19 +4,20 @@ never silently differs from its source (README "Carried settings")."""
 
 from __future__ import annotations
 
-from aurora_ferry.core import instance_rows, plan_carry, planned_instance_groups
+from aurora_ferry.core import PlanRow, instance_rows, plan_carry, planned_instance_groups
+from aurora_ferry.migration import Target
 from aurora_ferry.preflight.context import Preflight, TargetAccount
 
 # What a plan line shows for a source that has nothing there: nothing is lost by not carrying it.
 _NOTHING = frozenset({"default", "none", "unknown", ""})
 
 
-def check_carried_settings(preflight: Preflight, account: TargetAccount) -> None:
-    """A warning per dropped setting the source has, naming the target's field that would map it, if any."""
+def carried_rows(preflight: Preflight, target: Target) -> list[PlanRow]:
+    """The plan's line per cluster setting (core.carry_plan), per planned instance and per source instance parameter
+    group (core.instance_plan) for `target`; none while the source's configuration is unknown."""
     found = preflight.source
     if found is None or found.configuration is None:
-        return
-    target = account.target
+        return []
     configuration = found.configuration
     carry = plan_carry(configuration, target, target.settings, target.kms_key_arn, found.engine)
     instances = instance_rows(
@@ -25,7 +26,13 @@ def check_carried_settings(preflight: Preflight, account: TargetAccount) -> None
         target,
         planned_instance_groups(target, configuration),
     )
-    for row in [*carry.rows, *instances]:
+    return [*carry.rows, *instances]
+
+
+def check_carried_settings(preflight: Preflight, account: TargetAccount) -> None:
+    """A warning per dropped setting the source has, naming the target's field that would map it, if any."""
+    target = account.target
+    for row in carried_rows(preflight, target):
         if not row.how.startswith("dropped") or row.source in _NOTHING or row.source.startswith("default."):
             continue
         preflight.add(

@@ -4,7 +4,7 @@ does with it; and the snapshots the run makes in the source account, as the migr
 
 from __future__ import annotations
 
-from aurora_ferry.core import MasterCredentials, instance_rows, naming, plan_carry, planned_instance_groups
+from aurora_ferry.core import MasterCredentials, naming
 from aurora_ferry.migration import (
     MAX_TARGETS,
     CleanupPolicy,
@@ -17,6 +17,7 @@ from aurora_ferry.migration import (
     shared_region,
     target_region,
 )
+from aurora_ferry.preflight.carried import carried_rows
 from aurora_ferry.preflight.context import FoundSource, Preflight, same_key
 from aurora_ferry.preflight.report import PlanStep
 
@@ -354,24 +355,14 @@ def _target_steps(preflight: Preflight, target: Target, shared_arn: str, encrypt
 def _settled_steps(preflight: Preflight, target: Target) -> list[PlanStep]:
     """Each setting the target's cluster gets, with the source's value and how it gets there (core.carry_plan),
     then its master credentials (targets[].masterCredentials)."""
-    found = preflight.source
-    steps = []
-    if found is not None and found.configuration is not None:
-        carry = plan_carry(found.configuration, target, target.settings, target.kms_key_arn, found.engine)
-        rows = instance_rows(
-            found.configuration.instances,
-            preflight.planned_instances(target),
-            target,
-            planned_instance_groups(target, found.configuration),
+    steps = [
+        PlanStep(
+            "Settings",
+            target.account_id,
+            f"{row.setting}: source {row.source}, target {row.target} ({row.how})",
         )
-        steps = [
-            PlanStep(
-                "Settings",
-                target.account_id,
-                f"{row.setting}: source {row.source}, target {row.target} ({row.how})",
-            )
-            for row in [*carry.rows, *rows]
-        ]
+        for row in carried_rows(preflight, target)
+    ]
     if target.master_credentials is MasterCredentials.SOURCE:
         credentials = PlanStep(
             "OwnCredentials",

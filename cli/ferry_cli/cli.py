@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -199,21 +200,23 @@ def _max_wait(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _seconds(text: str) -> float:
+def _number[N: (int, float)](text: str, parse: Callable[[str], N], what: str) -> N:
+    """`text` as `parse` reads it; else argparse's error, saying it is not a `what`."""
     try:
-        seconds = float(text)
+        return parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a {what}: {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    seconds = _number(text, float, "number of seconds")
     if not 0 <= seconds <= DEFAULT_LIMIT_SECONDS:
         raise argparse.ArgumentTypeError(f"from 0 to {DEFAULT_LIMIT_SECONDS:.0f} seconds, got {text}")
     return seconds
 
 
 def _limit(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    count = _number(text, int, "whole number")
     if not 1 <= count <= 1000:
         raise argparse.ArgumentTypeError(f"from 1 to 1000 runs, got {count}")
     return count
@@ -245,10 +248,7 @@ def _read_json(path: Path, what: str) -> Any:
 def _since_days(text: str) -> int:
     from aurora_ferry.managed import MAX_SINCE_DAYS
 
-    try:
-        days = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    days = _number(text, int, "whole number of days")
     if not 1 <= days <= MAX_SINCE_DAYS:
         raise argparse.ArgumentTypeError(f"from 1 to {MAX_SINCE_DAYS} days, got {days}")
     return days
@@ -426,7 +426,8 @@ def _local_run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ferry: world {args.world}: {error}\n")
         return 2
     out = sys.stdout
-    with Twin.started(world, args.template) as twin:
+    # A local run asks nothing of CloudFormation: its CLI talks to the twin directly.
+    with Twin.started(world, args.template, stack_outputs=False) as twin:
         before = twin.inventory()
         if not args.json:
             out.write(

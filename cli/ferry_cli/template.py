@@ -100,6 +100,9 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """An AWS::Serverless::Function: its code, handler, environment and timeout (the template's Globals filled
+    in), and the event sources the twin delivers."""
+
     logical_id: str
     code_dir: Path
     handler: str

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ferry_cli.twin.clock import TwinClock, TwinStalledError, TwinStuckError
-from tests.conftest import REPO, load_event
+from tests.conftest import REPO, load_event, running_twin
 
 pytestmark = pytest.mark.twin
 
@@ -174,6 +174,23 @@ def test_a_worker_still_waiting_when_the_twin_ends_never_runs_again() -> None:
     # Then the worker never resumed: nothing of an ended twin may act on the next one
     assert ran_on == []
     assert clock.elapsed() == 0.0
+
+
+def test_a_twin_ends_only_once_every_worker_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a running twin whose worker is still running (blocked on a plain lock, which the clock cannot see)
+    from ferry_cli.twin import runtime
+
+    monkeypatch.setattr(runtime, "_SETTLE_REAL_SECONDS", 0.5)
+    lock = threading.Lock()
+    lock.acquire()
+    try:
+        # When the caller leaves the twin
+        with pytest.raises(TwinStuckError, match="still-running"), running_twin() as twin:
+            _start(twin.clock, lock.acquire, "still-running")
+        # Then the twin did not end under that worker (which would have gone on into the next twin's
+        # accounts): it waited for it to reach a wait, and named it when it did not
+    finally:
+        lock.release()
 
 
 def test_a_world_sets_the_start_of_twin_time_and_refuses_a_speed() -> None:

@@ -36,6 +36,38 @@ def _wait_if(
     _poll(flow, *wait, **identifiers)
 
 
+def _wait_if_modified(
+    flow: Flow, choice: tuple[str, str, str], wait: tuple[str, str], *, otherwise: str
+) -> None:
+    """After a step that may have modified the clone: wait until it is available again only when it was
+    (`_wait_if` on the clone; `wait` is the wait's key and noun)."""
+    key, noun = wait
+    on_clone = (key, noun, "Describes the clone once.", "cluster")
+    _wait_if(flow, choice, on_clone, otherwise=otherwise, identifier="$.clone.clusterIdentifier")
+
+
+def _create(
+    flow: Flow,
+    step: tuple[str, str, str],
+    parameter_groups: str,
+    wait: tuple[str, str, str, str],
+    **identifiers: str,
+) -> None:
+    """The `step` (name, comment, result) that creates the clone or its instances in the target account: its
+    function `<name>FunctionArn` is given the source and the `parameter_groups` to use; then the `wait` (key,
+    noun, comment, kind) until what `identifiers` name is available."""
+    name, comment, result = step
+    flow.task(
+        name,
+        comment,
+        f"{name}FunctionArn",
+        run(source="$.checked.source", parameterGroups=parameter_groups),
+        timeout=300,
+        result=result,
+    )
+    _poll(flow, *wait, **identifiers)
+
+
 def _retire(flow: Flow, what: str, comment: str, result: str, noun: str) -> None:
     """Deletes the `what` ("instances" or "clusters") of the dev cluster(s) a refresh replaces, then polls until
     they are gone."""
@@ -97,12 +129,11 @@ def _configure(flow: Flow) -> None:
         timeout=300,
         result="$.configured",
     )
-    _wait_if(
+    _wait_if_modified(
         flow,
         ("IsCloneConfigured", "Only a modified clone is waited for.", "$.configured.modified"),
-        ("CloneConfigured", "clone being configured", "Describes the clone once.", "cluster"),
+        ("CloneConfigured", "clone being configured"),
         otherwise="OwnCloneCredentials",
-        identifier="$.clone.clusterIdentifier",
     )
 
 
@@ -119,16 +150,15 @@ def _own_credentials(flow: Flow) -> None:
         timeout=300,
         result="$.credentials",
     )
-    _wait_if(
+    _wait_if_modified(
         flow,
         (
             "IsModifyingCloneCredentials",
             "Only a clone being modified is waited for.",
             "$.credentials.modifying",
         ),
-        ("CloneCredentials", "clone being modified", "Describes the clone once.", "cluster"),
+        ("CloneCredentials", "clone being modified"),
         otherwise="CreateCloneInstances",
-        identifier="$.clone.clusterIdentifier",
     )
 
 
@@ -205,39 +235,25 @@ def definition() -> State:
         timeout=300,
         result="$.parameterGroups",
     )
-    flow.task(
-        "CreateClone",
-        "RestoreDBClusterToPointInTime, copy-on-write, in the target account (no instances yet).",
-        "CreateCloneFunctionArn",
-        run(source="$.checked.source", parameterGroups="$.parameterGroups"),
-        timeout=300,
-        result="$.clone",
-    )
-    _poll(
+    _create(
         flow,
-        "Clone",
-        "clone cluster",
-        "Describes the clone once.",
-        "cluster",
+        (
+            "CreateClone",
+            "RestoreDBClusterToPointInTime, copy-on-write, in the target account (no instances yet).",
+            "$.clone",
+        ),
+        "$.parameterGroups",
+        ("Clone", "clone cluster", "Describes the clone once.", "cluster"),
         identifier="$.clone.clusterIdentifier",
     )
     flow.mark_endpoints("cloneReady")
     _configure(flow)
     _own_credentials(flow)
-    flow.task(
-        "CreateCloneInstances",
-        "Creates the requested instances in the clone.",
-        "CreateCloneInstancesFunctionArn",
-        run(source="$.checked.source", parameterGroups="$.parameterGroups.instanceParameterGroups"),
-        timeout=300,
-        result="$.instances",
-    )
-    _poll(
+    _create(
         flow,
-        "CloneInstances",
-        "clone instances",
-        "Describes the clone's instances once.",
-        "instances",
+        ("CreateCloneInstances", "Creates the requested instances in the clone.", "$.instances"),
+        "$.parameterGroups.instanceParameterGroups",
+        ("CloneInstances", "clone instances", "Describes the clone's instances once.", "instances"),
         identifiers="$.instances.instanceIdentifiers",
     )
     _apply_pending_parameters(flow)

@@ -166,11 +166,12 @@ def target_steps() -> Flow:
         "$.region",
         queued=True,
     )
-    flow.choice(
+    flow.if_true(
         "IsCopyingToRegion",
         'Only a target that copies in two steps waits for a copy in its Region (README "Cross-Region targets").',
-        [{"Variable": "$.region.twoStep", "BooleanEquals": True, "Next": "ChooseRegionCopyWait"}],
-        default="MarkRegionCopyReady",
+        "$.region.twoStep",
+        then="ChooseRegionCopyWait",
+        otherwise="MarkRegionCopyReady",
     )
     _await(
         flow,
@@ -206,11 +207,12 @@ def target_steps() -> Flow:
         "$.copy",
         queued=True,
     )
-    flow.choice(
+    flow.if_true(
         "IsRestoringFromShare",
         'A target restoring straight from the shared snapshot has no copy to wait for (README "Direct restore").',
-        [{"Variable": "$.copy.direct", "BooleanEquals": True, "Next": "MarkTargetCopyReady"}],
-        default="ChooseTargetCopyWait",
+        "$.copy.direct",
+        then="MarkTargetCopyReady",
+        otherwise="ChooseTargetCopyWait",
     )
     _await(flow, "TargetCopy", "target snapshot copy", _snapshot(access, "$.copy.snapshot.identifier"))
     flow.mark("targetCopyReady")

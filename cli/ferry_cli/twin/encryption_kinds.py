@@ -137,11 +137,11 @@ class EncryptionKindRules(MotoPatch):
         backend: Any,
         db_cluster_snapshot_identifier: str,
         attribute_name: str,
-        values_to_add: list[str] | None = None,
-        values_to_remove: list[str] | None = None,
+        **values: list[str] | None,
     ) -> Any:
-        """Rule A (items 2 and 3): an sse-rds snapshot is not shared, with accounts or as public."""
-        if attribute_name == "restore" and any(values_to_add or []):
+        """Rule A (items 2 and 3): an sse-rds snapshot is not shared, with accounts or as public. The `values`
+        (values_to_add, values_to_remove, as moto's response passes them) go on to the snapshot rules as given."""
+        if attribute_name == "restore" and any(values.get("values_to_add") or []):
             snapshot = backend.describe_db_cluster_snapshots(None, db_cluster_snapshot_identifier)[0]
             if encryption_type(snapshot) == "sse-rds":
                 raise InvalidParameterValue(
@@ -151,7 +151,7 @@ class EncryptionKindRules(MotoPatch):
                     "AWS owned key cannot be granted to another account.)"
                 )
         return self.original("modify_db_cluster_snapshot_attribute")(
-            backend, db_cluster_snapshot_identifier, attribute_name, values_to_add, values_to_remove
+            backend, db_cluster_snapshot_identifier, attribute_name, **values
         )
 
     def restore_db_cluster_from_snapshot(

@@ -140,6 +140,13 @@ def _check_modify(parameters: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return completed
 
 
+# The message a delete of a group that is still in use is refused with, by kind of group.
+_STILL_IN_USE = {
+    "cluster": "One or more database clusters are still members of group {name}",
+    "instance": "One or more database instances are still members of parameter group {name}",
+}
+
+
 def _in_use(backend: Any, kind: str, name: str) -> bool:
     lowered = name.lower()
     if kind == "cluster":
@@ -150,6 +157,13 @@ def _in_use(backend: Any, kind: str, name: str) -> bool:
         str(getattr(d, "db_parameter_group_name", "") or "").lower() == lowered
         for d in backend.databases.values()
     )
+
+
+def _refuse_in_use(backend: Any, kind: str, name: str) -> None:
+    """DeleteDBClusterParameterGroup / DeleteDBParameterGroup: InvalidDBParameterGroupState while a cluster (an
+    instance, for a DB parameter group) still uses the group."""
+    if _in_use(backend, kind, name):
+        raise RDSClientError("InvalidDBParameterGroupState", _STILL_IN_USE[kind].format(name=name))
 
 
 class ParameterGroupRules(RdsRulesBase):
@@ -211,19 +225,11 @@ class ParameterGroupRules(RdsRulesBase):
         return found
 
     def delete_db_cluster_parameter_group(self, backend: Any, db_cluster_parameter_group_name: str) -> Any:
-        if _in_use(backend, "cluster", db_cluster_parameter_group_name):
-            raise RDSClientError(
-                "InvalidDBParameterGroupState",
-                f"One or more database clusters are still members of group {db_cluster_parameter_group_name}",
-            )
+        _refuse_in_use(backend, "cluster", db_cluster_parameter_group_name)
         return self.original("delete_db_cluster_parameter_group")(backend, db_cluster_parameter_group_name)
 
     def delete_db_parameter_group(self, backend: Any, db_parameter_group_name: str) -> Any:
-        if _in_use(backend, "instance", db_parameter_group_name):
-            raise RDSClientError(
-                "InvalidDBParameterGroupState",
-                f"One or more database instances are still members of parameter group {db_parameter_group_name}",
-            )
+        _refuse_in_use(backend, "instance", db_parameter_group_name)
         return self.original("delete_db_parameter_group")(backend, db_parameter_group_name)
 
     def create_db_cluster(self, backend: Any, kwargs: dict[str, Any]) -> Any:

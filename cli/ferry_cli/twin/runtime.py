@@ -20,7 +20,6 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +33,7 @@ from ferry_cli.twin.clock import TwinClock
 from ferry_cli.twin.estate import build_world
 from ferry_cli.twin.events import wired_events
 from ferry_cli.twin.faults import Faults, timed_out
+from ferry_cli.twin.functions import InvocationStats, LambdaContext, handler_code
 from ferry_cli.twin.iam.authorizer import TWIN_ACCESS_KEY, Authorizer, enforced
 from ferry_cli.twin.iam.lookup import MotoLookup
 from ferry_cli.twin.interpreter import (
@@ -47,6 +47,7 @@ from ferry_cli.twin.interpreter import (
 )
 from ferry_cli.twin.inventory import inventory
 from ferry_cli.twin.rules import aws_rules
+from ferry_cli.twin.speedups import freeze_loaded_heap
 from ferry_cli.twin.stacks import (
     SamStack,
     create_function_roles,
@@ -67,38 +68,10 @@ _TWIN_ENV = {
     # The CLI prints progress on stdout; function logs below WARNING would drown it.
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+# How long an ending twin waits, in real seconds, for its running workers to reach a wait: each is a handler or
+# a delivery, which takes well under a second; longer means one is blocked where the clock cannot see.
+_SETTLE_REAL_SECONDS = 60.0
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-
-
-@dataclass
-class _LambdaContext:
-    """What Powertools and handlers read from the Lambda context object."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    deadline_ms: float = 0.0
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int(self.deadline_ms - time.time() * 1000))
-
-
-@dataclass
-class InvocationStats:
-    by_function: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def count(self, logical_id: str) -> None:
-        with self._lock:
-            self.by_function[logical_id] = self.by_function.get(logical_id, 0) + 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_function.values())
 
 
 class Twin:
@@ -120,6 +93,7 @@ class Twin:
         self.template_path = Path("template.yaml")
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str, str], Any] = {}
+        self._operator_credentials: dict[str, dict[str, Any]] = {}
         self.member_templates = Path("member-accounts")
         self.clock = clock
         self.invocations = InvocationStats()
@@ -146,9 +120,13 @@ class Twin:
         handler_overrides: dict[str, Callable[[Any, Any], Any]] | None = None,
         enforce_iam: bool = True,
         member_templates: Path | None = None,
+        stack_outputs: bool = True,
     ) -> Iterator[Twin]:
         """The twin, running. ``enforce_iam=False`` switches the twin's IAM off: only to show that a test
-        fails without it, never to make a run pass."""
+        fails without it, never to make a run pass. ``stack_outputs=False`` leaves the stack's outputs out of
+        CloudFormation (a caller that never asks DescribeStacks spares the import of moto's CloudFormation,
+        which loads most of moto's services)."""
+        freeze_loaded_heap()
         clock = TwinClock(start=world.clock_start)
         twin = cls(world, SamTemplate.load(template_path), clock, handler_overrides)
         twin.template_path = template_path
@@ -191,10 +169,16 @@ class Twin:
             stack.enter_context(twin._patched_runtime())
             _forget_cached_sessions()
             twin._build_world()
-            twin._deploy()
+            twin._deploy(stack_outputs)
             # RDS events, EventBridge rules and schedules, the wait table, task-token callbacks on twin time.
             stack.enter_context(wired_events(twin))
-            yield twin
+            try:
+                yield twin
+            finally:
+                # A caller may leave while a worker runs (a test done before the run is): let every worker
+                # reach a wait first, or it would go on, after this twin, into the next one's accounts.
+                # Twin time does not move meanwhile, and a waiting worker of an ended twin never runs again.
+                twin.clock.quiesce(real_limit=_SETTLE_REAL_SECONDS)
             _forget_cached_sessions()
 
     @contextmanager
@@ -228,9 +212,12 @@ class Twin:
         own = self._own_session()
         if account_id == self.world.orchestrator_account_id:
             return own.client(service, region_name=region)  # type: ignore[call-overload]
-        credentials = own.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/twin-operator", RoleSessionName="twin"
-        )["Credentials"]
+        credentials = self._operator_credentials.get(account_id)
+        if credentials is None:
+            # One session in each account for all its clients, as an operator's profile would be.
+            credentials = self._operator_credentials[account_id] = self.client("sts").assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/twin-operator", RoleSessionName="twin"
+            )["Credentials"]
         return own.client(  # type: ignore[call-overload]
             service,
             region_name=region,
@@ -254,7 +241,7 @@ class Twin:
     def _build_world(self) -> None:
         build_world(self)
 
-    def _deploy(self) -> None:
+    def _deploy(self, stack_outputs: bool) -> None:
         stack = TWIN_STACK_NAME
         region = self.world.region
         account = self.world.orchestrator_account_id
@@ -302,7 +289,8 @@ class Twin:
             )["stateMachineArn"]
         # The stack's outputs answer cloudformation:DescribeStacks as in AWS, so the CLI's real-AWS commands
         # (`ferry start`, `watch`, `runs`, `stop`) run against the twin through the same calls.
-        publish_outputs(self.client("cloudformation"), stack, render_sam_stack(sam_stack).outputs)
+        if stack_outputs:
+            publish_outputs(self.client("cloudformation"), stack, render_sam_stack(sam_stack).outputs)
 
     # --- Lambda, in-process ---------------------------------------------------------------------------------
 
@@ -315,7 +303,7 @@ class Twin:
                 if loader_spec is None or loader_spec.loader is None:
                     raise ImportError(f"cannot load {spec.module_file}")
                 module = importlib.util.module_from_spec(loader_spec)
-                loader_spec.loader.exec_module(module)
+                exec(handler_code(spec.module_file), module.__dict__)  # noqa: S102 - the function's own module
                 self._modules[spec.logical_id] = module
             return module
 
@@ -336,7 +324,7 @@ class Twin:
         handler = self.handler_overrides.get(spec.logical_id) or getattr(
             self._handler_module(spec), spec.handler_name
         )
-        context = _LambdaContext(
+        context = LambdaContext(
             function_name=spec.logical_id,
             invoked_function_arn=self.function_arns[spec.logical_id],
             deadline_ms=time.time() * 1000 + spec.timeout * 1000,

@@ -16,7 +16,16 @@ from ferry_cli.twin.world_regions import WorldError
 
 __all__ = ["ParameterGroupSpec", "create_parameter_groups", "parse_parameter_groups"]
 
-KINDS = ("cluster", "instance")
+# Per kind, the RDS calls that create a group and set its parameters, and the field naming the group in both.
+_CALLS = {
+    "cluster": (
+        "create_db_cluster_parameter_group",
+        "modify_db_cluster_parameter_group",
+        "DBClusterParameterGroupName",
+    ),
+    "instance": ("create_db_parameter_group", "modify_db_parameter_group", "DBParameterGroupName"),
+}
+KINDS = tuple(_CALLS)
 
 
 @dataclass(frozen=True)
@@ -69,19 +78,8 @@ def create_parameter_groups(rds: Any, specs: tuple[ParameterGroupSpec, ...]) -> 
         batches = [
             items[i : i + MAX_PARAMETERS_PER_MODIFY] for i in range(0, len(items), MAX_PARAMETERS_PER_MODIFY)
         ]
-        if spec.kind == "cluster":
-            rds.create_db_cluster_parameter_group(
-                DBClusterParameterGroupName=spec.name,
-                DBParameterGroupFamily=spec.family,
-                Description=spec.description,
-            )
-            for batch in batches:
-                rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=spec.name, Parameters=batch)
-        else:
-            rds.create_db_parameter_group(
-                DBParameterGroupName=spec.name,
-                DBParameterGroupFamily=spec.family,
-                Description=spec.description,
-            )
-            for batch in batches:
-                rds.modify_db_parameter_group(DBParameterGroupName=spec.name, Parameters=batch)
+        create, modify, name_field = _CALLS[spec.kind]
+        named = {name_field: spec.name}
+        getattr(rds, create)(**named, DBParameterGroupFamily=spec.family, Description=spec.description)
+        for batch in batches:
+            getattr(rds, modify)(**named, Parameters=batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -38,8 +39,15 @@ def policy_document(text: Any) -> dict[str, Any]:
     """A policy document from moto's storage (JSON text, sometimes already parsed); {} if unreadable."""
     if isinstance(text, Mapping):
         return dict(text)
+    return _parsed(str(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> dict[str, Any]:
+    # Every request is judged against the caller's policies, and the same few texts come back thousands of
+    # times a run; callers only read the document.
     try:
-        parsed = json.loads(str(text))
+        parsed = json.loads(text)
     except (TypeError, ValueError):
         return {}
     return parsed if isinstance(parsed, dict) else {}

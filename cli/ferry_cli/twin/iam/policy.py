@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ferry_cli.twin.iam.conditions import Context, conditions_hold, normalize_context, wildcard_match
 
@@ -219,6 +219,26 @@ def _context_for(principal: Principal, request: AuthRequest, resource_account: s
     return normalize_context({**implied, **request.context})
 
 
+class Placement(TypedDict, total=False):
+    """Where the policy that ``statement_applies`` or ``evaluate`` judges stands: ``in_resource_policy``, as a
+    resource's own policy (else an identity policy); ``resource_account``, the account that owns the resource
+    (``aws:ResourceAccount``, else not in the context)."""
+
+    in_resource_policy: bool
+    resource_account: str | None
+
+
+def _placed(
+    principal: Principal,
+    request: AuthRequest,
+    *,
+    in_resource_policy: bool = False,
+    resource_account: str | None = None,
+) -> tuple[Context, bool]:
+    """A `Placement`'s request context, as ``authorize`` builds it, and whether the policy is a resource policy."""
+    return _context_for(principal, request, resource_account), in_resource_policy
+
+
 def _applies(
     statement: Mapping[str, Any],
     principal: Principal,
@@ -246,15 +266,10 @@ def _applies(
 
 
 def statement_applies(
-    statement: Mapping[str, Any],
-    principal: Principal,
-    request: AuthRequest,
-    *,
-    in_resource_policy: bool = False,
-    resource_account: str | None = None,
+    statement: Mapping[str, Any], principal: Principal, request: AuthRequest, **placement: Unpack[Placement]
 ) -> Match:
     """Whether one statement (of either effect) covers this caller, action, resource and context."""
-    context = _context_for(principal, request, resource_account)
+    context, in_resource_policy = _placed(principal, request, **placement)
     return _applies(statement, principal, request, context, in_resource_policy=in_resource_policy)
 
 
@@ -307,12 +322,10 @@ def evaluate(
     document: PolicyDocument,
     principal: Principal,
     request: AuthRequest,
-    *,
-    in_resource_policy: bool = False,
-    resource_account: str | None = None,
+    **placement: Unpack[Placement],
 ) -> PolicyEvaluation:
     """What one policy document says about a request, before the documents are combined by ``authorize``."""
-    context = _context_for(principal, request, resource_account)
+    context, in_resource_policy = _placed(principal, request, **placement)
     return _evaluate(name, document, principal, request, context, in_resource_policy=in_resource_policy)
 
 

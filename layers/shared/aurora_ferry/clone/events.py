@@ -11,7 +11,7 @@ from typing import Any
 
 from aurora_ferry.clone.contract import CloneRequest, parse_clone_request
 from aurora_ferry.clone.inspect import SourceFacts
-from aurora_ferry.core import AccountAccess, PayloadError, RunPayload, required_field
+from aurora_ferry.core import AccountAccess, PayloadError, RunPayload, required_choice, required_field
 
 
 class CloneRunEvent(RunPayload[CloneRequest]):
@@ -21,8 +21,14 @@ class CloneRunEvent(RunPayload[CloneRequest]):
 
 
 @dataclass(frozen=True)
-class CloneSourceEvent:
+class CloneStepEvent:
+    """A payload of a step that acts for a run: the run, and (a subclass's fields) what the step acts on."""
+
     run: CloneRunEvent
+
+
+@dataclass(frozen=True)
+class CloneSourceEvent(CloneStepEvent):
     source: SourceFacts
 
     @classmethod
@@ -34,8 +40,7 @@ class CloneSourceEvent:
 
 
 @dataclass(frozen=True)
-class RetireEvent:
-    run: CloneRunEvent
+class RetireEvent(CloneStepEvent):
     action: str
     clusters: list[dict[str, str]]
 
@@ -45,9 +50,7 @@ class RetireEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> RetireEvent:
-        action = str(required_field(event, "action"))
-        if action not in cls.ACTIONS:
-            raise PayloadError([f"event.action: must be one of {', '.join(cls.ACTIONS)}, got {action!r}"])
+        action = required_choice(event, "action", cls.ACTIONS)
         clusters = required_field(event, "clusters")
         if not isinstance(clusters, list) or not all(
             isinstance(c, dict) and isinstance(c.get("identifier"), str) for c in clusters
@@ -67,9 +70,7 @@ class ClonePollEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> ClonePollEvent:
-        kind = str(required_field(event, "kind"))
-        if kind not in cls.KINDS:
-            raise PayloadError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
+        kind = required_choice(event, "kind", cls.KINDS)
         if "identifiers" in event:
             identifiers = event["identifiers"]
             if not isinstance(identifiers, list):

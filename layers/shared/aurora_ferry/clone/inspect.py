@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aurora_ferry.clone.contract import CloneRequest
-from aurora_ferry.clone.names import REFRESH_OF_TAG, clone_identifier, source_access, target_access, where
+from aurora_ferry.clone.names import REFRESH_OF_TAG, clone_identifier, source_access, target_access
 from aurora_ferry.core import (
     AccountAccess,
     CloneNotAllowedError,
@@ -109,11 +109,11 @@ def _require_owned_by_source_account(request: CloneRequest, source: AccountAcces
         # "You can't share resources (clones or Aurora DB clusters) that have been shared with your AWS
         # account." and "You can create only one new clone from a clone that's been shared with your AWS
         # account." The tool clones only clusters the acting account owns.
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"source cluster {reference} is owned by account {owner} and was shared with account "
             f"{source.account_id}; AWS doesn't let an account share a cluster shared with it, and allows one "
             f"clone of it per account. Run the clone from the owner: source.accountId {owner} and a role there",
-            **where(source),
         )
 
 
@@ -122,23 +122,23 @@ def _cloneable_source(request: CloneRequest, source: AccountAccess, client: RDSC
     reference = request.source.cluster_identifier
     cluster = describe_cluster(client, source, reference)
     if cluster is None:
-        raise SourceNotFoundError(
-            f"source cluster {reference} not found (or not visible to {source.role_arn})", **where(source)
+        raise SourceNotFoundError.in_account(
+            source, f"source cluster {reference} not found (or not visible to {source.role_arn})"
         )
     identifier = cluster["DBClusterIdentifier"]
     status = cluster.get("Status", "unknown")
     if status != "available":
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"source cluster {identifier} is {status}; Aurora clones only an available cluster (and can't share "
             "a cluster that isn't active). Retry when it is available",
-            **where(source),
         )
     if not cluster.get("DBClusterMembers"):
         # "You can't create a clone from an Aurora DB cluster that has no DB instances."
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"source cluster {identifier} has no DB instance; Aurora clones only a cluster with at least one "
             "DB instance. Add an instance to it first",
-            **where(source),
         )
     group = cluster.get("CloneGroupId")
     if group:
@@ -148,12 +148,12 @@ def _cloneable_source(request: CloneRequest, source: AccountAccess, client: RDSC
             if c.get("CloneGroupId") == group and c["DBClusterArn"] != cluster["DBClusterArn"]
         ]
         if len(siblings) >= MAX_COPY_ON_WRITE_CLONES:
-            raise CloneNotAllowedError(
+            raise CloneNotAllowedError.in_account(
+                source,
                 f"source cluster {identifier} already has {len(siblings)} clones in its clone group {group} "
                 f"({', '.join(sorted(siblings)[:5])}{', ...' if len(siblings) > 5 else ''}); Aurora makes at most "
                 f"{MAX_COPY_ON_WRITE_CLONES} copy-on-write clones (any more are full copies, or refused across "
                 "accounts). Delete clones you no longer need",
-                **where(source),
             )
     return cluster
 
@@ -188,9 +188,8 @@ def _require_room_in_target(
 ) -> None:
     """The clone's name is free in the target, and a cross-account clone is the account's first of its group."""
     if any(c["DBClusterIdentifier"] == clone_id.lower() for c in clusters):
-        raise TargetConflictError(
-            f"a cluster named {clone_id} already exists; choose another target.cloneIdentifier",
-            **where(target),
+        raise TargetConflictError.in_account(
+            target, f"a cluster named {clone_id} already exists; choose another target.cloneIdentifier"
         )
     group = facts.clone_group_id
     if not (request.cross_account and group):
@@ -209,11 +208,11 @@ def _require_room_in_target(
             if request.refresh is not None
             else ""
         )
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            target,
             f"account {target.account_id} already has a cross-account clone of {facts.identifier} (or of its "
             f"clone group): {', '.join(sorted(earlier))}; AWS allows one cross-account clone of a cluster per "
             f"account.{hint}",
-            **where(target),
         )
 
 
@@ -227,20 +226,20 @@ def _check_encryption(
     if not encrypted and key:
         # RestoreDBClusterToPointInTime: "If DBClusterIdentifier refers to a DB cluster that isn't encrypted,
         # then the restore request is rejected." (when KmsKeyId is given)
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"target.kmsKeyArn is set but source cluster {identifier} is not encrypted; AWS rejects a clone of "
             "an unencrypted cluster with a KMS key. Leave target.kmsKeyArn out",
-            **where(source),
         )
     if not request.cross_account or not encrypted:
         return
     if encryption == "default-key":
         # "You can't create a cross-account clone of a cluster that is encrypted with the default RDS key."
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"source cluster {identifier} is encrypted with the default aws/rds key of account "
             f"{source.account_id}; AWS can't clone it into another account. Clone it within the account, or "
             "recreate it under a customer-managed key (snapshot, copy with a CMK, restore) and clone that",
-            **where(source),
         )
     if not key:
         # "You can't create nonencrypted clones in one AWS account from encrypted Aurora DB clusters that
@@ -261,18 +260,18 @@ def _check_aws_owned_key(request: CloneRequest, identifier: str, source: Account
     refuses rather than find out halfway, as an AWS owned key can't be granted to another account the way a
     cross-account clone needs the source's key to be."""
     if request.cross_account:
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"target.accountId: source cluster {identifier} is encrypted with an AWS owned key "
             f"(StorageEncryptionType sse-rds), which can't be granted to account {request.target.account_id}, so "
             "it can't be cloned there. Clone it within its account, or migrate it (the migration copies its "
             "snapshot under the share key)",
-            **where(source),
         )
     if request.target.kms_key_arn:
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            source,
             f"target.kmsKeyArn: source cluster {identifier} is encrypted with an AWS owned key (sse-rds); a "
             "clone in its own account stays under that key. Leave target.kmsKeyArn out",
-            **where(source),
         )
 
 
@@ -298,24 +297,24 @@ def _refresh_candidates(
         if identifier == clone_id.lower():
             continue
         if cluster["DBClusterArn"] == facts.arn:
-            raise CloneNotAllowedError(
+            raise CloneNotAllowedError.in_account(
+                target,
                 f"refresh.replaces {request.refresh.replaces} matches the source cluster {identifier}; "
                 "a refresh deletes what it replaces",
-                **where(target),
             )
         if tags.get(naming.MANAGED_TAG) != "true":
-            raise CloneNotAllowedError(
+            raise CloneNotAllowedError.in_account(
+                target,
                 f"refresh.replaces: cluster {identifier} was not made by aurora-ferry (no "
                 f"{naming.MANAGED_TAG}=true tag); the refresh only ever deletes clusters this tool made. "
                 "Rename or delete it yourself, or choose another refresh.replaces",
-                **where(target),
             )
         if cluster.get("DeletionProtection"):
-            raise CloneNotAllowedError(
+            raise CloneNotAllowedError.in_account(
+                target,
                 f"refresh.replaces: cluster {identifier} has deletion protection on, so the refresh could not "
                 "remove it; turn it off (the tool does not change it for you) or choose another "
                 "refresh.replaces",
-                **where(target),
             )
         found.append({"identifier": identifier, "arn": cluster["DBClusterArn"]})
     return sorted(found, key=lambda c: c["identifier"])

@@ -9,16 +9,7 @@ from typing import Any
 
 from aurora_ferry.clone.contract import CloneRequest
 from aurora_ferry.clone.names import clone_identifier, target_access
-from aurora_ferry.core import (
-    cluster_ready,
-    found_cluster,
-    naming,
-    rds,
-    rename_aside,
-    rename_into_place,
-    roll_back_rename,
-    serving,
-)
+from aurora_ferry.core import found_cluster, naming, rds, roll_back_rename, serving, swap_into_place
 
 __all__ = ["keep_name_step", "roll_back_keep_name"]
 
@@ -33,23 +24,14 @@ def keep_name_step(
     access = target_access(request)
     client = rds(access)
     name, aside = request.refresh.replaces.lower(), naming.replaced_cluster_id(run_id)
-    polled = {"attempt": attempt + 1, "ready": False}
-    current = found_cluster(client, access, name)
-    if current is not None and not naming.is_tagged_by_run(current.get("TagList", []), run_id):
-        return {**polled, "status": rename_aside(client, access, current, run_id, aside)}
-    if current is None:
-        return {
-            **polled,
-            "status": rename_into_place(client, access, clone_identifier(request, run_id), name),
-        }
-    if not cluster_ready(client, access, current):
-        return {**polled, "status": f"{name} renaming"}
+    status, swapped = swap_into_place(client, access, name, clone_identifier(request, run_id), aside, run_id)
+    polled = {"attempt": attempt + 1, "ready": swapped is not None, "status": status}
+    if swapped is None:
+        return polled
     old = found_cluster(client, access, aside)
     return {
         **polled,
-        "ready": True,
-        "status": "swapped",
-        **serving(client, access, current),
+        **serving(client, access, swapped),
         # What the refresh retires: the old cluster now under its aside name, never the clone under the name.
         "replaces": [
             {"identifier": aside, "arn": old["DBClusterArn"] if old else entry["arn"]}

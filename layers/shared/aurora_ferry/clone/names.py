@@ -55,8 +55,3 @@ def plan(request: CloneRequest, run_id: str) -> dict[str, Any]:
         "crossAccount": request.cross_account,
         "shareName": share_name(run_id),
     }
-
-
-def where(access: AccountAccess) -> dict[str, str]:
-    """The account and Region a clone error names (FerryError's keyword arguments)."""
-    return {"account_id": access.account_id, "region": access.region}

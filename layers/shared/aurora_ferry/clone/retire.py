@@ -9,19 +9,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from aurora_ferry import core
 from aurora_ferry.clone.contract import CloneRequest
 from aurora_ferry.clone.names import target_access
-from aurora_ferry.core import (
-    AccountAccess,
-    PollResult,
-    describe_cluster,
-    error_code,
-    logger,
-    metrics,
-    naming,
-    rds,
-    translated,
-)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -31,7 +21,7 @@ def retire_instances(request: CloneRequest, clusters: list[dict[str, str]], run_
     """Delete the instances of each cluster the refresh replaces (re-checked: still tagged managed, and not made
     by this run)."""
     access = target_access(request)
-    client = rds(access)
+    client = core.rds(access)
     deleting: list[str] = []
     actions: list[dict[str, Any]] = []
     for _, cluster in _managed_clusters(client, access, clusters, actions, run_id):
@@ -54,7 +44,7 @@ def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]], run_i
     """Delete each replaced cluster, without a final snapshot: it is a clone this tool made of a cluster that
     still exists, so a final snapshot would only keep a stale copy."""
     access = target_access(request)
-    client = rds(access)
+    client = core.rds(access)
     deleted: list[str] = []
     arns: list[str] = []
     actions: list[dict[str, Any]] = []
@@ -73,26 +63,30 @@ def retire_clusters(request: CloneRequest, clusters: list[dict[str, str]], run_i
         deleted.append(identifier)
         arns.append(cluster["DBClusterArn"])
         actions.append({"action": "deleted", "accountId": access.account_id, "arn": cluster["DBClusterArn"]})
-    metrics.add_metric(name="DevClustersRetired", unit=MetricUnit.Count, value=len(deleted))
+    core.metrics.add_metric(name="DevClustersRetired", unit=MetricUnit.Count, value=len(deleted))
     return {"clusterIdentifiers": deleted, "clusterArns": arns, "actions": actions}
 
 
 def _delete(
-    access: AccountAccess, action: str, gone: Collection[str], delete: Callable[..., object], **params: Any
+    access: core.AccountAccess,
+    action: str,
+    gone: Collection[str],
+    delete: Callable[..., object],
+    **params: Any,
 ) -> None:
     """``delete(**params)``, where an error coded as in ``gone`` (already deleted) counts as done: a retried
     step."""
-    with translated(access, action):
+    with core.translated(access, action):
         try:
             delete(**params)
         except ClientError as error:
-            if error_code(error) not in gone:
+            if core.error_code(error) not in gone:
                 raise
 
 
 def _managed_clusters(
     client: RDSClient,
-    access: AccountAccess,
+    access: core.AccountAccess,
     clusters: list[dict[str, str]],
     actions: list[dict[str, Any]],
     run_id: str,
@@ -102,33 +96,30 @@ def _managed_clusters(
     now); one that lost the tag is left in place, and ``actions`` says so."""
     for entry in clusters:
         identifier = entry["identifier"]
-        cluster = describe_cluster(client, access, identifier)
+        cluster = core.describe_cluster(client, access, identifier)
         if cluster is None:
             continue
-        tags = naming.tags_of(cluster)
-        if naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
-            logger.warning("not retiring this run's own clone", extra={"cluster": identifier})
+        tags = core.naming.tags_of(cluster)
+        if core.naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
+            core.logger.warning("not retiring this run's own clone", extra={"cluster": identifier})
             continue
-        if tags.get(naming.MANAGED_TAG) != "true":
-            logger.warning("cluster lost its aurora-ferry tags; leaving it", extra={"cluster": identifier})
+        if tags.get(core.naming.MANAGED_TAG) != "true":
+            core.logger.warning(
+                "cluster lost its aurora-ferry tags; leaving it", extra={"cluster": identifier}
+            )
             actions.append(
-                {
-                    "action": "left-in-place",
-                    "accountId": access.account_id,
-                    "arn": cluster["DBClusterArn"],
-                    "reason": f"no {naming.MANAGED_TAG}=true tag",
-                }
+                core.left_in_place(access, cluster["DBClusterArn"], f"no {core.naming.MANAGED_TAG}=true tag")
             )
             continue
         yield identifier, cluster
 
 
-def poll_gone(access: AccountAccess, kind: str, identifiers: list[str], attempt: int) -> PollResult:
+def poll_gone(access: core.AccountAccess, kind: str, identifiers: list[str], attempt: int) -> core.PollResult:
     """One look at instances or clusters being deleted: ready once none of them exists any more."""
-    client = rds(access)
+    client = core.rds(access)
     left: dict[str, str] = {}
     for identifier in identifiers:
-        with translated(access, f"describe {identifier}"):
+        with core.translated(access, f"describe {identifier}"):
             try:
                 if kind == "instances-gone":
                     found = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
@@ -137,7 +128,7 @@ def poll_gone(access: AccountAccess, kind: str, identifiers: list[str], attempt:
                     clusters = client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
                     status = clusters[0].get("Status", "unknown") if clusters else None
             except ClientError as error:
-                if error_code(error) not in (
+                if core.error_code(error) not in (
                     "DBInstanceNotFound",
                     "DBInstanceNotFoundFault",
                     "DBClusterNotFoundFault",
@@ -147,4 +138,4 @@ def poll_gone(access: AccountAccess, kind: str, identifiers: list[str], attempt:
         if status is not None:
             left[identifier] = status
     summary = "gone" if not left else ",".join(sorted(set(left.values())))
-    return PollResult(summary, not left, attempt + 1, {"remaining": left})
+    return core.PollResult(summary, not left, attempt + 1, {"remaining": left})

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from aurora_ferry.clone.contract import CloneRequest
-from aurora_ferry.clone.names import share_name, source_access, target_access, where
+from aurora_ferry.clone.names import share_name, source_access, target_access
 from aurora_ferry.core import (
     AccountAccess,
     CloneNotAllowedError,
@@ -105,10 +105,10 @@ def accept_share(request: CloneRequest, share: dict[str, Any], attempt: int) -> 
             continue
         status = invitation.get("status")
         if status in ("REJECTED", "EXPIRED"):
-            raise ResourceFailedError(
+            raise ResourceFailedError.in_account(
+                target,
                 f"the invitation {invitation['resourceShareInvitationArn']} to resource share {share_arn} is "
                 f"{status}; the owner must share again",
-                **where(target),
             )
         if status == "PENDING":
             with translated(target, f"accept invitation {invitation['resourceShareInvitationArn']}"):
@@ -135,9 +135,9 @@ def accept_share(request: CloneRequest, share: dict[str, Any], attempt: int) -> 
             if not request.sharing.allow_external_principals
             else ""
         )
-        raise CloneNotAllowedError(
+        raise CloneNotAllowedError.in_account(
+            owner,
             f"resource share {share_arn} could not be associated with account {target.account_id}: {message}.{hint}",
-            **where(owner),
         )
     details: dict[str, Any] = {"invitationArn": accepted}
     return PollResult(status.lower(), status == "ASSOCIATED", attempt + 1, details)

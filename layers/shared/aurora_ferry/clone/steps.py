@@ -23,41 +23,40 @@ from aurora_ferry.clone.names import (
     share_name,
     source_access,
     target_access,
-    where,
 )
 from aurora_ferry.clone.share import own_share, ram
 from aurora_ferry.core import (
     AccountAccess,
     CarryPlan,
     CloneVerificationError,
-    MasterCredentials,
     ResourceFailedError,
     SourceNotFoundError,
     apply_cluster_settings,
     cluster_parameters,
     create_cluster,
-    create_cluster_instances,
+    create_target_instances,
     delete_unused_groups,
     describe_cluster,
     error_code,
     error_message,
+    left_in_place,
     metrics,
-    monitoring_role_arn,
     naming,
-    own_master_credentials,
     plan_carry,
-    plan_instances,
     rds,
     reboot_pending_instances,
+    target_master_credentials,
     translated,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
+    from aurora_ferry.core import ReplicationJson
+
 
 def create_clone(
-    request: CloneRequest, run_id: str, source: SourceFacts, parameter_groups: dict[str, Any] | None = None
+    request: CloneRequest, run_id: str, source: SourceFacts, parameter_groups: ReplicationJson | None = None
 ) -> dict[str, Any]:
     """RestoreDBClusterToPointInTime with RestoreType copy-on-write; across accounts by the source's full ARN
     with the target's key, and the cluster parameter group ReplicateCloneParameterGroups gave the target
@@ -127,10 +126,10 @@ def _clone_cluster(
             raise
         # "If the ARN passed as the SourceDBClusterIdentifier hasn't been shared, the same error is
         # returned as if the specified cluster doesn't exist."
-        raise SourceNotFoundError(
+        raise SourceNotFoundError.in_account(
+            access,
             f"source cluster {source.arn} is not visible to this account: it was not shared with it, "
             f"or the share is not accepted yet ({error_message(error)})",
-            **where(access),
         ) from error
 
 
@@ -143,21 +142,18 @@ def create_clone_instances(
     """A clone has no instances; add the target's once it is available (core.instance_plan: the source's, or as
     the target overrides them; the first is the writer). Performance Insights is under target.kmsKeyArn, or RDS's
     default key without one; `parameter_groups` maps a source instance's DB parameter group to the target's."""
-    access = target_access(request)
     target = request.target
-    shapes = plan_instances(
-        source.configuration.instances if source.configuration else (), target, target.settings, "target"
-    )
-    return create_cluster_instances(
-        rds(access),
-        access,
+    return create_target_instances(
+        target_access(request),
+        target,
         clone_identifier(request, run_id),
-        shapes,
-        source.engine,
-        clone_tags(request, run_id, "clone-instance"),
-        target.kms_key_arn,
-        monitoring_role_arn(target.role_arn),
-        parameter_groups,
+        source.configuration.instances if source.configuration else (),
+        overrides=target.settings,
+        path="target",
+        engine=source.engine,
+        tags=clone_tags(request, run_id, "clone-instance"),
+        kms_key_arn=target.kms_key_arn,
+        parameter_groups=parameter_groups,
     )
 
 
@@ -168,11 +164,10 @@ def own_clone_credentials(request: CloneRequest, run_id: str) -> dict[str, Any]:
     Manager's aws/secretsmanager key of that account, which RDS uses when MasterUserSecretKmsKeyId is left out;
     only a secret in another account than the cluster's would need a customer managed key.
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html"""
-    if request.target.master_credentials is MasterCredentials.SOURCE:
-        return {"managed": False, "modifying": False}
-    access = target_access(request)
-    clone_id = clone_identifier(request, run_id)
-    return own_master_credentials(rds(access), access, clone_id, request.target.kms_key_arn)
+    target = request.target
+    return target_master_credentials(
+        target_access(request), target, clone_identifier(request, run_id), target.kms_key_arn
+    )
 
 
 def apply_clone_pending_parameters(request: CloneRequest, run_id: str) -> dict[str, Any]:
@@ -189,20 +184,20 @@ def verify_clone(request: CloneRequest, run_id: str) -> dict[str, Any]:
     clone_id = clone_identifier(request, run_id)
     cluster = describe_cluster(rds(access), access, clone_id)
     if cluster is None:
-        raise ResourceFailedError(f"clone {clone_id} disappeared", **where(access))
+        raise ResourceFailedError.in_account(access, f"clone {clone_id} disappeared")
     cross = bool(cluster.get("CrossAccountClone"))
     if cross != request.cross_account:
-        raise CloneVerificationError(
+        raise CloneVerificationError.in_account(
+            access,
             f"clone {clone_id} reports CrossAccountClone={str(cross).lower()}, expected "
             f"{str(request.cross_account).lower()} (source account {request.source.account_id}, target "
             f"account {request.target.account_id})",
-            **where(access),
         )
     key = request.target.kms_key_arn
     if key and cluster.get("KmsKeyId") not in (key, key.rsplit("/", 1)[-1]):
-        raise CloneVerificationError(
+        raise CloneVerificationError.in_account(
+            access,
             f"clone {clone_id} is encrypted with {cluster.get('KmsKeyId')}, not target.kmsKeyArn {key}",
-            **where(access),
         )
     return {
         "crossAccountClone": cross,
@@ -237,11 +232,10 @@ def cleanup_clone_run(request: CloneRequest, run_id: str, *, failed: bool) -> di
         cluster = describe_cluster(rds(target), target, clone_id)
         if cluster is not None and naming.is_tagged_by_run(cluster.get("TagList", []), run_id):
             actions.append(
-                {
-                    "action": "left-in-place",
-                    "accountId": target.account_id,
-                    "arn": cluster["DBClusterArn"],
-                    "reason": "the tool never deletes a clone it made; delete it when it is no longer needed",
-                }
+                left_in_place(
+                    target,
+                    cluster["DBClusterArn"],
+                    "the tool never deletes a clone it made; delete it when it is no longer needed",
+                )
             )
     return {"actions": actions}

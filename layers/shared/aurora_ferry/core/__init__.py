@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.clusters import require_own_cluster as require_own_cluster
     from aurora_ferry.core.credentials import master_credentials_summary as master_credentials_summary
     from aurora_ferry.core.credentials import own_master_credentials as own_master_credentials
+    from aurora_ferry.core.credentials import target_master_credentials as target_master_credentials
     from aurora_ferry.core.errors import CLONE_ERRORS as CLONE_ERRORS
     from aurora_ferry.core.errors import DOMAIN_ERRORS as DOMAIN_ERRORS
     from aurora_ferry.core.errors import IN_USE_ERRORS as IN_USE_ERRORS
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.errors import SourceNotFoundError as SourceNotFoundError
     from aurora_ferry.core.errors import TargetConflictError as TargetConflictError
     from aurora_ferry.core.handler import lambda_entry as lambda_entry
+    from aurora_ferry.core.instance_plan import create_target_instances as create_target_instances
     from aurora_ferry.core.instance_plan import instance_rows as instance_rows
     from aurora_ferry.core.instance_plan import plan_instances as plan_instances
     from aurora_ferry.core.instance_plan import source_instances as source_instances
@@ -93,6 +95,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.parameter_groups import GroupKind as GroupKind
     from aurora_ferry.core.parameter_groups import Parameter as Parameter
     from aurora_ferry.core.parameter_groups import Replication as Replication
+    from aurora_ferry.core.parameter_groups import ReplicationJson as ReplicationJson
     from aurora_ferry.core.parameter_groups import alternative_name as alternative_name
     from aurora_ferry.core.parameter_groups import apply_method as apply_method
     from aurora_ferry.core.parameter_groups import copyable as copyable
@@ -118,6 +121,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.renames import rename_into_place as rename_into_place
     from aurora_ferry.core.renames import roll_back_rename as roll_back_rename
     from aurora_ferry.core.renames import serving as serving
+    from aurora_ferry.core.renames import swap_into_place as swap_into_place
     from aurora_ferry.core.runs import RunPayload as RunPayload
     from aurora_ferry.core.snapshots import Encryption as Encryption
     from aurora_ferry.core.snapshots import SnapshotRef as SnapshotRef
@@ -136,6 +140,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.summaries import explain as explain
     from aurora_ferry.core.summaries import explain_failure as explain_failure
     from aurora_ferry.core.summaries import explain_run_failure as explain_run_failure
+    from aurora_ferry.core.summaries import left_in_place as left_in_place
     from aurora_ferry.core.summaries import mark_at as mark_at
     from aurora_ferry.core.summaries import seconds_between as seconds_between
     from aurora_ferry.core.summaries import step_places as step_places
@@ -149,6 +154,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.validation import POLL_FIELDS as POLL_FIELDS
     from aurora_ferry.core.validation import SNAPSHOT_ID as SNAPSHOT_ID
     from aurora_ferry.core.validation import SOURCE_ACCOUNT_FIELDS as SOURCE_ACCOUNT_FIELDS
+    from aurora_ferry.core.validation import JsonRecord as JsonRecord
     from aurora_ferry.core.validation import Problems as Problems
     from aurora_ferry.core.validation import camel_json as camel_json
     from aurora_ferry.core.validation import check_input_size as check_input_size
@@ -159,6 +165,7 @@ if TYPE_CHECKING:
     from aurora_ferry.core.validation import partition_of as partition_of
     from aurora_ferry.core.validation import record_json as record_json
     from aurora_ferry.core.validation import reject_unknown as reject_unknown
+    from aurora_ferry.core.validation import required_choice as required_choice
     from aurora_ferry.core.validation import required_field as required_field
     from aurora_ferry.core.validation import valid_account_id as valid_account_id
     from aurora_ferry.core.validation import valid_bool as valid_bool
@@ -218,7 +225,7 @@ if not TYPE_CHECKING:
             "describe_cluster",
             "require_own_cluster",
         ),
-        "credentials": ("master_credentials_summary", "own_master_credentials"),
+        "credentials": ("master_credentials_summary", "own_master_credentials", "target_master_credentials"),
         "pending_reboot": ("reboot_pending_instances",),
         "errors": (
             "CLONE_ERRORS",
@@ -248,6 +255,7 @@ if not TYPE_CHECKING:
         ),
         "handler": ("lambda_entry",),
         "instance_plan": (
+            "create_target_instances",
             "instance_rows",
             "plan_instances",
             "source_instances",
@@ -279,6 +287,7 @@ if not TYPE_CHECKING:
             "GroupKind",
             "Parameter",
             "Replication",
+            "ReplicationJson",
             "alternative_name",
             "apply_method",
             "copyable",
@@ -301,6 +310,7 @@ if not TYPE_CHECKING:
             "rename_into_place",
             "roll_back_rename",
             "serving",
+            "swap_into_place",
         ),
         "runs": ("RunPayload",),
         "snapshots": (
@@ -320,6 +330,7 @@ if not TYPE_CHECKING:
             "explain",
             "explain_failure",
             "explain_run_failure",
+            "left_in_place",
             "mark_at",
             "seconds_between",
             "step_places",
@@ -335,6 +346,7 @@ if not TYPE_CHECKING:
             "POLL_FIELDS",
             "SNAPSHOT_ID",
             "SOURCE_ACCOUNT_FIELDS",
+            "JsonRecord",
             "Problems",
             "camel_json",
             "check_input_size",
@@ -345,6 +357,7 @@ if not TYPE_CHECKING:
             "partition_of",
             "record_json",
             "reject_unknown",
+            "required_choice",
             "required_field",
             "valid_account_id",
             "valid_bool",

@@ -85,10 +85,8 @@ def session_for(access: AccountAccess) -> boto3.Session:
     try:
         credentials = _sts_client().assume_role(**params)["Credentials"]
     except ClientError as error:
-        raise AssumeRoleError(
-            f"cannot assume {access.role_arn}: {error.response['Error'].get('Message', error)}",
-            account_id=access.account_id,
-            region=access.region,
+        raise AssumeRoleError.in_account(
+            access, f"cannot assume {access.role_arn}: {error.response['Error'].get('Message', error)}"
         ) from error
     session = boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
@@ -161,12 +159,11 @@ def translated(access: AccountAccess, action: str) -> Iterator[None]:
         raise
     except ClientError as error:
         code = error_code(error)
-        where = {"account_id": access.account_id, "region": access.region}
         message = f"{action}: {code}: {error_message(error)}"
         if code in THROTTLING_CODES:
-            raise AwsThrottledError(message, **where) from error
+            raise AwsThrottledError.in_account(access, message) from error
         if code in ("KMSKeyNotAccessibleFault", "KMSKeyNotAccessible"):
-            raise KmsKeyNotUsableError(message, **where) from error
+            raise KmsKeyNotUsableError.in_account(access, message) from error
         if code in ("SnapshotQuotaExceeded", "SnapshotQuotaExceededFault"):
-            raise SnapshotQuotaError(message, **where) from error
+            raise SnapshotQuotaError.in_account(access, message) from error
         raise

@@ -12,12 +12,19 @@ them onto RestoreDBClusterFromSnapshot and ModifyDBCluster parameters.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from aurora_ferry.core.instances import MONITORING_INTERVALS, PI_RETENTION_DAYS, InstanceShape
-from aurora_ferry.core.validation import Problems, camel_json, reject_unknown, valid_bool, valid_int
+from aurora_ferry.core.validation import (
+    Problems,
+    camel_json,
+    camel_key,
+    reject_unknown,
+    valid_bool,
+    valid_int,
+)
 
 # RestoreDBClusterFromSnapshot's StorageType for Aurora: Standard or I/O-Optimized (same API page).
 STORAGE_TYPES = ("aurora", "aurora-iopt1")
@@ -66,6 +73,15 @@ _TARGETS_OWN = {
 }
 
 Origin = Literal["cluster", "snapshot"]
+# A carried setting's name in the DBCluster shape (DescribeDBClusters), for those the run carries as RDS gives them.
+_DESCRIBED_AS = "described_as"
+# Those the DBClusterSnapshot shape records too, under the same names (configuration_from_snapshot).
+_IN_SNAPSHOTS = frozenset({"port", "storage_type", "backup_retention_period", "preferred_backup_window"})
+
+
+def _described_as(api_name: str) -> Any:
+    """A setting RDS describes as ``api_name`` and the run carries as it is (None, its default, when unknown)."""
+    return field(default=None, metadata={_DESCRIBED_AS: api_name})
 
 
 @dataclass(frozen=True)
@@ -84,19 +100,20 @@ class CarriedSettings:
     """The carried cluster settings, each None where unknown (a snapshot does not record it) or, as overrides,
     not given."""
 
-    port: int | None = None
+    port: int | None = _described_as("Port")
     iam_database_authentication: bool | None = None
     cloudwatch_logs_exports: tuple[str, ...] | None = None
-    backtrack_window: int | None = None
-    storage_type: str | None = None
+    # Only Aurora MySQL has a backtrack window; RDS leaves the field out elsewhere.
+    backtrack_window: int | None = _described_as("BacktrackWindow")
+    storage_type: str | None = _described_as("StorageType")
     serverless_v2_scaling: Scaling | None = None
-    engine_lifecycle_support: str | None = None
-    backup_retention_period: int | None = None
-    preferred_backup_window: str | None = None
-    preferred_maintenance_window: str | None = None
+    engine_lifecycle_support: str | None = _described_as("EngineLifecycleSupport")
+    backup_retention_period: int | None = _described_as("BackupRetentionPeriod")
+    preferred_backup_window: str | None = _described_as("PreferredBackupWindow")
+    preferred_maintenance_window: str | None = _described_as("PreferredMaintenanceWindow")
     # Read from the source for the plan; never overridden here (CARRIED_SETTINGS_FIELDS).
-    copy_tags_to_snapshot: bool | None = None
-    deletion_protection: bool | None = None
+    copy_tags_to_snapshot: bool | None = _described_as("CopyTagsToSnapshot")
+    deletion_protection: bool | None = _described_as("DeletionProtection")
     # Overrides only, for every instance (the source's are per instance: SourceConfiguration.instances).
     performance_insights: bool | None = None
     performance_insights_retention_period: int | None = None
@@ -110,31 +127,20 @@ class CarriedSettings:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CarriedSettings:
+        """``to_json`` read back: each field under its camelCase name, the two that are not plain JSON rebuilt."""
         scaling = raw.get("serverlessV2Scaling")
         logs = raw.get("cloudwatchLogsExports")
+        built = {"cloudwatch_logs_exports", "serverless_v2_scaling"}
         return cls(
-            port=raw.get("port"),
-            iam_database_authentication=raw.get("iamDatabaseAuthentication"),
+            **{item.name: raw.get(camel_key(item.name)) for item in fields(cls) if item.name not in built},
             cloudwatch_logs_exports=None if logs is None else tuple(logs),
-            backtrack_window=raw.get("backtrackWindow"),
-            storage_type=raw.get("storageType"),
             serverless_v2_scaling=None
             if scaling is None
             else Scaling(float(scaling["minCapacity"]), float(scaling["maxCapacity"])),
-            engine_lifecycle_support=raw.get("engineLifecycleSupport"),
-            backup_retention_period=raw.get("backupRetentionPeriod"),
-            preferred_backup_window=raw.get("preferredBackupWindow"),
-            preferred_maintenance_window=raw.get("preferredMaintenanceWindow"),
-            copy_tags_to_snapshot=raw.get("copyTagsToSnapshot"),
-            deletion_protection=raw.get("deletionProtection"),
-            performance_insights=raw.get("performanceInsights"),
-            performance_insights_retention_period=raw.get("performanceInsightsRetentionPeriod"),
-            monitoring_interval=raw.get("monitoringInterval"),
-            auto_minor_version_upgrade=raw.get("autoMinorVersionUpgrade"),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceConfiguration:
     """The source's carried settings and, for the plan only, what is the source account's own (never copied)."""
 
@@ -173,21 +179,11 @@ class SourceConfiguration:
 
 def configuration_from_cluster(raw: Mapping[str, Any]) -> SourceConfiguration:
     """The configuration of a DescribeDBClusters entry (the DBCluster shape of the RDS API)."""
-    scaling = raw.get("ServerlessV2ScalingConfiguration")
     settings = CarriedSettings(
-        port=raw.get("Port"),
+        **_as_described(raw),
         iam_database_authentication=bool(raw.get("IAMDatabaseAuthenticationEnabled", False)),
         cloudwatch_logs_exports=tuple(raw.get("EnabledCloudwatchLogsExports", ())),
-        # Only Aurora MySQL has a backtrack window; RDS leaves the field out elsewhere.
-        backtrack_window=raw.get("BacktrackWindow"),
-        storage_type=raw.get("StorageType"),
-        serverless_v2_scaling=_scaling(scaling),
-        engine_lifecycle_support=raw.get("EngineLifecycleSupport"),
-        backup_retention_period=raw.get("BackupRetentionPeriod"),
-        preferred_backup_window=raw.get("PreferredBackupWindow"),
-        preferred_maintenance_window=raw.get("PreferredMaintenanceWindow"),
-        copy_tags_to_snapshot=raw.get("CopyTagsToSnapshot"),
-        deletion_protection=raw.get("DeletionProtection"),
+        serverless_v2_scaling=_scaling(raw.get("ServerlessV2ScalingConfiguration")),
     )
     return SourceConfiguration(
         engine=str(raw.get("Engine", "")),
@@ -209,11 +205,8 @@ def configuration_from_snapshot(raw: Mapping[str, Any]) -> SourceConfiguration:
     snapshot whose cluster no longer exists: the rest is unknown and left to RDS's defaults."""
     iam = raw.get("IAMDatabaseAuthenticationEnabled")
     settings = CarriedSettings(
-        port=raw.get("Port"),
+        **_as_described(raw, _IN_SNAPSHOTS),
         iam_database_authentication=None if iam is None else bool(iam),
-        storage_type=raw.get("StorageType"),
-        backup_retention_period=raw.get("BackupRetentionPeriod"),
-        preferred_backup_window=raw.get("PreferredBackupWindow"),
     )
     return SourceConfiguration(
         engine=str(raw.get("Engine", "")),
@@ -221,6 +214,16 @@ def configuration_from_snapshot(raw: Mapping[str, Any]) -> SourceConfiguration:
         settings=settings,
         kms_key_id=raw.get("KmsKeyId"),
     )
+
+
+def _as_described(raw: Mapping[str, Any], only: Collection[str] | None = None) -> dict[str, Any]:
+    """The settings a described entry gives as they are carried (``only`` those, when given), None where the
+    entry leaves one out."""
+    return {
+        item.name: raw.get(item.metadata[_DESCRIBED_AS])
+        for item in fields(CarriedSettings)
+        if _DESCRIBED_AS in item.metadata and (only is None or item.name in only)
+    }
 
 
 def _scaling(raw: Any) -> Scaling | None:
@@ -251,32 +254,38 @@ def valid_carried_settings(value: Any, path: str, problems: Problems) -> Carried
     def given_int(name: str, low: int, high: int) -> int | None:
         return valid_int(value[name], f"{path}.{name}", low, high, problems) if name in value else None
 
-    def given_choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    def given(name: str, accepted: Callable[[Any], bool], expected: str) -> Any:
+        """The setting ``name`` as given, when ``accepted``; otherwise reported as not ``expected``."""
         if name not in value:
             return None
-        if value[name] in allowed:
-            return str(value[name])
-        problems.add(f"{path}.{name}", f"must be one of {', '.join(allowed)}, got {value[name]!r}")
+        if accepted(value[name]):
+            return value[name]
+        problems.add(f"{path}.{name}", f"must be {expected}, got {value[name]!r}")
         return None
 
+    def given_choice(name: str, allowed: tuple[str, ...]) -> str | None:
+        found = given(name, lambda raw: raw in allowed, f"one of {', '.join(allowed)}")
+        return None if found is None else str(found)
+
     def given_window(name: str, pattern: re.Pattern[str], shape: str) -> str | None:
-        if name not in value:
-            return None
-        if isinstance(value[name], str) and pattern.fullmatch(value[name]):
-            return str(value[name])
-        problems.add(f"{path}.{name}", f"must be a UTC window like {shape}, got {value[name]!r}")
-        return None
+        found = given(
+            name,
+            lambda raw: isinstance(raw, str) and pattern.fullmatch(raw) is not None,
+            f"a UTC window like {shape}",
+        )
+        return None if found is None else str(found)
 
     def given_bool(name: str) -> bool | None:
         return valid_bool(value[name], f"{path}.{name}", False, problems) if name in value else None
 
     def given_value(name: str, allowed: tuple[int, ...]) -> int | None:
-        if name not in value:
-            return None
-        if not isinstance(value[name], bool) and value[name] in allowed:
-            return int(value[name])
-        problems.add(f"{path}.{name}", f"must be one of {', '.join(map(str, allowed))}, got {value[name]!r}")
-        return None
+        # A bool is an int to Python: True must not pass as 1.
+        found = given(
+            name,
+            lambda raw: not isinstance(raw, bool) and raw in allowed,
+            f"one of {', '.join(map(str, allowed))}",
+        )
+        return None if found is None else int(found)
 
     iam = value.get("iamDatabaseAuthentication")
     return CarriedSettings(

@@ -51,10 +51,8 @@ def require_own_cluster(client: RDSClient, access: AccountAccess, cluster_id: st
     """The cluster already named ``cluster_id``, when the run made it (a retried step); else TargetConflictError."""
     cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
     if not naming.is_tagged_by_run(cluster.get("TagList", []), run_id):  # type: ignore[arg-type]
-        raise TargetConflictError(
-            f"cluster {cluster_id} already exists and was not made by run {run_id}",
-            account_id=access.account_id,
-            region=access.region,
+        raise TargetConflictError.in_account(
+            access, f"cluster {cluster_id} already exists and was not made by run {run_id}"
         )
     return cluster
 
@@ -111,10 +109,8 @@ def create_cluster_instances(
                     raise
                 existing = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
                 if existing.get("DBClusterIdentifier") != cluster_id:
-                    raise TargetConflictError(
-                        f"instance {instance_id} already exists in another cluster",
-                        account_id=access.account_id,
-                        region=access.region,
+                    raise TargetConflictError.in_account(
+                        access, f"instance {instance_id} already exists in another cluster"
                     ) from error
                 created.append(existing["DBInstanceArn"])
     return {"instanceArns": created, "instanceIdentifiers": [arn.rsplit(":", 1)[-1] for arn in created]}

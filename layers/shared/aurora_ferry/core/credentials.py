@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from aurora_ferry.core.access import translated
-from aurora_ferry.core.accounts import AccountAccess
+from aurora_ferry.core.access import rds, translated
+from aurora_ferry.core.accounts import AccountAccess, ClusterTarget, MasterCredentials
 from aurora_ferry.core.clusters import describe_cluster
 from aurora_ferry.core.errors import MasterCredentialsError, ResourceFailedError
 
@@ -39,10 +39,8 @@ def own_master_credentials(
     """
     cluster = describe_cluster(client, access, cluster_id)
     if cluster is None:
-        raise ResourceFailedError(
-            f"cluster {cluster_id} disappeared before its master password could be managed",
-            account_id=access.account_id,
-            region=access.region,
+        raise ResourceFailedError.in_account(
+            access, f"cluster {cluster_id} disappeared before its master password could be managed"
         )
     secret = cluster.get("MasterUserSecret")
     # A retried step finds the secret made: the cluster may still be modifying, or the secret being created.
@@ -64,12 +62,11 @@ def own_master_credentials(
             cluster = client.modify_db_cluster(**params)["DBCluster"]
         secret = cluster.get("MasterUserSecret") or {}
     elif key and not same_key(str(secret.get("KmsKeyId") or ""), key):
-        raise MasterCredentialsError(
+        raise MasterCredentialsError.in_account(
+            access,
             f"cluster {cluster_id} already manages its master password in secret {secret.get('SecretArn')} under "
             f"key {secret.get('KmsKeyId')}, not {key}; AWS cannot change that key. Turn management off on the "
             "cluster (ModifyDBCluster with ManageMasterUserPassword false and a MasterUserPassword) and run again",
-            account_id=access.account_id,
-            region=access.region,
         )
     return {
         "managed": True,
@@ -78,6 +75,17 @@ def own_master_credentials(
         "kmsKeyId": secret.get("KmsKeyId"),
         "modifying": busy,
     }
+
+
+def target_master_credentials(
+    access: AccountAccess, target: ClusterTarget, cluster_id: str, key: str | None
+) -> dict[str, Any]:
+    """The master credentials ``target`` asks for (masterCredentials) on the cluster the run made there: its own
+    (``own_master_credentials``, the secret under ``key``), or the source's, as the restore or the clone left
+    them."""
+    if target.master_credentials is MasterCredentials.SOURCE:
+        return {"managed": False, "modifying": False}
+    return own_master_credentials(rds(access), access, cluster_id, key)
 
 
 def same_key(reported: str, wanted: str) -> bool:

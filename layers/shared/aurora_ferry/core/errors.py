@@ -6,6 +6,11 @@ listed by name in the ASL's Retry/Catch blocks. Keep names stable: renaming one 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from aurora_ferry.core.accounts import AccountAccess
+
 
 class FerryError(Exception):
     """Base class: every error the workflow can end on, with the account and region it happened in.
@@ -25,6 +30,11 @@ class FerryError(Exception):
         if account_id:
             where = f"[account {account_id}{' ' + region if region else ''}] "
         super().__init__(f"{where}{message}")
+
+    @classmethod
+    def in_account(cls, access: AccountAccess, message: str) -> Self:
+        """The error as it happened in the account and Region ``access`` reaches."""
+        return cls(message, account_id=access.account_id, region=access.region)
 
 
 class InvalidInputError(FerryError):

@@ -16,12 +16,18 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aurora_ferry.core.access import translated
+from aurora_ferry.core.access import rds, translated
 from aurora_ferry.core.accounts import AccountAccess, ClusterTarget, ParameterGroups
 from aurora_ferry.core.carry import CarriedSettings
 from aurora_ferry.core.carry_plan import PlanRow
+from aurora_ferry.core.clusters import create_cluster_instances
 from aurora_ferry.core.errors import InvalidInputError
-from aurora_ferry.core.instances import InstanceShape, ordered_shapes, shape_from_instance
+from aurora_ferry.core.instances import (
+    InstanceShape,
+    monitoring_role_arn,
+    ordered_shapes,
+    shape_from_instance,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -85,6 +91,28 @@ def plan_instances(
             wanted = [replace(shape, instance_class=target.instance_class) for shape in wanted]
     wanted = [replace(shape, writer=index == 0) for index, shape in enumerate(wanted)]
     return [_overridden(shape, overrides or CarriedSettings()) for shape in wanted]
+
+
+def create_target_instances(
+    access: AccountAccess,
+    target: ClusterTarget,
+    cluster_id: str,
+    source: tuple[InstanceShape, ...],
+    *,
+    overrides: CarriedSettings | None,
+    path: str,
+    engine: str,
+    tags: list[dict[str, str]],
+    kms_key_arn: str | None,
+    parameter_groups: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The target's instances (``plan_instances``) added to the cluster ``cluster_id`` the run made there
+    (core.clusters.create_cluster_instances), with the target account's Enhanced Monitoring role."""
+    shapes = plan_instances(source, target, overrides, path)
+    monitoring_role = monitoring_role_arn(target.role_arn)
+    return create_cluster_instances(
+        rds(access), access, cluster_id, shapes, engine, tags, kms_key_arn, monitoring_role, parameter_groups
+    )
 
 
 def unknown_instances_problem(path: str, why: str = "the source cluster no longer exists") -> str:

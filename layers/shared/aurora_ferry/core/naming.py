@@ -64,6 +64,12 @@ def is_target_copy_id(identifier: str) -> bool:
     return identifier.startswith(SNAPSHOT_PREFIX) and identifier.endswith("-copy")
 
 
+def final_snapshot_id(run_id: str) -> str:
+    """The final snapshot of a replaced cluster (refresh in place, below), under the managed prefix like every
+    snapshot a run makes, so the target role may take it."""
+    return f"{SNAPSHOT_PREFIX}{run_id}-final"
+
+
 # Refresh in place (README "Refresh in place"): the new cluster is restored under a temporary name, the old one
 # is renamed aside (tagged with the run that did it and, per instance, the name it had) and then deleted.
 REPLACED_BY_TAG = "aurora-ferry:replaced-by"
@@ -78,11 +84,6 @@ def replacement_cluster_id(run_id: str) -> str:
 def replaced_cluster_id(run_id: str) -> str:
     """The old cluster's name once renamed aside, until it is deleted."""
     return f"{SNAPSHOT_PREFIX}{run_id}-old"
-
-
-def final_snapshot_id(run_id: str) -> str:
-    """The final snapshot of a replaced cluster (under the managed prefix, so the target role may take it)."""
-    return f"{SNAPSHOT_PREFIX}{run_id}-final"
 
 
 def instance_id(cluster_identifier: str, index: int) -> str:

@@ -37,11 +37,14 @@ from aurora_ferry.core.access import error_code, rds, translated
 from aurora_ferry.core.accounts import AccountAccess, ClusterTarget, ParameterGroups
 from aurora_ferry.core.carry import SourceConfiguration
 from aurora_ferry.core.errors import TargetConflictError
+from aurora_ferry.core.summaries import left_in_place
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
 GroupKind = Literal["cluster", "instance"]
+# A Replication as a step returns it (Replication.to_json) and the step that creates the cluster reads it back.
+ReplicationJson = dict[str, Any]
 # The API pages above: "A maximum of 20 parameters can be modified in a single request."
 MAX_PARAMETERS_PER_MODIFY = 20
 # How many parameters not copied a step's result names (the plan names them all).
@@ -211,11 +214,10 @@ def decide_placement(
             return "reuse", name, made_here
         if made_here:
             return "complete", name, True
-    raise TargetConflictError(
+    raise TargetConflictError.in_account(
+        access,
         f"{wanted.kind} parameter groups {names[0]} and {names[1]} both exist in the target and differ from the "
         f"source's {wanted.name}; delete or rename one, or name a group in targets[] instead",
-        account_id=access.account_id,
-        region=access.region,
     )
 
 
@@ -286,12 +288,12 @@ class Replication:
     reported: tuple[str, ...]
     created: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ReplicationJson:
         # The run keeps each target's "reported" in its state to the end (the output lists it): a few names.
         shown = list(self.reported[:MAX_REPORTED])
         if len(self.reported) > MAX_REPORTED:
             shown.append(f"... and {len(self.reported) - MAX_REPORTED} more (ferry plan lists them all)")
-        result: dict[str, Any] = {"instanceParameterGroups": self.instance_groups, "reported": shown}
+        result: ReplicationJson = {"instanceParameterGroups": self.instance_groups, "reported": shown}
         if self.cluster_group:
             result["clusterParameterGroup"] = self.cluster_group
         return result
@@ -398,9 +400,7 @@ def delete_unused_groups(client: RDSClient, access: AccountAccess, run_id: str) 
                 if error_code(error) != "InvalidDBParameterGroupState":
                     raise
                 reason = "in use by a cluster or instance this run left"
-                actions.append(
-                    {"action": "left-in-place", "accountId": access.account_id, "arn": arn, "reason": reason}
-                )
+                actions.append(left_in_place(access, arn, reason))
                 continue
         actions.append({"action": "deleted", "accountId": access.account_id, "arn": arn})
     return actions

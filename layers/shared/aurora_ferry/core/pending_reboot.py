@@ -32,10 +32,8 @@ def reboot_pending_instances(client: RDSClient, access: AccountAccess, cluster_i
     repeat: an instance already rebooting is not rebooted again, only waited for."""
     cluster = describe_cluster(client, access, cluster_id)
     if cluster is None:
-        raise ResourceFailedError(
-            f"cluster {cluster_id} disappeared before its parameters could be applied",
-            account_id=access.account_id,
-            region=access.region,
+        raise ResourceFailedError.in_account(
+            access, f"cluster {cluster_id} disappeared before its parameters could be applied"
         )
     cluster_pending = {
         str(member["DBInstanceIdentifier"])

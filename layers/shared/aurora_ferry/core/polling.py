@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core.access import error_code, rds, translated
 from aurora_ferry.core.accounts import AccountAccess
-from aurora_ferry.core.errors import PayloadError, ResourceFailedError
-from aurora_ferry.core.validation import required_field
+from aurora_ferry.core.errors import ResourceFailedError
+from aurora_ferry.core.validation import required_choice, required_field
 
 SNAPSHOT_FAILED = frozenset({"failed", "incompatible-restore", "deleted"})
 CLUSTER_FAILED = frozenset(
@@ -61,9 +61,7 @@ class PollEvent:
 
     @classmethod
     def parse(cls, event: dict[str, Any]) -> PollEvent:
-        kind = str(required_field(event, "kind"))
-        if kind not in cls.KINDS:
-            raise PayloadError([f"event.kind: must be one of {', '.join(cls.KINDS)}, got {kind!r}"])
+        kind = required_choice(event, "kind", cls.KINDS)
         identifiers = event.get("identifiers") or [required_field(event, "identifier")]
         return cls(
             kind,
@@ -78,10 +76,8 @@ class PollEvent:
 def poll_snapshot(access: AccountAccess, identifier: str, attempt: int) -> PollResult:
     raw, answered_at = _describe_snapshot_at(access, identifier)
     if raw is None:
-        raise ResourceFailedError(
-            f"cluster snapshot {identifier} disappeared while the run was waiting for it",
-            account_id=access.account_id,
-            region=access.region,
+        raise ResourceFailedError.in_account(
+            access, f"cluster snapshot {identifier} disappeared while the run was waiting for it"
         )
     status = raw.get("Status", "unknown")
     if status in SNAPSHOT_FAILED:
@@ -150,4 +146,4 @@ def poll_instances(access: AccountAccess, instance_ids: list[str], attempt: int)
 
 
 def _failed(what: str, status: str, access: AccountAccess) -> ResourceFailedError:
-    return ResourceFailedError(f"{what} is {status}", account_id=access.account_id, region=access.region)
+    return ResourceFailedError.in_account(access, f"{what} is {status}")

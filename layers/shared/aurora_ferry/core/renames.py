@@ -21,25 +21,32 @@ from aurora_ferry.core.accounts import AccountAccess
 from aurora_ferry.core.clusters import describe_cluster
 from aurora_ferry.core.errors import TargetConflictError
 from aurora_ferry.core.observability import logger
+from aurora_ferry.core.summaries import left_in_place
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_rds.type_defs import TagTypeDef
 
-__all__ = [
-    "cluster_ready",
-    "described_instance",
-    "found_cluster",
-    "rename_aside",
-    "rename_into_place",
-    "roll_back_rename",
-    "serving",
-]
-
 ROLLBACK_WAIT_SECONDS = 180
 ROLLBACK_CHECK_SECONDS = 15
 # A member role may add tags only with the managed tag in the request (it is on the resource already).
 _MANAGED: TagTypeDef = {"Key": naming.MANAGED_TAG, "Value": "true"}
+
+
+def swap_into_place(
+    client: RDSClient, access: AccountAccess, name: str, new_name: str, aside: str, run_id: str
+) -> tuple[str, dict[str, Any] | None]:
+    """One check of a swap: the next rename AWS allows now (the cluster under `name` aside to `aside`, then the
+    run's new cluster `new_name` into `name`), as a line saying what it did or waits for; and, once the run's
+    cluster answers under `name` with every instance available, that cluster (else None)."""
+    current = found_cluster(client, access, name)
+    if current is not None and not naming.is_tagged_by_run(current.get("TagList", []), run_id):
+        return rename_aside(client, access, current, run_id, aside), None
+    if current is None:
+        return rename_into_place(client, access, new_name, name), None
+    if not cluster_ready(client, access, current):
+        return f"{name} renaming", None
+    return "swapped", current
 
 
 def rename_aside(
@@ -52,10 +59,8 @@ def rename_aside(
     tags = naming.tags_of(current)
     if tags.get(naming.MANAGED_TAG) != "true":
         # Preflight refuses this already; checked again because the name could have been taken since.
-        raise TargetConflictError(
-            f"cluster {name} was not made by aurora-ferry: a run replaces only clusters a run made",
-            account_id=access.account_id,
-            region=access.region,
+        raise TargetConflictError.in_account(
+            access, f"cluster {name} was not made by aurora-ferry: a run replaces only clusters a run made"
         )
     if not cluster_ready(client, access, current):
         return f"{name} {current['Status']}, waiting to rename it aside"
@@ -113,11 +118,10 @@ def _require_managed(access: AccountAccess, name: str, instances: list[dict[str,
         i["DBInstanceIdentifier"] for i in instances if naming.tags_of(i).get(naming.MANAGED_TAG) != "true"
     ]
     if foreign:
-        raise TargetConflictError(
+        raise TargetConflictError.in_account(
+            access,
             f"cluster {name} has instances aurora-ferry did not make ({', '.join(sorted(foreign))}, no "
             f"{naming.MANAGED_TAG}=true tag): the run does not replace it; delete or tag them first",
-            account_id=access.account_id,
-            region=access.region,
         )
 
 
@@ -126,10 +130,8 @@ def rename_into_place(client: RDSClient, access: AccountAccess, new_name: str, n
     available (the name is free: the old cluster was renamed aside); a line saying what it did or waits for."""
     new = found_cluster(client, access, new_name)
     if new is None:
-        raise TargetConflictError(
-            f"neither {name} nor this run's new cluster {new_name} exists: the swap cannot go on",
-            account_id=access.account_id,
-            region=access.region,
+        raise TargetConflictError.in_account(
+            access, f"neither {name} nor this run's new cluster {new_name} exists: the swap cannot go on"
         )
     if not cluster_ready(client, access, new):
         return f"{new_name} {new['Status']}, waiting to rename it to {name}"
@@ -242,14 +244,13 @@ def _old_back(
                 )
                 continue
             left.append(
-                {
-                    "action": "left-in-place",
-                    "accountId": access.account_id,
-                    "arn": instance["DBInstanceArn"],
-                    "reason": f"instance {original} of {name} keeps the name {instance['DBInstanceIdentifier']} "
+                left_in_place(
+                    access,
+                    instance["DBInstanceArn"],
+                    f"instance {original} of {name} keeps the name {instance['DBInstanceIdentifier']} "
                     f"({instance['DBInstanceStatus']}); a redrive or the next run renames it as needed, or "
                     "rename it back once it is available",
-                }
+                )
             )
     return left
 
@@ -268,13 +269,12 @@ def _settled(client: RDSClient, access: AccountAccess, cluster: dict[str, Any]) 
 
 
 def _left(access: AccountAccess, aside: dict[str, Any], why: str) -> dict[str, Any]:
-    return {
-        "action": "left-in-place",
-        "accountId": access.account_id,
-        "arn": aside["DBClusterArn"],
-        "reason": f"the replaced cluster is still under {aside['DBClusterIdentifier']}: {why}; rename it back "
-        "once it is available",
-    }
+    return left_in_place(
+        access,
+        aside["DBClusterArn"],
+        f"the replaced cluster is still under {aside['DBClusterIdentifier']}: {why}; rename it back once it is "
+        "available",
+    )
 
 
 def cluster_ready(client: RDSClient, access: AccountAccess, cluster: dict[str, Any]) -> bool:

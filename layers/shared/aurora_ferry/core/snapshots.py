@@ -12,7 +12,7 @@ from aurora_ferry.core.access import error_code, kms, translated
 from aurora_ferry.core.accounts import AccountAccess
 from aurora_ferry.core.errors import SourceNotFoundError
 from aurora_ferry.core.observability import logger
-from aurora_ferry.core.validation import record_json
+from aurora_ferry.core.validation import JsonRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -29,8 +29,8 @@ AWS_OWNED_KEY_TYPE = "sse-rds"
 Origin = Literal["existing", "created", "copied"]
 
 
-@dataclass(frozen=True)
-class SnapshotRef:
+@dataclass(frozen=True, kw_only=True)
+class SnapshotRef(JsonRecord):
     """A cluster snapshot as the state machine carries it between steps."""
 
     arn: str
@@ -48,9 +48,6 @@ class SnapshotRef:
     created_by_run: bool
     encryption: Encryption = "none"
     origin: Origin = "existing"
-
-    def to_json(self) -> dict[str, Any]:
-        return record_json(self)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SnapshotRef:
@@ -144,9 +141,7 @@ def classify_encryption(
 def require_snapshot(client: RDSClient, access: AccountAccess, identifier: str) -> DBClusterSnapshotTypeDef:
     raw = describe_snapshot(client, access, identifier)
     if raw is None:
-        raise SourceNotFoundError(
-            f"cluster snapshot {identifier} not found (or not visible to {access.role_arn})",
-            account_id=access.account_id,
-            region=access.region,
+        raise SourceNotFoundError.in_account(
+            access, f"cluster snapshot {identifier} not found (or not visible to {access.role_arn})"
         )
     return raw

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aurora_ferry.core.accounts import AccountAccess
 
 # The error a failed Map iteration fails with; its cause is {"accountId": ..., "failure": {<step>: {Error,
 # Cause}}} (see the ASL builder's iteration_failure), which `explain_failure` unwraps.
@@ -46,6 +49,11 @@ def explain_failure(failure: dict[str, Any], where: Callable[[str], str]) -> tup
 def cleanup_action(action: Mapping[str, Any]) -> str:
     """One action of a cleanup's record, as a failed run's cause lists it."""
     return f"{action['action']} {action['arn']}"
+
+
+def left_in_place(access: AccountAccess, arn: str, reason: str) -> dict[str, Any]:
+    """A cleanup's action for what it leaves where it is, and why: the run's summary tells the operator."""
+    return {"action": "left-in-place", "accountId": access.account_id, "arn": arn, "reason": reason}
 
 
 def explain_run_failure(

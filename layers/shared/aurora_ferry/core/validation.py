@@ -76,6 +76,14 @@ def required_field(event: dict[str, Any], name: str) -> Any:
     return event[name]
 
 
+def required_choice(event: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    """A field the state machine must have put in the step's payload, one of ``choices``; PayloadError if not."""
+    value = str(required_field(event, name))
+    if value not in choices:
+        raise PayloadError([f"event.{name}: must be one of {', '.join(choices)}, got {value!r}"])
+    return value
+
+
 def reject_unknown(raw: Mapping[str, Any], allowed: Collection[str], prefix: str, problems: Problems) -> None:
     for key in sorted(set(raw).difference(allowed)):
         problems.add(f"{prefix}{key}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
@@ -431,7 +439,7 @@ def camel_json(value: Any) -> Any:
     if isinstance(value, dict):
         # Tag keys are the user's own strings: keep them as given.
         return {
-            _camel_key(k): (dict(v) if k == "tags" else camel_json(v))
+            camel_key(k): (dict(v) if k == "tags" else camel_json(v))
             for k, v in value.items()
             if v is not None
         }
@@ -445,9 +453,17 @@ def camel_json(value: Any) -> Any:
 def record_json(record: Any) -> dict[str, Any]:
     """A flat dataclass as JSON: every field in order under its camelCase name, None values kept (unlike
     ``camel_json``), so the JSON always has the same keys."""
-    return {_camel_key(item.name): getattr(record, item.name) for item in dataclasses.fields(record)}
+    return {camel_key(item.name): getattr(record, item.name) for item in dataclasses.fields(record)}
 
 
-def _camel_key(key: str) -> str:
+class JsonRecord:
+    """A flat dataclass that travels as ``record_json`` writes it."""
+
+    def to_json(self) -> dict[str, Any]:
+        return record_json(self)
+
+
+def camel_key(key: str) -> str:
+    """A field's name as the payload's JSON spells it (``snake_case`` as ``snakeCase``)."""
     head, *rest = key.split("_")
     return head + "".join(part.title() for part in rest)

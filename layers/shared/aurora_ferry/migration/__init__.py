@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from aurora_ferry.migration.summary import await_redrive as await_redrive
     from aurora_ferry.migration.summary import summarize_failure as summarize_failure
     from aurora_ferry.migration.summary import summarize_success as summarize_success
-    from aurora_ferry.migration.swap import roll_back_swaps as roll_back_swaps
     from aurora_ferry.migration.swap import swap_step as swap_step
     from aurora_ferry.migration.target_steps import apply_pending_parameters as apply_pending_parameters
     from aurora_ferry.migration.target_steps import configure_cluster as configure_cluster
@@ -68,6 +67,9 @@ if not TYPE_CHECKING:
             "Target",
             "parse_migration_request",
         ),
+        "copies": ("MAX_COPIES_IN_PROGRESS", "copies_in_progress"),
+        "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
+        "leftovers": ("LeftoverStore", "retry_leftovers"),
         "parameter_group_steps": ("replicate_parameter_groups",),
         "placement": (
             "copies_in_two_steps",
@@ -82,9 +84,6 @@ if not TYPE_CHECKING:
             "target_access",
             "target_region",
         ),
-        "copies": ("MAX_COPIES_IN_PROGRESS", "copies_in_progress"),
-        "events": ("RunEvent", "SnapshotEvent", "TargetEvent"),
-        "leftovers": ("LeftoverStore", "retry_leftovers"),
         "source_steps": (
             "PreparedSource",
             "copy_to_region",
@@ -94,7 +93,7 @@ if not TYPE_CHECKING:
             "share_snapshot",
         ),
         "summary": ("await_redrive", "summarize_failure", "summarize_success"),
-        "swap": ("roll_back_swaps", "swap_step"),
+        "swap": ("swap_step",),
         "target_steps": (
             "apply_pending_parameters",
             "configure_cluster",

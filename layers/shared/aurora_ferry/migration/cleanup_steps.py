@@ -19,6 +19,7 @@ from aurora_ferry.core import (
     describe_cluster,
     describe_snapshot,
     error_code,
+    left_in_place,
     logger,
     metrics,
     naming,
@@ -126,14 +127,7 @@ def cleanup(
                 reason = f"parameter groups of run {run_id} not checked: {error_code(error)}: {error}"
                 partition = access.role_arn.split(":")[1]
                 groups = f"arn:{partition}:rds:{access.region}:{access.account_id}:cluster-pg:*"
-                actions.append(
-                    {
-                        "action": "left-in-place",
-                        "accountId": access.account_id,
-                        "arn": groups,
-                        "reason": reason,
-                    }
-                )
+                actions.append(left_in_place(access, groups, reason))
     # Last, after every share is withdrawn: a refresh in place that failed before the old cluster was deleted
     # puts it back under its name (which may wait for a rename in progress).
     actions += roll_back_swaps(request, run_id)
@@ -261,21 +255,12 @@ def _retain_newest(
 
 
 def _retire(client: RDSClient, access: AccountAccess, raw: Any, cluster_id: str, keep: int) -> dict[str, Any]:
-    identifier = raw["DBClusterSnapshotIdentifier"]
-    try:
-        with translated(access, f"delete older target copy {identifier}"):
-            client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
-    except ClientError as error:
-        # Reported, not raised: the run delivered its targets, and the next run retries the same deletion.
-        logger.warning(
-            "could not delete an older target copy", extra={"snapshot": identifier, "error": str(error)}
-        )
-        return {
-            "action": "left-in-place",
-            "accountId": access.account_id,
-            "arn": raw["DBClusterSnapshotArn"],
-            "reason": f"{error_code(error)}: {error}",
-        }
+    # Reported, not raised: the run delivered its targets, and the next run retries the same deletion.
+    refused = _deletion_refused(
+        client, access, raw, "delete older target copy", "could not delete an older target copy"
+    )
+    if refused is not None:
+        return _left_refused(access, raw, refused)
     metrics.add_metric(name="OlderTargetCopiesDeleted", unit=MetricUnit.Count, value=1)
     return {
         "action": "deleted-older-copy",
@@ -331,27 +316,35 @@ def _unshare(
 def _delete(
     client: RDSClient, access: AccountAccess, raw: Any, run_id: str, leftovers: LeftoverStore | None
 ) -> dict[str, Any]:
-    identifier = raw["DBClusterSnapshotIdentifier"]
-    try:
-        with translated(access, f"delete {identifier}"):
-            client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
-    except ClientError as error:
-        # Reported, not raised: cleanup must go on to the other snapshots, and the summary tells the
-        # operator exactly what is left and why.
-        logger.warning(
-            "could not delete intermediate snapshot", extra={"snapshot": identifier, "error": str(error)}
-        )
-        action = {
-            "action": "left-in-place",
-            "accountId": access.account_id,
-            "arn": raw["DBClusterSnapshotArn"],
-            "reason": f"{error_code(error)}: {error}",
-        }
-        if leftovers is not None and error_code(error) in NOT_DELETABLE_YET_CODES:
+    # Reported, not raised: cleanup must go on to the other snapshots, and the summary tells the operator
+    # exactly what is left and why.
+    refused = _deletion_refused(client, access, raw, "delete", "could not delete intermediate snapshot")
+    if refused is not None:
+        action = _left_refused(access, raw, refused)
+        if leftovers is not None and error_code(refused) in NOT_DELETABLE_YET_CODES:
             action["retryUntil"] = record_leftover(leftovers, access, raw, run_id).retry_until_iso
         return action
     metrics.add_metric(name="IntermediatesDeleted", unit=MetricUnit.Count, value=1)
     return {"action": "deleted", "accountId": access.account_id, "arn": raw["DBClusterSnapshotArn"]}
+
+
+def _deletion_refused(
+    client: RDSClient, access: AccountAccess, raw: Any, action: str, warning: str
+) -> ClientError | None:
+    """`action` (a deletion) on the snapshot `raw`; AWS's refusal is logged with `warning` and returned, not
+    raised: the caller reports it."""
+    identifier = raw["DBClusterSnapshotIdentifier"]
+    try:
+        with translated(access, f"{action} {identifier}"):
+            client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
+    except ClientError as error:
+        logger.warning(warning, extra={"snapshot": identifier, "error": str(error)})
+        return error
+    return None
+
+
+def _left_refused(access: AccountAccess, raw: Any, error: ClientError) -> dict[str, Any]:
+    return left_in_place(access, raw["DBClusterSnapshotArn"], f"{error_code(error)}: {error}")
 
 
 def _keep_for_redrive(

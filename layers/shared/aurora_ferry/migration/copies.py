@@ -130,11 +130,10 @@ def kept_copies_of(client: RDSClient, access: AccountAccess, cluster_identifier:
 
 
 def _queue_full(access: AccountAccess, copy_id: str, in_progress: int) -> CopyQueueFullError:
-    return CopyQueueFullError(
+    return CopyQueueFullError.in_account(
+        access,
         f"{in_progress} cluster snapshot copies are already in progress in {access.region} (Aurora allows "
         f"{MAX_COPIES_IN_PROGRESS} per destination Region and account); {copy_id} is queued and retried",
-        account_id=access.account_id,
-        region=access.region,
     )
 
 
@@ -143,10 +142,8 @@ def own_existing_snapshot(client: RDSClient, access: AccountAccess, identifier: 
     raw = require_snapshot(client, access, identifier)
     tags = client.list_tags_for_resource(ResourceName=raw["DBClusterSnapshotArn"]).get("TagList", [])
     if not naming.is_tagged_by_run(tags, run_id):  # type: ignore[arg-type]
-        raise TargetConflictError(
-            f"cluster snapshot {identifier} already exists and was not made by run {run_id}",
-            account_id=access.account_id,
-            region=access.region,
+        raise TargetConflictError.in_account(
+            access, f"cluster snapshot {identifier} already exists and was not made by run {run_id}"
         )
     return raw
 

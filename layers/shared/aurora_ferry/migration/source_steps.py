@@ -126,10 +126,8 @@ def _snapshot_cluster(
             cluster = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
         except ClientError as error:
             if error_code(error) == "DBClusterNotFoundFault":
-                raise SourceNotFoundError(
-                    f"source cluster {cluster_id} not found",
-                    account_id=access.account_id,
-                    region=access.region,
+                raise SourceNotFoundError.in_account(
+                    access, f"source cluster {cluster_id} not found"
                 ) from error
             raise
     encryption = classify_encryption(
@@ -247,16 +245,12 @@ def share_snapshot(request: MigrationRequest, snapshot: SnapshotRef) -> dict[str
         )
     current = restore_accounts(attributes)
     if "all" in current:
-        raise SnapshotNotShareableError(
-            f"{snapshot.identifier} is public; refusing to continue with a public snapshot",
-            account_id=access.account_id,
-            region=access.region,
+        raise SnapshotNotShareableError.in_account(
+            access, f"{snapshot.identifier} is public; refusing to continue with a public snapshot"
         )
     if len(current | set(accounts)) > MAX_SHARED_ACCOUNTS:
-        raise SnapshotNotShareableError(
-            f"{snapshot.identifier} would be shared with more than {MAX_SHARED_ACCOUNTS} accounts",
-            account_id=access.account_id,
-            region=access.region,
+        raise SnapshotNotShareableError.in_account(
+            access, f"{snapshot.identifier} would be shared with more than {MAX_SHARED_ACCOUNTS} accounts"
         )
     if not accounts:
         # Every target copies in two steps: each Region's copy is shared instead.
@@ -272,23 +266,19 @@ def share_snapshot(request: MigrationRequest, snapshot: SnapshotRef) -> dict[str
 def _require_shareable(request: MigrationRequest, access: AccountAccess, snapshot: SnapshotRef) -> None:
     """Only the run's own manual snapshot, under the share key when encrypted, is ever shared."""
     if not snapshot.created_by_run:
-        raise SnapshotNotShareableError(
-            f"refusing to share {snapshot.identifier}: the run only shares snapshots it created",
-            account_id=access.account_id,
-            region=access.region,
+        raise SnapshotNotShareableError.in_account(
+            access, f"refusing to share {snapshot.identifier}: the run only shares snapshots it created"
         )
     if snapshot.snapshot_type != "manual":
-        raise SnapshotNotShareableError(
+        raise SnapshotNotShareableError.in_account(
+            access,
             f"{snapshot.identifier} is an {snapshot.snapshot_type} snapshot; only manual snapshots can be shared",
-            account_id=access.account_id,
-            region=access.region,
         )
     share_key = share_key_in(request, snapshot.region)
     if snapshot.encrypted and not same_key(snapshot.kms_key_id, share_key):
-        raise SnapshotNotShareableError(
+        raise SnapshotNotShareableError.in_account(
+            access,
             f"{snapshot.identifier} is encrypted with {snapshot.kms_key_id or 'an AWS owned key (sse-rds)'}, "
             f"not the share key {share_key}; snapshots under the default aws/rds key or an AWS owned key "
             "cannot be shared",
-            account_id=access.account_id,
-            region=access.region,
         )

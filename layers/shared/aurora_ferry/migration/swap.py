@@ -30,10 +30,9 @@ from aurora_ferry.core import (
     logger,
     naming,
     rds,
-    rename_aside,
-    rename_into_place,
     roll_back_rename,
     serving,
+    swap_into_place,
     translated,
 )
 from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target
@@ -69,18 +68,14 @@ def swap_step(request: MigrationRequest, target: Target, run_id: str, attempt: i
         naming.replacement_cluster_id(run_id),
         naming.replaced_cluster_id(run_id),
     )
-    current = found_cluster(client, access, name)
-    if current is not None and not naming.is_tagged_by_run(current.get("TagList", []), run_id):
-        return _polled(attempt, rename_aside(client, access, current, run_id, aside_name))
-    if current is None:
-        return _polled(attempt, rename_into_place(client, access, new_name, name))
-    if not cluster_ready(client, access, current):
-        return _polled(attempt, f"{name} renaming")
+    status, swapped = swap_into_place(client, access, name, new_name, aside_name, run_id)
+    if swapped is None:
+        return _polled(attempt, status)
     aside = found_cluster(client, access, aside_name)
     if aside is None or aside["Status"] == "deleting":
         return {
             **_polled(attempt, "swapped", ready=True),
-            **serving(client, access, current),
+            **serving(client, access, swapped),
             "replaced": aside_name,
         }
     return _polled(attempt, _retire(client, access, aside, target, run_id), ready=False)

@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 
 from aurora_ferry.core import (
     AccountAccess,
-    MasterCredentials,
     SharedSnapshotNotVisibleError,
     SnapshotRef,
     SourceConfiguration,
@@ -19,17 +18,15 @@ from aurora_ferry.core import (
     apply_cluster_settings,
     cluster_parameters,
     create_cluster,
-    create_cluster_instances,
+    create_target_instances,
     error_code,
     metrics,
-    monitoring_role_arn,
     naming,
-    own_master_credentials,
     plan_carry,
-    plan_instances,
     rds,
     reboot_pending_instances,
     snapshot_ref,
+    target_master_credentials,
     translated,
 )
 from aurora_ferry.migration.contract import MigrationRequest, OnExisting, Target
@@ -39,6 +36,8 @@ from aurora_ferry.migration.swap import temporary_name
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
+
+    from aurora_ferry.core import ReplicationJson
 
 
 def copy_shared_snapshot(
@@ -78,10 +77,9 @@ def copy_shared_snapshot(
 
 
 def _not_visible(shared: SnapshotRef, access: AccountAccess) -> SharedSnapshotNotVisibleError:
-    return SharedSnapshotNotVisibleError(
+    return SharedSnapshotNotVisibleError.in_account(
+        access,
         f"snapshot {shared.arn} is not visible: it was not shared with this account, or the share was revoked",
-        account_id=access.account_id,
-        region=access.region,
     )
 
 
@@ -97,10 +95,8 @@ def _require_cluster_id_free(client: RDSClient, access: AccountAccess, cluster_i
             raise
     if clusters and naming.is_tagged_by_run(clusters[0].get("TagList", []), run_id):  # type: ignore[arg-type]
         return
-    raise TargetConflictError(
-        f"a cluster named {cluster_id} already exists; choose another targets[].clusterIdentifier",
-        account_id=access.account_id,
-        region=access.region,
+    raise TargetConflictError.in_account(
+        access, f"a cluster named {cluster_id} already exists; choose another targets[].clusterIdentifier"
     )
 
 
@@ -110,7 +106,7 @@ def restore_cluster(
     run_id: str,
     copy: SnapshotRef,
     configuration: SourceConfiguration | None = None,
-    parameter_groups: dict[str, Any] | None = None,
+    parameter_groups: ReplicationJson | None = None,
 ) -> dict[str, Any]:
     """Restore the target cluster from its copy, or from the shared snapshot itself, always encrypted with the
     target's key: RestoreDBClusterFromSnapshot encrypts the new cluster with KmsKeyId even when it differs
@@ -176,18 +172,17 @@ def create_instances(
     the target overrides them; the first is the writer) to the restored cluster (`cluster_id`: the temporary name
     of a replacement). `parameter_groups` maps a source instance's DB parameter group to the target's replica;
     without one the instance gets the engine's default group."""
-    access = target_access(request, target)
-    shapes = plan_instances(configuration.instances, target, target.settings, _path(request, target))
-    return create_cluster_instances(
-        rds(access),
-        access,
+    return create_target_instances(
+        target_access(request, target),
+        target,
         cluster_id or target.cluster_identifier,
-        shapes,
-        engine,
-        naming.tags_for(run_id, "target-instance", target.tags),
-        target.kms_key_arn,
-        monitoring_role_arn(target.role_arn),
-        parameter_groups,
+        configuration.instances,
+        overrides=target.settings,
+        path=_path(request, target),
+        engine=engine,
+        tags=naming.tags_for(run_id, "target-instance", target.tags),
+        kms_key_arn=target.kms_key_arn,
+        parameter_groups=parameter_groups,
     )
 
 
@@ -200,10 +195,7 @@ def own_credentials(request: MigrationRequest, target: Target, cluster_id: str) 
     """The restored cluster (`cluster_id`: the temporary name of a replacement) ends with a master password of its
     own, managed in the target account's Secrets Manager under targets[].kmsKeyArn, unless
     targets[].masterCredentials is "source" (core.credentials)."""
-    if target.master_credentials is MasterCredentials.SOURCE:
-        return {"managed": False, "modifying": False}
-    access = target_access(request, target)
-    return own_master_credentials(rds(access), access, cluster_id, target.kms_key_arn)
+    return target_master_credentials(target_access(request, target), target, cluster_id, target.kms_key_arn)
 
 
 def apply_pending_parameters(request: MigrationRequest, target: Target, cluster_id: str) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aurora_ferry.core import PreflightFailedError, record_json
+from aurora_ferry.core import JsonRecord, PreflightFailedError
 
 Severity = Literal["error", "warning", "info"]
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(JsonRecord):
     """One result of one check; ``message`` says what is wrong and how to fix it."""
 
     severity: Severity
@@ -21,15 +21,12 @@ class Finding:
     resource: str
     message: str
 
-    def to_json(self) -> dict[str, str]:
-        return record_json(self)
-
     def __str__(self) -> str:
         return f"[account {self.account_id}] {self.check}: {self.message}"
 
 
 @dataclass(frozen=True)
-class PlanStep:
+class PlanStep(JsonRecord):
     """One step of the run as it would happen: where, with which key, what it makes, what becomes of it."""
 
     step: str
@@ -38,9 +35,6 @@ class PlanStep:
     kms_key: str | None = None
     creates: str | None = None
     cleanup: str | None = None
-
-    def to_json(self) -> dict[str, str | None]:
-        return record_json(self)
 
 
 @dataclass

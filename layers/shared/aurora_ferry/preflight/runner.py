@@ -52,14 +52,6 @@ if TYPE_CHECKING:
     import boto3
 
 
-def _always(preflight: Preflight, account: Account) -> bool:
-    return True
-
-
-def _source_found(preflight: Preflight, account: Account) -> bool:
-    return preflight.source is not None
-
-
 @dataclass(frozen=True)
 class Check[A: Account]:
     """One check of one account, as the table runs it."""
@@ -69,7 +61,37 @@ class Check[A: Account]:
     needed_by_run: bool
     permission: str
     resource: Callable[[Preflight, A], str]
-    applies: Callable[[Preflight, A], bool] = _always
+    # When the check applies; None: always.
+    applies: Callable[[Preflight, A], bool] | None = None
+
+
+def _permissions[A: Account](
+    function: Callable[[Preflight, A], None], applies: Callable[[Preflight, A], bool] | None = None
+) -> Check[A]:
+    """The check that the account's role may make the run's calls there, simulated against its policies."""
+    return Check(
+        "permissions",
+        function,
+        False,
+        "iam:SimulatePrincipalPolicy on the role itself",
+        lambda _, account: account.access.role_arn,
+        applies,
+    )
+
+
+def _snapshot_quota[A: Account](function: Callable[[Preflight, A], None]) -> Check[A]:
+    """The check that the account has room for the manual snapshots the run makes there."""
+    return Check(
+        "snapshot-quota",
+        function,
+        False,
+        "rds:DescribeDBClusterSnapshots",
+        lambda *_: MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
+    )
+
+
+def _source_found(preflight: Preflight, account: Account) -> bool:
+    return preflight.source is not None
 
 
 SOURCE_CHECKS: tuple[Check[Account], ...] = (
@@ -97,21 +119,8 @@ SOURCE_CHECKS: tuple[Check[Account], ...] = (
         "kms:DescribeKey and kms:GetKeyPolicy on the share key",
         lambda preflight, _: preflight.request.share_kms_key_arn,
     ),
-    Check(
-        "permissions",
-        check_source_permissions,
-        False,
-        "iam:SimulatePrincipalPolicy on the role itself",
-        lambda _, account: account.access.role_arn,
-        _source_found,
-    ),
-    Check(
-        "snapshot-quota",
-        check_source_quotas,
-        False,
-        "rds:DescribeDBClusterSnapshots",
-        lambda *_: MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
-    ),
+    _permissions(check_source_permissions, _source_found),
+    _snapshot_quota(check_source_quotas),
 )
 
 # The source account in each Region it copies into (options.crossRegionCopy "two-step"), through the same role
@@ -132,31 +141,12 @@ REGION_CHECKS: tuple[Check[Account], ...] = (
         region_share_key,
         source_encrypted,
     ),
-    Check(
-        "permissions",
-        check_region_permissions,
-        False,
-        "iam:SimulatePrincipalPolicy on the role itself",
-        lambda _, account: account.access.role_arn,
-        _source_found,
-    ),
-    Check(
-        "snapshot-quota",
-        check_region_quotas,
-        False,
-        "rds:DescribeDBClusterSnapshots",
-        lambda *_: MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
-    ),
+    _permissions(check_region_permissions, _source_found),
+    _snapshot_quota(check_region_quotas),
 )
 
 TARGET_CHECKS: tuple[Check[TargetAccount], ...] = (
-    Check(
-        "permissions",
-        check_target_permissions,
-        False,
-        "iam:SimulatePrincipalPolicy on the role itself",
-        lambda _, account: account.access.role_arn,
-    ),
+    _permissions(check_target_permissions),
     Check(
         "target-key",
         check_target_key,
@@ -202,13 +192,7 @@ TARGET_CHECKS: tuple[Check[TargetAccount], ...] = (
         lambda _, account: account.target.cluster_identifier,
         _source_found,
     ),
-    Check(
-        "snapshot-quota",
-        check_target_quotas,
-        False,
-        "rds:DescribeDBClusterSnapshots",
-        lambda *_: MANUAL_CLUSTER_SNAPSHOTS_QUOTA,
-    ),
+    _snapshot_quota(check_target_quotas),
 )
 
 
@@ -235,7 +219,7 @@ def run_preflight(request: MigrationRequest, run_id: str | None = None) -> Prefl
 
 def _run_checks[A: Account](preflight: Preflight, checks: tuple[Check[A], ...], account: A) -> None:
     for check in checks:
-        if check.applies(preflight, account):
+        if check.applies is None or check.applies(preflight, account):
             _guarded(preflight, check, account)
 
 

@@ -176,8 +176,10 @@ def stop_patches(clock: TwinClock) -> Iterator[None]:
         stop_date = clock.now()
         worker = execution.exec_worker
         if worker is not None:
-            # Twin seconds, so only until the interpreter thread settles: it builds the environment first.
-            clock.wait_until(lambda: worker.env is not None, timeout=60)
+            # Twin seconds, so only until the interpreter thread settles. It builds the environment first, and
+            # the program has a state (running) only once it entered its first state: a stop before that is
+            # dropped by moto, and the execution would run on to its end.
+            clock.wait_until(lambda: _started(worker), timeout=60)
             if worker.env is not None:
                 execution.stop(
                     stop_date=stop_date,
@@ -198,6 +200,10 @@ def stop_patches(clock: TwinClock) -> Iterator[None]:
         stack.enter_context(mock.patch.object(StepFunctionResponse, "stop_execution", stop_execution))
         stack.enter_context(mock.patch.object(Environment, "set_error", set_error_unless_stopped))
         yield
+
+
+def _started(worker: Any) -> bool:
+    return worker.env is not None and worker.env._program_state is not None
 
 
 def resolve_refs(value: Any, refs: Mapping[str, str], where: str) -> Any:

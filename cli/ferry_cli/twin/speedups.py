@@ -11,7 +11,8 @@ of it differs between two sessions of one process, so the twin computes it once:
 - moto's ``BackendDict`` skips its lock and its list scan when the account's backend exists and the dict is
   registered already (moto's check compares dicts by value, on every backend lookup of every request);
 - botocore's data files and moto's packaged JSON resources are kept pickled in the twin's cache folder (an
-  unpickle takes a third of a JSON parse), keyed by the file's path, size and modification time.
+  unpickle takes a third of a JSON parse), keyed by the file's path, size and modification time for botocore's,
+  by moto's version and the resource's name for moto's.
 
 Last, the cyclic garbage collector runs less often and skips what was loaded before the first twin started:
 with Python's default thresholds it walks the twin's large heap of long-lived models (moto's backends and

@@ -38,7 +38,6 @@ __all__ = ["freeze_loaded_heap", "install_speedups"]
 
 # Python's defaults are (700, 10, 10); a twin run allocates millions of objects, few of them in cycles.
 _GC_THRESHOLDS = (50_000, 50, 1_000)
-_frozen = threading.Event()
 _loader_caches: dict[tuple[object, ...], dict[Any, Any]] = {}
 _alias_cache: dict[str, str] = {}
 _lock = threading.Lock()
@@ -126,6 +125,5 @@ def install_speedups() -> None:
 def freeze_loaded_heap() -> None:
     """Once per process, when the first twin starts: what is loaded by then (moto, botocore, the twin) lives as
     long as the process, so the collector stops walking it."""
-    if not _frozen.is_set():
-        _frozen.set()
+    if gc.get_freeze_count() == 0:
         gc.freeze()
